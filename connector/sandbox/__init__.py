@@ -1,0 +1,1 @@
+"""Simulated vendor APIs for the demo, the tests and the benchmarks."""

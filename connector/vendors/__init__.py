@@ -1,0 +1,1 @@
+"""Vendor adapters: one module per vendor, each implementing the ports in connector.ports."""

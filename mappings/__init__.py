@@ -1,0 +1,1 @@
+"""The admin's mapping language: schema, loader with precise errors, gap finder."""

@@ -1,0 +1,1 @@
+"""Inbound webhooks: framework-free verification and parsing, and the Flask receiver."""
