@@ -1,0 +1,163 @@
+"""The second half of the loop: a course completion becomes evidence on a development goal.
+
+A completion (TalentLMS poller, LMS webhook or xAPI) is kept as history, then matched through
+the ledger to the open goals that link its course. Only a pass after the gap was found (or
+within the rule's accepted window) is evidence; a failure is a note on the goal; an expired
+certificate counts for nothing. Evidence is posted once, the course's milestone completed, the
+goal's progress moved, and the goal closed when every linked course is done.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from connector.errors import EffectPending
+from connector.executor import Context, Executor, goal_key_of
+from connector.models import CompletionEvent, Evidence, GoalRef, Outcome
+from connector.store.ledger import INTENT, PLANNED, WAITING
+
+
+def handle_completion(ctx: Context, event: CompletionEvent, *, job_id: int | None = None
+                      ) -> str:
+    """Apply one completion event; returns a short word for logs and tests."""
+    store = ctx.store
+    employee_id = event.employee_id or store.employee_for_learner(event.lms_user_id, event.email)
+    store.record_completion(event, employee_id)
+    if employee_id is None:
+        store.audit(None, None, "completion.unmatched",
+                    f"completion of course {event.course_id} by LMS user "
+                    f"{event.lms_user_id or event.email} matches no known employee",
+                    ref=f"{event.source}:{event.event_id}")
+        return "unmatched"
+    goals = [g for g in store.goals_for(employee_id, state="open")
+             if event.course_id in g["course_ids"]]
+    if not goals:
+        if _assignment_on_its_way(ctx, employee_id, event.course_id, job_id):
+            raise EffectPending(
+                f"completion of course {event.course_id} arrived before its assignment was "
+                "recorded; retrying")
+        store.audit(None, employee_id, "completion.unassigned",
+                    f"completed course {event.course_id} ({event.outcome.value}), which the "
+                    "connector did not assign and no open goal links",
+                    ref=f"{event.source}:{event.event_id}")
+        return "unassigned"
+    results = [apply_to_goal(ctx, goal, event) for goal in goals]
+    return ",".join(results)
+
+
+def _assignment_on_its_way(ctx: Context, employee_id: str, course_id: str,
+                           job_id: int | None) -> bool:
+    pending = ctx.store.actions_for(employee_id, (PLANNED, INTENT, WAITING))
+    if any(a.course_id == course_id or course_id in a.course_ids for a in pending):
+        return True
+    return ctx.store.jobs.has_unfinished(employee_id, before_id=job_id)
+
+
+def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) -> str:
+    store = ctx.store
+    executor = Executor(ctx)
+    employee_id = goal["employee_id"]
+    goal_key = goal["goal_key"]
+    course_id = event.course_id
+    ref = GoalRef(tracker=goal["tracker"] or "none", goal_id=goal["goal_id"] or goal_key,
+                  milestone_ids=goal["milestone_ids"])
+    tracker = ctx.goals
+    evidence = Evidence(goal=goal_key_of(goal_key), course_id=course_id,
+                        course_name=event.course_name or ctx.course_title(course_id),
+                        lms_name=_lms_label(ctx, event), completed_at=event.completed_at,
+                        outcome=event.outcome, score=event.score,
+                        certificate_url=event.certificate_url)
+    source_ref = f"{event.source}:{event.event_id}"
+
+    if event.outcome is Outcome.IN_PROGRESS:
+        store.audit(None, employee_id, "completion.in_progress",
+                    f"course {course_id} in progress", ref=source_ref)
+        return "in_progress"
+    if event.outcome is Outcome.FAILED:
+        executor.effect(
+            f"note:{goal_key}:{course_id}:{event.event_id}", "goal.note", employee_id,
+            call=lambda: tracker.add_note(ref, evidence.text()) if tracker else None,
+            message=f"noted a failed attempt at course {course_id}", goal_key=goal_key,
+            course_id=course_id, cause={"completion": source_ref})
+        return "failed-noted"
+
+    why_not = _not_evidence(ctx, goal, event)
+    if why_not:
+        store.audit(None, employee_id, "completion.ignored",
+                    f"completion of course {course_id} on {event.completed_at.date()} is not "
+                    f"evidence for goal {goal_key}: {why_not}", ref=source_ref)
+        return "ignored"
+
+    linked = goal["course_ids"]
+    done_before = {e["course_id"] for e in store.evidence_for(goal_key)}
+    done_after = done_before | {course_id}
+    percent = round(100.0 * len(done_after & set(linked)) / max(1, len(linked)), 1)
+
+    def post() -> None:
+        if tracker is None:
+            return
+        tracker.add_evidence(ref, evidence)
+        tracker.complete_course(ref, course_id, percent)
+
+    def already() -> bool:
+        return bool(tracker is not None and tracker.evidence_exists(ref, evidence))
+
+    def record(conn: Connection, _: Any) -> None:
+        store.save_evidence(conn, goal_key, course_id, event.event_id, event.completed_at)
+        store.complete_assignment(conn, employee_id, course_id, goal_key, event.completed_at)
+        store.update_goal(goal_key, conn, progress=percent)
+
+    posted = executor.effect(
+        f"evidence:{goal_key}:{course_id}", "goal.evidence", employee_id, call=post,
+        already=already, record=record, goal_key=goal_key, course_id=course_id,
+        cause={"completion": source_ref, "goal": goal_key},
+        message=f"posted evidence on goal {goal_key}: {evidence.text()} (progress {percent:g} %)")
+    if set(linked) <= done_after:
+        close_goal(ctx, executor, goal, ref)
+    return "evidence" if posted else "duplicate"
+
+
+def close_goal(ctx: Context, executor: Executor, goal: dict[str, Any], ref: GoalRef) -> None:
+    tracker = ctx.goals
+    goal_key = goal["goal_key"]
+
+    def call() -> None:
+        if tracker is not None and ctx.close_goals:
+            tracker.close_goal(ref)
+
+    def record(conn: Connection, _: Any) -> None:
+        ctx.store.update_goal(goal_key, conn, state="closed", progress=100.0,
+                              closed_at=ctx.now())
+
+    executor.effect(f"close:{goal_key}", "goal.close", goal["employee_id"], call=call,
+                    record=record, goal_key=goal_key, cause={"goal": goal_key},
+                    message=f"every linked course is done: goal {goal_key} "
+                            + ("closed" if ctx.close_goals else "left open at 100 %"))
+
+
+def _not_evidence(ctx: Context, goal: dict[str, Any], event: CompletionEvent) -> str | None:
+    """Why a pass does not count for this goal, or None when it does."""
+    now = ctx.now()
+    if event.expires_at is not None and event.expires_at <= now:
+        return f"its certification expired on {event.expires_at.date()}"
+    found = goal["gap_found_at"]
+    if event.completed_at >= found:
+        return None
+    rule = None
+    if goal.get("rule_index") is not None and goal["rule_index"] < len(ctx.mapping.rules):
+        rule = ctx.mapping.rules[goal["rule_index"]]
+    if rule is not None and rule.prior_completion == "accept_within_days":
+        window = timedelta(days=rule.accept_within_days or 0)
+        if found - event.completed_at <= window:
+            return None
+        return (f"completed before the gap was found ({found.date()}) and outside the "
+                f"{rule.accept_within_days}-day window")
+    return f"completed before the gap was found ({found.date()})"
+
+
+def _lms_label(ctx: Context, event: CompletionEvent) -> str:
+    names = {"talentlms": "TalentLMS", "xapi": "the LMS (xAPI)"}
+    return names.get(event.source, names.get(ctx.lms_name, ctx.lms_name))

@@ -1,0 +1,270 @@
+"""The executor: makes each planned effect happen exactly once, through the ports.
+
+Every external effect follows one pattern (`Executor.effect`): the intent is recorded in the
+ledger before the vendor call, the outcome after it, with an audit row. When a retry finds an
+intent without an outcome (a crash between the call and the record), it first asks the vendor
+whether the effect already happened (`find_goal`, `evidence_exists`; enrolling is idempotent
+by design) instead of doing it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from connector.errors import EffectPending
+from connector.models import ActionKind, Employee, GoalKey, LearnerRef, PlanAction, utcnow
+from connector.ports import GoalTracker, LearningPlatform
+from connector.store import Store
+from connector.store.ledger import DONE, INTENT, PLANNED, WAITING
+from mappings.schema import Mapping
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+@dataclass
+class Context:
+    """What the handlers need: the store, the admin's mapping and the vendor ports."""
+
+    store: Store
+    mapping: Mapping
+    lms: LearningPlatform | None = None
+    goals: GoalTracker | None = None
+    create_learners: bool = False
+    close_goals: bool = True
+    count_unassigned_completions: bool = True
+    now: Callable[[], datetime] = utcnow
+    course_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lms_name(self) -> str:
+        return getattr(self.lms, "name", "the LMS")
+
+    def course_title(self, course_id: str) -> str:
+        """The LMS title of a course (catalogue read once per process), else its id."""
+        if not self.course_names and self.lms is not None:
+            try:
+                self.course_names.update(
+                    {c.course_id: c.name or c.course_id for c in self.lms.list_courses()})
+            except Exception:  # noqa: BLE001 - a title is cosmetic; the id will do
+                log.warning("course catalogue unavailable; using course ids as titles")
+                self.course_names["__unavailable__"] = ""
+        return self.course_names.get(course_id) or f"Course {course_id}"
+
+
+_ORDER = {ActionKind.ENSURE_LEARNER: 0, ActionKind.OPEN_GOAL: 1, ActionKind.ENROLL: 2}
+
+
+class Executor:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+
+    # -- the one pattern for every side effect -------------------------------------------
+    def effect(self, key: str, kind: str, employee_id: str, *, call: Callable[[], Any],
+               record: Callable[[Connection, Any], None] | None = None,
+               already: Callable[[], Any] | None = None, message: str, cause: Any = None,
+               course_id: str | None = None, goal_key: str | None = None) -> bool:
+        """Make one effect happen once. Returns False when it had already been done."""
+        previous = self.store.begin_effect(key, kind, employee_id, course_id=course_id,
+                                           goal_key=goal_key)
+        if previous in (DONE, "cancelled"):
+            return False
+        result = None
+        if previous == INTENT and already is not None:
+            result = already()
+            if result:
+                self.store.audit(None, employee_id, f"{kind}.recovered",
+                                 f"{message} (found already done after an interrupted attempt)",
+                                 cause, key)
+        if not result:
+            result = call()
+        with self.store._tx(None) as conn:
+            if record is not None:
+                record(conn, result)
+            self.store.set_action_state(key, DONE, _jsonable(result), conn)
+            self.store.audit(conn, employee_id, kind, message, cause, key)
+        return True
+
+    # -- plan actions --------------------------------------------------------------------
+    def run_employee(self, employee_id: str) -> dict[str, int]:
+        """Carry out every planned (or interrupted) action of one employee, in order."""
+        todo = self.store.actions_for(employee_id, (PLANNED, INTENT, WAITING))
+        todo.sort(key=lambda a: (_ORDER[a.kind], a.key))
+        counts = {"done": 0, "waiting": 0}
+        learner: LearnerRef | None = None
+        for action in todo:
+            if action.kind is ActionKind.ENSURE_LEARNER:
+                learner = self.ensure_learner(action)
+                counts["done" if learner else "waiting"] += 1
+            elif action.kind is ActionKind.OPEN_GOAL:
+                self.open_goal(action)
+                counts["done"] += 1
+            else:
+                learner = learner or self.linked_learner(employee_id)
+                if learner is None:
+                    self.store.set_action_state(action.key, WAITING, only_from=(PLANNED,))
+                    counts["waiting"] += 1
+                    continue
+                self.enroll(action, learner)
+                counts["done"] += 1
+        return counts
+
+    def linked_learner(self, employee_id: str) -> LearnerRef | None:
+        row = self.store.identity(employee_id)
+        if row and row["match_state"] == "linked" and row["lms_user_id"]:
+            return LearnerRef(lms_user_id=row["lms_user_id"], email=row["email"])
+        return None
+
+    def ensure_learner(self, action: PlanAction) -> LearnerRef | None:
+        """Link the employee to an LMS user: a known link, a match, or (if allowed) a new user.
+
+        A miss or an ambiguous match goes to the identity review queue; the employee's
+        enrollments wait for a person (`connector identities link`), they are not dropped.
+        """
+        employee = action.employee
+        eid = employee.employee_id
+        known = self.linked_learner(eid)
+        if known is not None:
+            self.store.set_action_state(action.key, DONE, {"lms_user_id": known.lms_user_id})
+            return known
+        lms = self.ctx.lms
+        if lms is None:
+            raise EffectPending("no LMS is configured")
+        found = lms.find_learner(employee)
+        how = "matched"
+        if found is None and self.ctx.create_learners:
+            found = self.create_learner_once(employee, action.key)
+            how = "created"
+        if found is None:
+            note = f"no {self.ctx.lms_name} user matches {employee.email or eid}"
+            with self.store._tx(None) as conn:
+                self.store.set_identity(eid, state="pending", note=note, conn=conn)
+                self.store.set_action_state(action.key, WAITING, conn=conn)
+                self.store.audit(conn, eid, "identity.pending",
+                                 f"{note}; assignments wait for `connector identities link`",
+                                 ref=action.key)
+            return None
+        with self.store._tx(None) as conn:
+            self.store.set_identity(eid, state="linked", lms_user_id=found.lms_user_id,
+                                    note=how, conn=conn)
+            self.store.set_action_state(action.key, DONE, {"lms_user_id": found.lms_user_id},
+                                        conn=conn)
+            self.store.audit(conn, eid, "identity.linked",
+                             f"{how} {self.ctx.lms_name} user {found.lms_user_id}",
+                             ref=action.key)
+        return found
+
+    def create_learner_once(self, employee: Employee, key: str) -> LearnerRef:
+        lms = _require(self.ctx.lms, "an LMS")
+        created: list[LearnerRef] = []
+
+        def call() -> dict[str, str]:
+            ref = lms.find_learner(employee) or lms.create_learner(employee)
+            created.append(ref)
+            return {"lms_user_id": ref.lms_user_id}
+
+        self.effect(f"create-learner:{employee.employee_id}", "learner.create",
+                    employee.employee_id, call=call,
+                    message=f"created {self.ctx.lms_name} user for {employee.email}")
+        return created[0] if created else lms.find_learner(employee) or lms.create_learner(
+            employee)
+
+    def open_goal(self, action: PlanAction) -> None:
+        goal = _require(action.goal, "a goal key")
+        due_date = _require(action.due_date, "a due date")
+        employee = action.employee
+        tracker = self.ctx.goals
+        title = action.goal_title or f"Develop {goal.skill_id}"
+        courses = [(c, self.ctx.course_title(c)) for c in action.course_ids]
+        cause = [c.model_dump(mode="json") for c in action.causes]
+        gap_found_at = self._gap_found_at(action)
+
+        def record(conn: Connection, ref: Any) -> None:
+            self.store.save_goal(
+                conn, goal_key=str(goal), employee_id=employee.employee_id,
+                skill_id=goal.skill_id, cycle=goal.cycle, title=title,
+                course_ids=list(action.course_ids),
+                tracker=tracker.name if tracker else None,
+                goal_id=ref.get("goal_id") if ref else None,
+                milestone_ids=ref.get("milestone_ids", {}) if ref else {},
+                gap_found_at=gap_found_at, due_date=action.due_date.isoformat()
+                if action.due_date else None,
+                rule_index=action.causes[0].rule_index if action.causes else None)
+
+        def call() -> dict[str, Any] | None:
+            if tracker is None:
+                return None
+            ref = tracker.open_goal(employee, goal, title, due_date, courses)
+            return ref.model_dump()
+
+        def already() -> dict[str, Any] | None:
+            if tracker is None:
+                return None
+            ref = tracker.find_goal(employee, goal, title)
+            return ref.model_dump() if ref else None
+
+        self.effect(action.key, "goal.open", employee.employee_id, call=call, record=record,
+                    already=already, goal_key=str(goal), cause=cause,
+                    message=f"opened development goal {title!r} "
+                            f"({len(courses)} course(s), due {action.due_date})")
+
+    def enroll(self, action: PlanAction, learner: LearnerRef) -> None:
+        course_id = _require(action.course_id, "a course id")
+        lms = _require(self.ctx.lms, "an LMS")
+        eid = action.employee.employee_id
+        cause = [c.model_dump(mode="json") for c in action.causes]
+
+        def record(conn: Connection, _: Any) -> None:
+            self.store.save_assignment(
+                conn, employee_id=eid, course_id=course_id, goal_key=str(action.goal),
+                review_id=action.causes[0].review_id if action.causes else "",
+                due_date=action.due_date.isoformat() if action.due_date else None)
+
+        def call() -> dict[str, str]:
+            lms.enroll(learner, course_id)  # "already enrolled" is success: safe to repeat
+            return {"lms_user_id": learner.lms_user_id, "course_id": course_id}
+
+        self.effect(action.key, "course.assign", eid, call=call, record=record,
+                    course_id=course_id, goal_key=str(action.goal), cause=cause,
+                    message=f"assigned course {course_id} ({self.ctx.course_title(course_id)}) "
+                            f"in {self.ctx.lms_name}, due {action.due_date}")
+
+    def _gap_found_at(self, action: PlanAction) -> datetime:
+        """When the gap was found: the review's completion time (from the ledger)."""
+        from sqlalchemy import select
+
+        from connector.store.schema import reviews
+
+        if action.causes:
+            c = action.causes[0]
+            with self.store._tx(None) as conn:
+                found = conn.execute(select(reviews.c.completed_at).where(
+                    reviews.c.source == c.source, reviews.c.review_id == c.review_id)).scalar()
+            if found is not None:
+                return found
+        return self.ctx.now()
+
+
+def goal_key_of(text: str) -> GoalKey:
+    employee_id, skill_id, cycle = text.split("/", 2)
+    return GoalKey(employee_id=employee_id, skill_id=skill_id, cycle=cycle)
+
+
+def _require(value: _T | None, what: str) -> _T:
+    """Narrow an optional the planner always fills; a miss is a bug, reported plainly."""
+    if value is None:
+        raise EffectPending(f"action is missing {what}")
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, dict | list | str | int | float | bool):
+        return value
+    return str(value)

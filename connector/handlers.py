@@ -1,0 +1,179 @@
+"""What each kind of job does. Every path into the product ends here: CSV import, the
+OrangeHRM poller and the HR webhook all queue `review` jobs; the TalentLMS poller and the LMS
+webhooks queue `completion` jobs; the directory queues `employee` jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from connector.completions import apply_to_goal, handle_completion
+from connector.executor import Context, Executor
+from connector.models import CompletionEvent, Employee, Outcome, Plan, Review
+from connector.planner import LedgerView, plan_reviews
+from connector.store.jobs import Job
+from connector.store.ledger import PLANNED, WAITING
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Context, Job], str]
+
+
+def handle_review_job(ctx: Context, job: Job) -> str:
+    review = Review.model_validate(job.payload["review"])
+    return process_review(ctx, review, approved=bool(job.payload.get("approved")))
+
+
+def plan_for(ctx: Context, review: Review) -> Plan:
+    """The plan for one review against what the ledger already holds (a pure call)."""
+    eid = review.employee.employee_id
+    view = LedgerView(done_keys=frozenset(ctx.store.done_keys([eid])),
+                      open_courses=ctx.store.open_courses([eid]))
+    return plan_reviews([review], ctx.mapping, view, today=ctx.now().date())
+
+
+def process_review(ctx: Context, review: Review, *, approved: bool = False) -> str:
+    store = ctx.store
+    employee = review.employee
+    eid = employee.employee_id
+    old_email = store.upsert_employee(employee)
+    if old_email:
+        store.audit(None, eid, "identity.email_changed",
+                    f"email changed from {old_email} to {employee.email}; the LMS link is kept")
+    ref = f"{review.source}:{review.review_id}"
+    if ctx.mapping.is_protected(eid):
+        store.audit(None, eid, "review.protected",
+                    "employee is protected in the mapping file; nothing planned", ref=ref)
+        return "protected"
+    if store.review_fingerprint(review.source, review.review_id) == review.fingerprint():
+        store.audit(None, eid, "review.duplicate",
+                    f"review {ref} was already planned with the same ratings", ref=ref)
+        Executor(ctx).run_employee(eid)
+        return "duplicate"
+    plan = plan_for(ctx, review)
+    if ctx.mapping.approval.required and plan.actions and not approved:
+        summary = ", ".join(sorted({a.key for a in plan.actions}))
+        if store.request_approval(review, summary):
+            store.audit(None, eid, "review.awaiting_approval",
+                        f"{len(plan.actions)} action(s) wait for approval "
+                        "(`connector approvals list`)", ref=ref)
+        return "awaiting_approval"
+    record_plan(ctx, review, plan)
+    counts = Executor(ctx).run_employee(eid)
+    catch_up_completions(ctx, eid)
+    return f"planned {len(plan.actions)}, done {counts['done']}, waiting {counts['waiting']}"
+
+
+def record_plan(ctx: Context, review: Review, plan: Plan) -> None:
+    """Write the plan to the ledger with its cause chains, in one transaction."""
+    store = ctx.store
+    eid = review.employee.employee_id
+    ref = f"{review.source}:{review.review_id}"
+    with store._tx(None) as conn:
+        store.record_review(review, conn)
+        for gap in plan.gaps:
+            store.audit(conn, eid, "gap.found",
+                        f"{gap.skill_id}: rated {gap.rating:g} against a target of "
+                        f"{gap.target:g} (gap {gap.gap:g})", gap.cause.model_dump(mode="json"),
+                        ref)
+        for action in plan.actions:
+            if store.record_action(action, PLANNED, conn):
+                store.audit(conn, eid, f"planned.{action.kind.value}", _describe(action),
+                            [c.model_dump(mode="json") for c in action.causes], action.key)
+        for item in plan.unmapped:
+            store.audit(conn, eid, "skill.unmapped", f"{item.skill_key}: {item.reason}",
+                        ref=ref)
+        for skip in plan.skipped:
+            store.audit(conn, eid, "planned.skipped",
+                        f"{skip.skill_id} course {skip.course_id or '-'}: {skip.reason}", ref=ref)
+
+
+def _describe(action: Any) -> str:
+    if action.course_id:
+        return f"assign course {action.course_id} for goal {action.goal}"
+    if action.goal:
+        return f"open goal {action.goal_title!r}"
+    return "find or create the LMS learner"
+
+
+def catch_up_completions(ctx: Context, employee_id: str) -> None:
+    """Passes recorded before the goal existed (an early completion) are applied now."""
+    for goal in ctx.store.goals_for(employee_id, state="open"):
+        for course in goal["course_ids"]:
+            for row in ctx.store.completions_for(employee_id, course):
+                if row["outcome"] != Outcome.PASSED.value:
+                    continue
+                event = CompletionEvent(
+                    source=row["source"], event_id=row["event_id"], course_id=course,
+                    lms_user_id=row["lms_user_id"], employee_id=employee_id,
+                    completed_at=row["completed_at"], outcome=Outcome.PASSED,
+                    score=row["score"], certificate_url=row["certificate_url"],
+                    expires_at=row["expires_at"])
+                apply_to_goal(ctx, goal, event)
+
+
+def handle_completion_job(ctx: Context, job: Job) -> str:
+    event = CompletionEvent.model_validate(job.payload["completion"])
+    return handle_completion(ctx, event, job_id=job.id)
+
+
+def handle_resume_job(ctx: Context, job: Job) -> str:
+    """Run what waited for an employee (an identity linked by a person, an approval)."""
+    eid = job.payload["employee_id"]
+    counts = Executor(ctx).run_employee(eid)
+    catch_up_completions(ctx, eid)
+    return f"resumed: done {counts['done']}, waiting {counts['waiting']}"
+
+
+def handle_employee_job(ctx: Context, job: Job) -> str:
+    """A directory change: keep the identity current; a leaver's pending work is cancelled."""
+    store = ctx.store
+    action = job.payload.get("action", "updated")
+    employee = Employee.model_validate(job.payload["employee"])
+    eid = employee.employee_id
+    if store.identity(eid) is None and action == "deleted":
+        return "unknown"
+    old_email = store.upsert_employee(employee)
+    if old_email:
+        store.audit(None, eid, "identity.email_changed",
+                    f"email changed from {old_email} to {employee.email}; the LMS link is kept")
+    if action == "deleted" or not employee.active:
+        return cancel_pending(ctx, eid)
+    row = store.identity(eid)
+    if row is not None and not row["active"]:
+        store.set_active(eid, True)
+        store.audit(None, eid, "employee.rehired",
+                    "employee is active again; the same identity continues")
+    return "updated"
+
+
+def cancel_pending(ctx: Context, employee_id: str) -> str:
+    """A leaver: pending assignments are cancelled; goals and LMS records are left as they are."""
+    store = ctx.store
+    pending = store.actions_for(employee_id, (PLANNED, WAITING))
+    with store._tx(None) as conn:
+        store.set_active(employee_id, False, conn)
+        for action in pending:
+            store.set_action_state(action.key, "cancelled", conn=conn)
+        store.audit(conn, employee_id, "employee.left",
+                    f"employee left: {len(pending)} pending action(s) cancelled; goals and LMS "
+                    "records are left as they are")
+    return f"left: cancelled {len(pending)}"
+
+
+def handle_review_hint_job(ctx: Context, job: Job) -> str:
+    ctx.store.audit(None, job.employee_id, "review.hint",
+                    f"thin notification for review {job.payload.get('review_id')}: waiting for "
+                    "the full review from a polling source")
+    return "hint"
+
+
+HANDLERS: dict[str, Handler] = {
+    "review": handle_review_job,
+    "completion": handle_completion_job,
+    "resume": handle_resume_job,
+    "employee": handle_employee_job,
+    "review_hint": handle_review_hint_job,
+}

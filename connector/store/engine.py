@@ -1,0 +1,91 @@
+"""Engines and transactions for both backends, and the one place driver errors are translated.
+
+SQLite: WAL, a busy timeout, and every transaction opened with `BEGIN IMMEDIATE` so a job
+claim is a real write lock (no two workers claim the same job, no upgrade deadlocks).
+PostgreSQL: READ COMMITTED with row locks (`FOR UPDATE SKIP LOCKED`) where it matters.
+Nothing above this module imports `sqlite3` or `psycopg` errors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+
+from connector.errors import ConfigError, RetriableStoreError, StoreError
+
+_SECRET_IN_URL = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+def redact_url(url: str) -> str:
+    """The database URL with any password replaced, for logs and status output."""
+    return _SECRET_IN_URL.sub(r"\1***@", url)
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for `url` (sqlite:///… or postgresql+psycopg://…) set up for our use."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            _configure_sqlite(engine)
+            return engine
+        if url.startswith("postgresql"):
+            return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    except (sa_exc.ArgumentError, ImportError) as exc:
+        raise ConfigError(f"CONNECTOR_DATABASE_URL {redact_url(url)!r}: {exc}") from None
+    raise ConfigError(
+        f"CONNECTOR_DATABASE_URL {redact_url(url)!r}: expected sqlite:///PATH or "
+        "postgresql://USER@HOST/DB"
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver errors into StoreError / RetriableStoreError at the store boundary."""
+    try:
+        yield
+    except sa_exc.IntegrityError as exc:
+        raise StoreError(f"database constraint violated: {_short(exc)}") from exc
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        raise RetriableStoreError(f"database unavailable or busy: {_short(exc)}") from exc
+    except sa_exc.DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise RetriableStoreError(f"database connection lost: {_short(exc)}") from exc
+        raise StoreError(f"database error: {_short(exc)}") from exc
+
+
+def _short(exc: sa_exc.DBAPIError) -> str:
+    return str(exc.orig).splitlines()[0][:200] if exc.orig is not None else type(exc).__name__
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction, with driver errors translated."""
+    with translate_errors(), engine.begin() as conn:
+        yield conn

@@ -1,0 +1,199 @@
+"""The durable job queue: leases, heartbeats, retries with backoff, dead letters.
+
+A job is claimed under a lease; a worker that dies simply lets the lease expire and another
+worker re-claims the job. Jobs of one employee run one at a time and in the order they were
+queued: a job is claimable only when no earlier job of the same employee is still pending or
+running. On PostgreSQL the claim is `FOR UPDATE SKIP LOCKED`; on SQLite the claim runs in a
+`BEGIN IMMEDIATE` write transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from connector.store.engine import is_postgres, transaction
+from connector.store.schema import jobs
+
+PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    employee_id: str | None
+    attempts: int
+    max_attempts: int
+    lease_owner: str
+
+
+def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 600.0,
+                    jitter: Callable[[], float] = random.random) -> float:
+    """Capped exponential backoff with full jitter (attempt 1 → up to `base` seconds)."""
+    return jitter() * min(cap, base * (2 ** (attempt - 1)))
+
+
+class JobQueue:
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
+                 jitter: Callable[[], float] = random.random, backoff_base: float = 2.0) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.jitter = jitter
+        self.backoff_base = backoff_base
+
+    # -- producing -----------------------------------------------------------------------
+    def enqueue(self, conn: Connection, kind: str, payload: dict[str, Any], *,
+                employee_id: str | None = None, inbox_id: int | None = None,
+                max_attempts: int = 8, delay: float = 0.0) -> int:
+        """Queue a job inside the caller's transaction (so it commits with what caused it)."""
+        now = self.clock()
+        result = conn.execute(
+            jobs.insert().values(
+                kind=kind, payload=json.dumps(payload, sort_keys=True), employee_id=employee_id,
+                inbox_id=inbox_id, state=PENDING, attempts=0, max_attempts=max_attempts,
+                run_after=now + delay, created_at=now,
+            )
+        )
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def add(self, kind: str, payload: dict[str, Any], **kw: Any) -> int:
+        with transaction(self.engine) as conn:
+            return self.enqueue(conn, kind, payload, **kw)
+
+    # -- claiming ------------------------------------------------------------------------
+    def claim(self, owner: str, lease_seconds: float = 60.0) -> Job | None:
+        """Take the next runnable job under a lease, or None when there is nothing to do."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            # Expired leases go back to pending (their worker died or stalled).
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.state == RUNNING, jobs.c.lease_expires < now)
+                .values(state=PENDING, lease_owner=None, lease_expires=None,
+                        last_error="lease expired (worker stopped or stalled)")
+            )
+            earlier = aliased(jobs)
+            blocked = exists().where(
+                earlier.c.employee_id == jobs.c.employee_id,
+                earlier.c.id < jobs.c.id,
+                earlier.c.state.in_((PENDING, RUNNING)),
+            )
+            query = (
+                select(jobs)
+                .where(jobs.c.state == PENDING, jobs.c.run_after <= now,
+                       or_(jobs.c.employee_id.is_(None), ~blocked))
+                .order_by(jobs.c.run_after, jobs.c.id)
+                .limit(1)
+            )
+            if is_postgres(self.engine):
+                query = query.with_for_update(skip_locked=True, of=jobs)
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return None
+            conn.execute(
+                update(jobs).where(jobs.c.id == row["id"])
+                .values(state=RUNNING, lease_owner=owner, lease_expires=now + lease_seconds,
+                        attempts=row["attempts"] + 1)
+            )
+            return Job(id=row["id"], kind=row["kind"], payload=json.loads(row["payload"]),
+                       employee_id=row["employee_id"], attempts=row["attempts"] + 1,
+                       max_attempts=row["max_attempts"], lease_owner=owner)
+
+    def heartbeat(self, job: Job, lease_seconds: float = 60.0) -> bool:
+        """Extend the lease; False when the job is no longer ours (lease lost)."""
+        with transaction(self.engine) as conn:
+            result = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job.id, jobs.c.state == RUNNING,
+                       jobs.c.lease_owner == job.lease_owner)
+                .values(lease_expires=self.clock() + lease_seconds)
+            )
+            return result.rowcount == 1
+
+    # -- finishing -----------------------------------------------------------------------
+    def complete(self, job: Job, conn: Connection | None = None) -> None:
+        """Mark done; pass `conn` to commit it atomically with the job's own ledger writes."""
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == job.id, jobs.c.lease_owner == job.lease_owner)
+            .values(state=DONE, lease_owner=None, lease_expires=None, finished_at=self.clock(),
+                    last_error=None)
+        )
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with transaction(self.engine) as own:
+            own.execute(stmt)
+
+    def fail(self, job: Job, error: str, *, retriable: bool, retry_after: float | None = None,
+             count_attempt: bool = True) -> str:
+        """Record a failure: back to pending with backoff, or a dead letter. Returns the state."""
+        now = self.clock()
+        attempts = job.attempts if count_attempt else job.attempts - 1
+        if retriable and attempts < job.max_attempts:
+            delay = backoff_seconds(attempts, base=self.backoff_base, jitter=self.jitter)
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            values: dict[str, Any] = dict(state=PENDING, run_after=now + delay,
+                                          attempts=attempts)
+            state = PENDING
+        else:
+            values = dict(state=DEAD, finished_at=now, attempts=attempts)
+            state = DEAD
+        with transaction(self.engine) as conn:
+            conn.execute(
+                update(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == job.lease_owner)
+                .values(lease_owner=None, lease_expires=None, last_error=error[:2000], **values)
+            )
+        return state
+
+    # -- operating -----------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
+            return {state: int(n) for state, n in rows}
+
+    def oldest_pending_age(self) -> float | None:
+        with transaction(self.engine) as conn:
+            oldest = conn.execute(
+                select(func.min(jobs.c.created_at)).where(jobs.c.state == PENDING)
+            ).scalar()
+        return None if oldest is None else max(0.0, self.clock() - float(oldest))
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.kind, jobs.c.employee_id, jobs.c.attempts,
+                       jobs.c.last_error, jobs.c.finished_at)
+                .where(jobs.c.state == DEAD).order_by(jobs.c.id).limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def replay(self, job_id: int | None = None) -> int:
+        """Send dead letters (one, or all) back to the queue with fresh attempts."""
+        cond = jobs.c.state == DEAD
+        if job_id is not None:
+            cond = and_(cond, jobs.c.id == job_id)
+        with transaction(self.engine) as conn:
+            result = conn.execute(
+                update(jobs).where(cond)
+                .values(state=PENDING, attempts=0, run_after=self.clock(), finished_at=None)
+            )
+            return int(result.rowcount)
+
+    def has_unfinished(self, employee_id: str, *, before_id: int | None = None) -> bool:
+        """Whether the employee has earlier jobs still queued or running."""
+        cond = and_(jobs.c.employee_id == employee_id, jobs.c.state.in_((PENDING, RUNNING)))
+        if before_id is not None:
+            cond = and_(cond, jobs.c.id < before_id)
+        with transaction(self.engine) as conn:
+            return conn.execute(select(func.count()).where(cond)).scalar_one() > 0

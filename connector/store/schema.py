@@ -1,0 +1,258 @@
+"""The one schema, for SQLite and PostgreSQL alike. Every table the connector keeps is here.
+
+Times are stored as UTC (`UtcDateTime` attaches the zone again on read, since SQLite keeps
+none); job scheduling uses epoch seconds (`Float`) because it is compared on every claim.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both engines; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; times must carry a zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("event_id", String(300), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("employee_id", String(200)),
+    Column("payload", Text, nullable=False),
+    Column("raw", LargeBinary),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("employee_id", String(200)),
+    Column("inbox_id", Integer),
+    # pending → running → done | pending (retry) | dead
+    Column("state", String(20), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False, default=8),
+    Column("run_after", Float, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_expires", Float),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+)
+Index("ix_jobs_claim", jobs.c.state, jobs.c.run_after, jobs.c.id)
+Index("ix_jobs_employee", jobs.c.employee_id, jobs.c.state, jobs.c.id)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("employee_id", String(200), primary_key=True),
+    Column("email", String(320)),
+    Column("first_name", String(200)),
+    Column("last_name", String(200)),
+    Column("role", String(200)),
+    Column("manager_id", String(200)),
+    Column("lms_user_id", String(200)),
+    # linked | pending (needs a person: missing or ambiguous match) | ignored
+    Column("match_state", String(20), nullable=False, default="pending"),
+    Column("match_note", Text),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("left_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("ix_identities_email", identities.c.email)
+Index("ix_identities_lms_user", identities.c.lms_user_id)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("review_id", String(200), primary_key=True),
+    Column("employee_id", String(200), nullable=False),
+    Column("cycle", String(100), nullable=False),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("fingerprint", String(40), nullable=False),
+    Column("planned_at", UtcDateTime, nullable=False),
+)
+
+# The ledger of effects: one row per plan action (idempotency key), intent before the call,
+# outcome after it. `state`: awaiting_approval | planned | intent | done | waiting | cancelled.
+actions = Table(
+    "actions",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("employee_id", String(200), nullable=False),
+    Column("course_id", String(200)),
+    Column("goal_key", String(400)),
+    Column("state", String(30), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("result", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("ix_actions_employee", actions.c.employee_id, actions.c.state)
+
+goals = Table(
+    "goals",
+    metadata,
+    Column("goal_key", String(400), primary_key=True),
+    Column("employee_id", String(200), nullable=False),
+    Column("skill_id", String(200), nullable=False),
+    Column("cycle", String(100), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("course_ids", Text, nullable=False),  # JSON list, milestone order
+    Column("tracker", String(40)),
+    Column("goal_id", String(200)),
+    Column("milestone_ids", Text),  # JSON {course_id: milestone id}
+    Column("state", String(20), nullable=False),  # open | closed | cancelled
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("gap_found_at", UtcDateTime, nullable=False),
+    Column("due_date", String(10)),
+    Column("rule_index", Integer),
+    Column("opened_at", UtcDateTime),
+    Column("closed_at", UtcDateTime),
+)
+Index("ix_goals_employee", goals.c.employee_id, goals.c.state)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("employee_id", String(200), primary_key=True),
+    Column("course_id", String(200), primary_key=True),
+    Column("goal_key", String(400), primary_key=True),
+    Column("review_id", String(200), nullable=False),
+    Column("state", String(20), nullable=False),  # enrolled | completed | cancelled
+    Column("due_date", String(10)),
+    Column("enrolled_at", UtcDateTime),
+    Column("completed_at", UtcDateTime),
+)
+
+completions = Table(
+    "completions",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("event_id", String(300), primary_key=True),
+    Column("employee_id", String(200)),
+    Column("lms_user_id", String(200)),
+    Column("course_id", String(200), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("score", Float),
+    Column("certificate_url", Text),
+    Column("expires_at", UtcDateTime),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+Index("ix_completions_employee_course", completions.c.employee_id, completions.c.course_id)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("goal_key", String(400), primary_key=True),
+    Column("course_id", String(200), primary_key=True),
+    Column("completion_event", String(300), nullable=False),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("posted_at", UtcDateTime, nullable=False),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text),
+    Column("last_success_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("employee_id", String(200)),
+    Column("event", String(60), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("cause", Text),  # JSON: review → skill → rating → target → gap → rule → …
+    Column("ref", String(400)),  # action key, goal key, inbox id…
+)
+Index("ix_audit_employee", audit.c.employee_id, audit.c.id)
+
+rate_budget = Table(
+    "rate_budget",
+    metadata,
+    Column("vendor", String(100), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("capacity", Float, nullable=False),
+    Column("refill_per_second", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("employee_id", String(200), nullable=False),
+    Column("review_source", String(100), nullable=False),
+    Column("review_id", String(200), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(20), nullable=False),  # pending | approved | rejected
+    Column("decided_by", String(200)),
+    Column("decided_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("review_source", "review_id", name="uq_approvals_review"),
+)

@@ -1,0 +1,183 @@
+"""The store facade: inbox, cursors, audit trail, shared rate budget, and the job queue.
+
+The ledger (identities, actions, goals, assignments, completions, evidence) lives in
+`ledger.py` and is mixed in here, so callers hold one `Store`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from connector.models import utcnow
+from connector.store import migrations
+from connector.store.engine import make_engine, transaction
+from connector.store.jobs import JobQueue
+from connector.store.ledger import LedgerMixin
+from connector.store.schema import audit, cursors, inbox, rate_budget
+from connector.store.sql import dumps, insert_ignore, loads
+
+
+class Store(LedgerMixin):
+    """Everything the connector keeps, over SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
+                 jitter: Callable[[], float] | None = None, backoff_base: float = 2.0) -> None:
+        self.engine = engine
+        self.clock = clock
+        kw: dict[str, Any] = {"clock": clock, "backoff_base": backoff_base}
+        if jitter is not None:
+            kw["jitter"] = jitter
+        self.jobs = JobQueue(engine, **kw)
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:
+        """Connect and (by default) apply pending migrations, as every process does at start."""
+        store = cls(make_engine(url), **kw)
+        if upgrade:
+            migrations.upgrade(store.engine)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ready(self) -> tuple[bool, str]:
+        """For /readyz: the database answers and no migration is pending."""
+        try:
+            missing = migrations.pending(self.engine)
+        except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+            return False, f"database unreachable: {type(exc).__name__}"
+        if missing:
+            return False, f"migrations pending: {', '.join(missing)}"
+        return True, "ok"
+
+    # -- inbox ---------------------------------------------------------------------------
+    def ingest(self, source: str, event_id: str, kind: str, payload: dict[str, Any],
+               raw: bytes | None = None, employee_id: str | None = None, *,
+               job_kind: str | None = None) -> bool:
+        """Store an inbound event and its job in one transaction; False for a duplicate.
+
+        Once this returns, the event is durable and will be processed: a caller may
+        acknowledge it.
+        """
+        with transaction(self.engine) as conn:
+            inserted = insert_ignore(
+                conn, inbox,
+                dict(source=source, event_id=event_id, kind=kind, employee_id=employee_id,
+                     payload=dumps(payload), raw=raw, received_at=utcnow()),
+                ["source", "event_id"],
+            )
+            if not inserted:
+                return False
+            inbox_id = conn.execute(
+                select(inbox.c.id).where(inbox.c.source == source, inbox.c.event_id == event_id)
+            ).scalar_one()
+            self.jobs.enqueue(conn, job_kind or kind,
+                              {"source": source, "event_id": event_id, **payload},
+                              employee_id=employee_id, inbox_id=inbox_id)
+            return True
+
+    def inbox_count(self, source: str | None = None) -> int:
+        from sqlalchemy import func
+
+        query = select(func.count()).select_from(inbox)
+        if source:
+            query = query.where(inbox.c.source == source)
+        with transaction(self.engine) as conn:
+            return int(conn.execute(query).scalar_one())
+
+    # -- cursors -------------------------------------------------------------------------
+    def cursor(self, name: str) -> str | None:
+        with transaction(self.engine) as conn:
+            return conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar()
+
+    def save_cursor(self, name: str, value: str | None, conn: Connection | None = None) -> None:
+        def write(c: Connection) -> None:
+            now = utcnow()
+            if not insert_ignore(c, cursors, dict(name=name, value=value, last_success_at=now,
+                                                  updated_at=now), ["name"]):
+                c.execute(update(cursors).where(cursors.c.name == name)
+                          .values(value=value, last_success_at=now, last_error=None,
+                                  updated_at=now))
+
+        if conn is not None:
+            write(conn)
+            return
+        with transaction(self.engine) as own:
+            write(own)
+
+    def cursor_failed(self, name: str, error: str) -> None:
+        with transaction(self.engine) as conn:
+            now = utcnow()
+            if not insert_ignore(conn, cursors, dict(name=name, value=None, last_error=error[:500],
+                                                     updated_at=now), ["name"]):
+                conn.execute(update(cursors).where(cursors.c.name == name)
+                             .values(last_error=error[:500], updated_at=now))
+
+    def pollers(self) -> list[dict[str, Any]]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(cursors.c.name, cursors.c.last_success_at,
+                                       cursors.c.last_error).order_by(cursors.c.name))
+            return [dict(r._mapping) for r in rows]
+
+    # -- audit ---------------------------------------------------------------------------
+    def audit(self, conn: Connection | None, employee_id: str | None, event: str, message: str,
+              cause: Any = None, ref: str | None = None) -> None:
+        """One row per decision or effect. `cause` is the JSON-able cause chain."""
+        values = dict(at=utcnow(), employee_id=employee_id, event=event, message=message,
+                      cause=None if cause is None else dumps(cause), ref=ref)
+        if conn is not None:
+            conn.execute(audit.insert().values(**values))
+            return
+        with transaction(self.engine) as own:
+            own.execute(audit.insert().values(**values))
+
+    def audit_trail(self, employee_id: str) -> list[dict[str, Any]]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(audit).where(audit.c.employee_id == employee_id).order_by(audit.c.id)
+            ).mappings()
+            return [{**dict(r), "cause": loads(r["cause"])} for r in rows]
+
+    def audit_events(self, event: str) -> list[dict[str, Any]]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(audit).where(audit.c.event == event)
+                                .order_by(audit.c.id)).mappings()
+            return [dict(r) for r in rows]
+
+    # -- shared rate budget --------------------------------------------------------------
+    def configure_budget(self, vendor: str, per_hour: float, burst: float | None = None) -> None:
+        """A token bucket for `vendor`, shared by every worker on this database."""
+        refill = per_hour / 3600.0
+        capacity = burst if burst is not None else max(1.0, min(per_hour / 20.0, 200.0))
+        with transaction(self.engine) as conn:
+            if not insert_ignore(conn, rate_budget,
+                                 dict(vendor=vendor, tokens=capacity, capacity=capacity,
+                                      refill_per_second=refill, updated_at=self.clock()),
+                                 ["vendor"]):
+                conn.execute(update(rate_budget).where(rate_budget.c.vendor == vendor)
+                             .values(capacity=capacity, refill_per_second=refill))
+
+    def acquire(self, vendor: str) -> float:
+        """Take one call from `vendor`'s bucket; seconds to wait first (0.0 = go now).
+
+        A caller that must wait has still reserved its token (the bucket goes negative), so
+        many workers waiting together never overshoot the limit.
+        """
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            query = select(rate_budget).where(rate_budget.c.vendor == vendor)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return 0.0
+            rate = row["refill_per_second"]
+            tokens = min(row["capacity"], row["tokens"] + (now - row["updated_at"]) * rate)
+            tokens -= 1.0
+            conn.execute(update(rate_budget).where(rate_budget.c.vendor == vendor)
+                         .values(tokens=tokens, updated_at=now))
+        return 0.0 if tokens >= 0 or rate <= 0 else -tokens / rate

@@ -1,0 +1,168 @@
+"""The worker: claims jobs, runs their handler, records success, retry or dead letter.
+
+Errors are classified by what to do next: vendor 429/5xx/timeouts, busy databases and
+"not yet" (`EffectPending`) are retried with backoff (and the vendor's Retry-After); a
+rejected request or bad data is permanent and becomes a dead letter at once. A heartbeat
+thread keeps the lease of a long job alive; if the worker dies, the lease expires and
+another worker takes the job over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from connector.errors import (
+    ConnectorError,
+    EffectPending,
+    InputError,
+    RetriableStoreError,
+    VendorError,
+)
+from connector.executor import Context
+from connector.handlers import HANDLERS, Handler
+from connector.store.jobs import DEAD, Job
+
+log = logging.getLogger(__name__)
+
+
+def classify(exc: BaseException) -> tuple[bool, float | None]:
+    """(retriable, retry_after seconds) for an error raised by a handler."""
+    if isinstance(exc, VendorError):
+        return exc.retriable, exc.retry_after
+    if isinstance(exc, RetriableStoreError | EffectPending):
+        return True, None
+    if isinstance(exc, InputError | ValidationError | KeyError | TypeError):
+        return False, None
+    if isinstance(exc, ConnectorError):
+        return True, None
+    return True, None  # unknown: probably transient; bounded by max attempts
+
+
+@dataclass
+class WorkerStats:
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(self, ctx: Context, *, lease_seconds: float = 60.0,
+                 handlers: dict[str, Handler] | None = None, owner: str | None = None) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+        self.lease_seconds = lease_seconds
+        self.handlers = handlers or HANDLERS
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stats = WorkerStats()
+        self._lock = threading.Lock()
+
+    def run_once(self, owner_suffix: str = "") -> bool:
+        """Claim and run one job; False when nothing is runnable now."""
+        job = self.store.jobs.claim(self.owner + owner_suffix, self.lease_seconds)
+        if job is None:
+            return False
+        self.run_job(job)
+        return True
+
+    def run_job(self, job: Job) -> None:
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True)
+        beat.start()
+        try:
+            handler = self.handlers.get(job.kind)
+            if handler is None:
+                raise InputError(f"no handler for job kind {job.kind!r}")
+            outcome = handler(self.ctx, job)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+            self._failed(job, exc)
+        else:
+            self.store.jobs.complete(job)
+            with self._lock:
+                self.stats.done += 1
+            log.info("job done", extra={"job_id": job.id, "kind": job.kind,
+                                        "employee_id": job.employee_id, "outcome": outcome})
+        finally:
+            stop.set()
+            beat.join(timeout=1)
+
+    def _failed(self, job: Job, exc: BaseException) -> None:
+        retriable, retry_after = classify(exc)
+        error = f"{type(exc).__name__}: {exc}"
+        state = self.store.jobs.fail(job, error, retriable=retriable, retry_after=retry_after)
+        with self._lock:
+            if state == DEAD:
+                self.stats.dead += 1
+                self.stats.errors.append(error)
+            else:
+                self.stats.retried += 1
+        if state == DEAD:
+            self.store.audit(None, job.employee_id, "job.dead",
+                             f"{job.kind} job {job.id} failed for good after {job.attempts} "
+                             f"attempt(s): {error[:500]}", ref=f"job:{job.id}")
+            log.warning("job dead-lettered", extra={"job_id": job.id, "kind": job.kind,
+                                                    "error": error[:300]})
+        else:
+            log.info("job will be retried", extra={"job_id": job.id, "kind": job.kind,
+                                                   "error": error[:300]})
+
+    def _heartbeat(self, job: Job, stop: threading.Event) -> None:
+        interval = max(1.0, self.lease_seconds / 3)
+        while not stop.wait(interval):
+            try:
+                if not self.store.jobs.heartbeat(job, self.lease_seconds):
+                    log.warning("lease lost", extra={"job_id": job.id})
+                    return
+            except ConnectorError:
+                log.warning("heartbeat failed", extra={"job_id": job.id})
+
+    def drain(self, *, concurrency: int = 1, deadline: float | None = None,
+              wait_for_retries: bool = False) -> WorkerStats:
+        """Run until no job is runnable (or, with `wait_for_retries`, none is pending)."""
+
+        def loop(index: int) -> None:
+            while deadline is None or time.monotonic() < deadline:
+                if self.run_once(f":{index}"):
+                    continue
+                if not wait_for_retries or not self._pending_left():
+                    return
+                time.sleep(0.2)
+
+        threads = [threading.Thread(target=loop, args=(i,), daemon=True)
+                   for i in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return self.stats
+
+    def _pending_left(self) -> bool:
+        counts = self.store.jobs.counts()
+        return counts.get("pending", 0) + counts.get("running", 0) > 0
+
+    def run_forever(self, stop: threading.Event, *, concurrency: int = 1,
+                    idle_sleep: float = 0.5) -> None:
+        def loop(index: int) -> None:
+            while not stop.is_set():
+                try:
+                    busy = self.run_once(f":{index}")
+                except ConnectorError as exc:
+                    log.warning("worker loop error", extra={"error": str(exc)})
+                    busy = False
+                if not busy:
+                    stop.wait(idle_sleep)
+
+        threads = [threading.Thread(target=loop, args=(i,), name=f"worker-{i}", daemon=True)
+                   for i in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
