@@ -60,8 +60,8 @@ class LedgerMixin:
                                                   match_state="pending", active=True, **values),
                               ["employee_id"])
                 return None
-            if email is None:
-                values.pop("email")
+            # A partial record (a directory row without a role) never erases what is known.
+            values = {k: v for k, v in values.items() if v is not None}
             c.execute(update(identities)
                       .where(identities.c.employee_id == employee.employee_id).values(**values))
             return row.email if email and row.email and row.email != email else None

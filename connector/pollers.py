@@ -1,0 +1,172 @@
+"""Pollers: pull what the vendors do not push, into the inbox, behind forward-only cursors.
+
+Each poll stores what it read (deduped on the event id) and only then saves the cursor, so a
+crash between the two re-reads and dedupes instead of losing events. When the LMS timeline
+may have overflowed between polls, every open assignment is checked one by one instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+from connector.errors import ConnectorError, InputError
+from connector.models import CompletionEvent, Employee, LearnerRef, Outcome
+from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
+from connector.runtime import Runtime
+from connector.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SafetyStop(InputError):
+    """A bulk effect is larger than the configured limit; a person must `--confirm` it."""
+
+
+@dataclass
+class PollReport:
+    reviews: int = 0
+    completions: int = 0
+    reconciled: int = 0
+    employees: int = 0
+    leavers: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def queue_completion(store: Store, event: CompletionEvent) -> bool:
+    employee_id = event.employee_id or store.employee_for_learner(event.lms_user_id, event.email)
+    return store.ingest(event.source, event.event_id, "completion",
+                        {"completion": event.model_dump(mode="json")}, employee_id=employee_id)
+
+
+def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
+    """New completion events into the inbox; returns (new events, reconciled assignments)."""
+    name = f"{lms.name}.completions"
+    try:
+        events, cursor, overflowed = lms.completions_since(store.cursor(name))
+    except ConnectorError as exc:
+        store.cursor_failed(name, str(exc))
+        raise
+    new = sum(1 for event in events if queue_completion(store, event))
+    store.save_cursor(name, cursor)
+    reconciled = 0
+    if overflowed:
+        log.warning("completion timeline overflowed; reconciling open assignments",
+                    extra={"lms": lms.name})
+        store.audit(None, None, "poller.overflow",
+                    f"{lms.name} timeline returned a full page of new events; checking every "
+                    "open assignment")
+        reconciled = reconcile_assignments(store, lms)
+    return new, reconciled
+
+
+def reconcile_assignments(store: Store, lms: LearningPlatform) -> int:
+    """Ask the LMS about each open assignment; queue what finished. Catches anything missed."""
+    found = 0
+    for row in store.assignments_for(state="enrolled"):
+        identity = store.identity(row["employee_id"])
+        if not identity or not identity["lms_user_id"]:
+            continue
+        learner = LearnerRef(lms_user_id=identity["lms_user_id"], email=identity["email"])
+        progress = lms.progress(learner, row["course_id"])
+        if progress.status not in (Outcome.PASSED, Outcome.FAILED) or not progress.completed_at:
+            continue
+        stamp = int(progress.completed_at.timestamp())
+        event = CompletionEvent(
+            source=lms.name, event_id=f"{learner.lms_user_id}:{row['course_id']}:{stamp}",
+            course_id=row["course_id"], lms_user_id=learner.lms_user_id,
+            employee_id=row["employee_id"], completed_at=progress.completed_at,
+            outcome=Outcome(progress.status), score=progress.score,
+            certificate_url=progress.certificate_url, expires_at=progress.expires_at)
+        found += queue_completion(store, event)
+    store.save_cursor(f"{lms.name}.reconcile", None)
+    return found
+
+
+def poll_reviews(store: Store, source: ReviewSource) -> int:
+    name = f"{source.name}.reviews"
+    try:
+        reviews, cursor = source.reviews_completed_since(store.cursor(name))
+    except ConnectorError as exc:
+        store.cursor_failed(name, str(exc))
+        raise
+    new = 0
+    for review in reviews:
+        new += store.ingest(review.source, f"{review.review_id}:{review.fingerprint()}",
+                            "review", {"review": review.model_dump(mode="json")},
+                            employee_id=review.employee.employee_id)
+    store.save_cursor(name, cursor)
+    return new
+
+
+def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_share: float,
+                   confirm: bool = False) -> tuple[int, int]:
+    """Keep identities current; leavers only from a complete read, and within the limit."""
+    name = f"{directory.name}.directory"
+    try:
+        employees, complete = directory.list_employees()
+    except ConnectorError as exc:
+        store.cursor_failed(name, str(exc))
+        raise
+    seen = {e.employee_id for e in employees}
+    queued = sum(queue_employee(store, e, "updated") for e in employees)
+    leavers: list[str] = []
+    if complete and employees:
+        known = [row for row in store.all_identities() if row["active"]]
+        leavers = [row["employee_id"] for row in known if row["employee_id"] not in seen]
+        share = len(leavers) / max(1, len(known))
+        if leavers and share > max_leaver_share and not confirm:
+            store.audit(None, None, "safety.leavers",
+                        f"directory read would mark {len(leavers)} of {len(known)} employees "
+                        f"({share:.0%}) as leavers, over the {max_leaver_share:.0%} limit; "
+                        "waiting for --confirm")
+            raise SafetyStop(
+                f"{len(leavers)} of {len(known)} employees ({share:.0%}) would be marked as "
+                f"leavers, over the limit of {max_leaver_share:.0%}; nothing was changed. "
+                "Check the directory, then run again with --confirm")
+        for eid in leavers:
+            row = store.identity(eid)
+            if row:
+                queue_employee(store, store.employee_of(row).model_copy(update={"active": False}),
+                               "deleted")
+    elif not complete:
+        store.audit(None, None, "directory.incomplete",
+                    "the directory read was incomplete; no leaver handling this time")
+    store.save_cursor(name, None)
+    return queued, len(leavers)
+
+
+def queue_employee(store: Store, employee: Employee, action: str) -> bool:
+    """Queue a directory change; the same facts read again are a duplicate, not new work."""
+    digest = hashlib.sha256(employee.model_dump_json().encode()).hexdigest()[:16]
+    event_id = f"{action}:{employee.employee_id}:{digest}"
+    return store.ingest("directory", event_id, "employee",
+                        {"employee": employee.model_dump(mode="json"), "action": action},
+                        employee_id=employee.employee_id)
+
+
+def poll_all(rt: Runtime, *, confirm: bool = False) -> PollReport:
+    """One round of every poller; an error in one source does not stop the others."""
+    report = PollReport()
+    store = rt.store
+    if rt.directory is not None:
+        try:
+            report.employees, report.leavers = sync_directory(
+                store, rt.directory, max_leaver_share=rt.settings.max_leaver_share,
+                confirm=confirm)
+        except SafetyStop:
+            raise
+        except ConnectorError as exc:
+            report.errors.append(f"directory: {exc}")
+    for source in rt.review_sources:
+        try:
+            report.reviews += poll_reviews(store, source)
+        except ConnectorError as exc:
+            report.errors.append(f"{source.name} reviews: {exc}")
+    if rt.lms is not None:
+        try:
+            report.completions, report.reconciled = poll_completions(store, rt.lms)
+        except ConnectorError as exc:
+            report.errors.append(f"{rt.lms.name} completions: {exc}")
+    return report
