@@ -121,7 +121,11 @@ class Service:
     def start(self) -> str:
         from werkzeug.serving import make_server
 
-        self.server = make_server(self.host, self.port, build_receiver(self.rt), threaded=True)
+        from connector.sandbox.common import QuietRequestHandler
+
+        # The receiver logs each request itself (JSON, with a request id).
+        self.server = make_server(self.host, self.port, build_receiver(self.rt), threaded=True,
+                                  request_handler=QuietRequestHandler)
         self.port = self.server.server_port
         worker = Worker(self.rt.ctx, lease_seconds=self.rt.settings.job_lease_seconds)
         self.threads = [

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """No access log line per request: the demo's output and test logs stay readable."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
 
 
 @dataclass
@@ -118,7 +125,7 @@ class RunningSimulator:
 
 def serve(app: Flask, name: str, port: int = 0, host: str = "127.0.0.1") -> RunningSimulator:
     """Serve `app` on loopback (port 0 picks a free one) until `.stop()`."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{name}", daemon=True)
     thread.start()
     url = f"http://{host}:{server.server_port}"

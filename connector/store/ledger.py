@@ -57,7 +57,7 @@ class LedgerMixin:
                             .where(identities.c.employee_id == employee.employee_id)).first()
             if row is None:
                 insert_ignore(c, identities, dict(employee_id=employee.employee_id,
-                                                  match_state="pending", active=True, **values),
+                                                  match_state="new", active=True, **values),
                               ["employee_id"])
                 return None
             # A partial record (a directory row without a role) never erases what is known.

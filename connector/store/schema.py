@@ -106,8 +106,8 @@ identities = Table(
     Column("role", String(200)),
     Column("manager_id", String(200)),
     Column("lms_user_id", String(200)),
-    # linked | pending (needs a person: missing or ambiguous match) | ignored
-    Column("match_state", String(20), nullable=False, default="pending"),
+    # new (not yet needed) | linked | pending (needs a person: no or an ambiguous match) | ignored
+    Column("match_state", String(20), nullable=False, default="new"),
     Column("match_note", Text),
     Column("active", Boolean, nullable=False, default=True),
     Column("left_at", UtcDateTime),

@@ -19,6 +19,9 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any],
     else:
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(
             index_elements=conflict)
+    # SQLAlchemy 2.x keeps an INSERT's rowcount only when asked (psycopg reports -1
+    # once the cursor is closed), so ask: without it every insert looks ignored on PG.
+    stmt = stmt.execution_options(preserve_rowcount=True)
     return bool(conn.execute(stmt).rowcount == 1)
 
 
