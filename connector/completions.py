@@ -34,6 +34,11 @@ def handle_completion(ctx: Context, event: CompletionEvent, *, job_id: int | Non
         return "unmatched"
     goals = [g for g in store.goals_for(employee_id, state="open")
              if event.course_id in g["course_ids"]]
+    if not ctx.count_unassigned_completions:
+        # Only goals for which the connector itself assigned this course.
+        assigned = {a["goal_key"] for a in store.assignments_for(employee_id)
+                    if a["course_id"] == event.course_id and a["state"] != "cancelled"}
+        goals = [g for g in goals if g["goal_key"] in assigned]
     if not goals:
         if _assignment_on_its_way(ctx, employee_id, event.course_id, job_id):
             raise EffectPending(

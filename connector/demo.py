@@ -84,12 +84,17 @@ def sandbox_settings(sb: Sandboxes, database_url: str, mapping_file: Path | None
 
 
 def seed_organisation(sb: Sandboxes, *, employees: int = 60, seed: int = 7,
-                      missing_learners: int = 2, cycle_end: date | None = None) -> list[dict]:
+                      missing_learners: int = 2, cycle_end: date | None = None
+                      ) -> list[dict[str, Any]]:
     """People in three roles in all three systems, and one finished review cycle."""
     rng = random.Random(seed)
-    cycle_end = cycle_end or (datetime.now(UTC).date() - timedelta(days=3))
+    today = datetime.now(UTC).date()
+    if cycle_end is None:  # the last half-year that has ended
+        cycle_end = date(today.year, 6, 30) if today.month > 6 else date(today.year - 1, 12, 31)
+    cycle_start = date(cycle_end.year, 1 if cycle_end.month == 6 else 7, 1)
+    completed = min(today - timedelta(days=3), cycle_end + timedelta(days=14))
     roles = list(ROLES)
-    people = []
+    people: list[dict[str, Any]] = []
     for i in range(employees):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
         people.append({"id": 101 + i, "first": first, "last": last,
@@ -112,7 +117,8 @@ def seed_organisation(sb: Sandboxes, *, employees: int = 60, seed: int = 7,
         {"empNumber": p["id"], "employeeId": f"E{p['id']}", "firstName": p["first"],
          "lastName": p["last"], "jobTitle": p["role"], "email": p["email"]} for p in people],
         timeout=10).raise_for_status()
-    kpis, kpi_id = [], 0
+    kpis: list[dict[str, Any]] = []
+    kpi_id = 0
     for role, skills in ROLES.items():
         for skill in skills:
             kpi_id += 1
@@ -126,10 +132,10 @@ def seed_organisation(sb: Sandboxes, *, employees: int = 60, seed: int = 7,
             top = k["maxRating"]
             ratings.append({"kpiId": k["id"], "rating": rng.randint(max(1, top // 5), top),
                             "comment": "", "selfRating": top, "selfComment": ""})
-        reviews.append({"empNumber": p["id"], "reviewPeriodStart": f"{cycle_end.year}-01-01",
+        reviews.append({"empNumber": p["id"], "reviewPeriodStart": cycle_start.isoformat(),
                         "reviewPeriodEnd": cycle_end.isoformat(),
-                        "dueDate": cycle_end.isoformat(),
-                        "completedDate": cycle_end.isoformat() + " 12:00:00",
+                        "dueDate": (cycle_end + timedelta(days=14)).isoformat(),
+                        "completedDate": completed.isoformat(),
                         "jobTitle": p["role"], "ratings": ratings})
     post(f"{sb.orangehrm.url}/_sandbox/reviews", json=reviews, timeout=10).raise_for_status()
     return people

@@ -72,12 +72,13 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     mapping = mapping or load_mapping(resolve_mapping_path(settings))
     kw: dict[str, Any] = {"budget": store, "observer": observe_vendor_call, **(http_kw or {})}
     lms = _build_lms(settings, store, kw)
-    goals = _build_goals(settings, kw)
+    token = _orangehrm_token(settings, kw)
+    goals = _build_goals(settings, kw, token)
     ctx = Context(store=store, mapping=mapping, lms=lms, goals=goals,
                   create_learners=settings.talentlms_create_learners,
                   close_goals=settings.bamboohr_close_goals,
                   count_unassigned_completions=settings.count_unassigned_completions)
-    sources = _build_review_sources(settings, kw)
+    sources = _build_review_sources(settings, kw, token)
     directory: EmployeeDirectory | None = None
     if settings.goal_tracker == "bamboohr" and settings.bamboohr_api_key is not None:
         from connector.vendors.bamboohr import BambooHRDirectory
@@ -96,7 +97,7 @@ def _build_lms(settings: Settings, store: Store, kw: dict[str, Any]) -> Learning
     return TalentLMS.from_settings(settings, **kw)
 
 
-def _build_goals(settings: Settings, kw: dict[str, Any]) -> GoalTracker | None:
+def _build_goals(settings: Settings, kw: dict[str, Any], token: Any) -> GoalTracker | None:
     if settings.goal_tracker == "none":
         return None
     if settings.goal_tracker == "bamboohr":
@@ -106,13 +107,27 @@ def _build_goals(settings: Settings, kw: dict[str, Any]) -> GoalTracker | None:
     if settings.goal_tracker == "orangehrm":
         from connector.vendors.orangehrm import OrangeHRMTrackers, orangehrm_http
 
-        return OrangeHRMTrackers.from_settings(settings, http=orangehrm_http(settings, **kw))
+        return OrangeHRMTrackers.from_settings(
+            settings, http=orangehrm_http(settings, token=token, **kw))
     from connector.vendors.generic import WebhookGoals
 
     return WebhookGoals.from_settings(settings, **kw)
 
 
-def _build_review_sources(settings: Settings, kw: dict[str, Any]) -> list[ReviewSource]:
+def _orangehrm_token(settings: Settings, kw: dict[str, Any]) -> Any:
+    """One OAuth token holder per process for every OrangeHRM client: OrangeHRM rotates the
+    refresh token on each use, so two holders would revoke each other's."""
+    wanted = settings.goal_tracker == "orangehrm" or (
+        "orangehrm" in settings.review_sources and settings.orangehrm_client_id is not None)
+    if not wanted:
+        return None
+    from connector.vendors.orangehrm import orangehrm_token
+
+    return orangehrm_token(settings, **kw)
+
+
+def _build_review_sources(settings: Settings, kw: dict[str, Any], token: Any
+                          ) -> list[ReviewSource]:
     sources: list[ReviewSource] = []
     for name in (s.strip() for s in settings.review_sources.split(",") if s.strip()):
         if name == "orangehrm":
@@ -122,7 +137,7 @@ def _build_review_sources(settings: Settings, kw: dict[str, Any]) -> list[Review
             from connector.vendors.orangehrm import OrangeHRMReviews, orangehrm_http
 
             sources.append(OrangeHRMReviews.from_settings(
-                settings, http=orangehrm_http(settings, **kw)))
+                settings, http=orangehrm_http(settings, token=token, **kw)))
         elif name not in {"csv", "webhook"}:
             raise ConfigError(f"CONNECTOR_REVIEW_SOURCES: unknown source {name!r} "
                               "(expected orangehrm, csv, webhook)")

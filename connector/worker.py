@@ -29,8 +29,12 @@ from connector.errors import (
 from connector.executor import Context
 from connector.handlers import HANDLERS, Handler
 from connector.store.jobs import DEAD, Job
+from webhooks import metrics
 
 log = logging.getLogger(__name__)
+_job_seconds = metrics.histogram("connector_job_seconds", "Job run time", labels=("kind",))
+_jobs_finished = metrics.counter("connector_jobs_finished_total", "Jobs finished by outcome",
+                                 ("kind", "outcome"))
 
 
 def classify(exc: BaseException) -> tuple[bool, float | None]:
@@ -77,6 +81,7 @@ class Worker:
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True)
         beat.start()
+        started = time.perf_counter()
         try:
             handler = self.handlers.get(job.kind)
             if handler is None:
@@ -86,6 +91,7 @@ class Worker:
             self._failed(job, exc)
         else:
             self.store.jobs.complete(job)
+            _jobs_finished.inc(kind=job.kind, outcome="done")
             with self._lock:
                 self.stats.done += 1
             log.info("job done", extra={"job_id": job.id, "kind": job.kind,
@@ -93,11 +99,13 @@ class Worker:
         finally:
             stop.set()
             beat.join(timeout=1)
+            _job_seconds.observe(time.perf_counter() - started, kind=job.kind)
 
     def _failed(self, job: Job, exc: BaseException) -> None:
         retriable, retry_after = classify(exc)
         error = f"{type(exc).__name__}: {exc}"
         state = self.store.jobs.fail(job, error, retriable=retriable, retry_after=retry_after)
+        _jobs_finished.inc(kind=job.kind, outcome="dead" if state == DEAD else "retry")
         with self._lock:
             if state == DEAD:
                 self.stats.dead += 1

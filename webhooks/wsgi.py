@@ -1,0 +1,40 @@
+"""The WSGI entry point for production: `gunicorn -c docs/gunicorn.conf.py webhooks.wsgi:app`.
+
+Receivers only verify, store and acknowledge; workers (`connector worker`) do the rest. Each
+gunicorn process opens its own connection pool to the shared database, on first use, so a
+database that starts after the receiver is reported by /readyz rather than crashing it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from connector.service import StoreInbox, register_job_gauges
+from connector.settings import load_settings
+from connector.store import Store
+from webhooks.app import configure_logging, create_app
+
+_settings = load_settings()
+configure_logging(_settings.log_level, _settings.log_format)
+_lock = threading.Lock()
+_store: Store | None = None
+
+
+def _get_store() -> Store:
+    global _store  # one store per gunicorn process, made on first use
+    with _lock:
+        if _store is None:
+            _store = Store.open(_settings.database_url)
+            register_job_gauges(_store)
+        return _store
+
+
+def _ready() -> tuple[bool, str]:
+    try:
+        return _get_store().ready()
+    except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
+        return False, f"database unavailable ({type(exc).__name__})"
+
+
+app = create_app(inbox=lambda: StoreInbox(_get_store()), settings=_settings,
+                 ready_check=_ready)
