@@ -1,0 +1,340 @@
+"""The shape of the admin's mapping file, and the lookups the gap finder needs from it.
+
+Every model forbids unknown keys: a typo in a file an HR admin edits by hand must be an error
+that names the key, not a setting that silently does nothing. Names (skills, aliases, labels,
+raters, roles) are matched ignoring case, spacing and punctuation, because review exports spell
+"KPI 12", "kpi-12" and "KPI12" interchangeably.
+"""
+
+from __future__ import annotations
+
+import string
+from functools import lru_cache
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+#: Placeholders a rule's `goal_title` may use.
+GOAL_TITLE_PLACEHOLDERS = ("skill", "rating", "target", "gap", "employee", "cycle")
+
+PriorCompletion = Literal["ignore", "accept_within_days", "reset"]
+
+
+@lru_cache(maxsize=65536)
+def normalise_name(text: str) -> str:
+    """The matching form of a name: case-folded letters and digits only ("KPI 12" → "kpi12")."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _course_id(value: Any) -> Any:
+    """Course ids are strings; TOML integers (`courses = [101]`) are accepted and converted."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "course_id", "expected a course id as a string or an integer, got {got}",
+            {"got": type(value).__name__},
+        )
+    return value
+
+
+CourseId = Annotated[str, BeforeValidator(_course_id), Field(min_length=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Scale(_Section):
+    """The mapping's own rating scale; source ratings are normalised onto it."""
+
+    min: float = 1
+    max: float = 5
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scale:
+        if self.min >= self.max:
+            raise PydanticCustomError("scale", "scale.min must be below scale.max")
+        return self
+
+
+class Raters(_Section):
+    """Which rater's rating counts when several people rated the same skill (first wins)."""
+
+    precedence: list[str] = Field(default_factory=lambda: ["calibrated", "manager", "self"])
+
+
+class Targets(_Section):
+    """Expected level per skill: `default` for everyone, overridden per role and skill."""
+
+    default: float = 3
+    roles: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class SkillDef(_Section):
+    """A skill as the mapping knows it, and the names review sources use for it."""
+
+    id: str = Field(min_length=1)
+    name: str | None = None  # shown in goal titles; the id when absent
+    aliases: list[str] = Field(default_factory=list)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class Rule(_Section):
+    """When a skill's gap is big enough, which courses to assign and which goal to open."""
+
+    skill: str = Field(min_length=1)
+    min_gap: float = Field(default=1, gt=0)
+    courses: list[CourseId] = Field(min_length=1)
+    priority: int = 0
+    due_in_days: int = Field(default=60, ge=0)
+    goal_title: str = "Raise {skill} from {rating} to {target}"
+    prior_completion: PriorCompletion = "ignore"
+    accept_within_days: int | None = Field(default=None, ge=0)
+    recertify_every_days: int | None = Field(default=None, gt=0)
+
+    @field_validator("goal_title")
+    @classmethod
+    def _known_placeholders(cls, title: str) -> str:
+        check_goal_title(title)
+        return title
+
+    @model_validator(mode="after")
+    def _window_iff_accept(self) -> Rule:
+        wants_window = self.prior_completion == "accept_within_days"
+        if wants_window and self.accept_within_days is None:
+            raise PydanticCustomError(
+                "accept_window",
+                'accept_within_days is required when prior_completion = "accept_within_days"',
+            )
+        if not wants_window and self.accept_within_days is not None:
+            raise PydanticCustomError(
+                "accept_window",
+                'accept_within_days only applies when prior_completion = "accept_within_days"',
+            )
+        return self
+
+
+class Limits(_Section):
+    """Guards against a mapping mistake turning into a flood of assignments."""
+
+    max_courses_per_review: int = Field(default=3, ge=0)
+    max_assignments_per_run: int | None = Field(default=None, ge=0)
+    max_assignment_share: float | None = Field(default=None, ge=0, le=1)
+
+
+class Approval(_Section):
+    required: bool = False
+
+
+def check_goal_title(title: str) -> None:
+    """Refuse templates that would fail (or print nonsense) when the goal is opened."""
+    allowed = ", ".join("{" + p + "}" for p in GOAL_TITLE_PLACEHOLDERS)
+    try:
+        parts = list(string.Formatter().parse(title))
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "goal_title", "malformed template ({why}); use braces only around {allowed}",
+            {"why": str(exc), "allowed": allowed},
+        ) from None
+    for _text, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in GOAL_TITLE_PLACEHOLDERS:
+            raise PydanticCustomError(
+                "goal_title", "unknown placeholder {placeholder}; allowed: {allowed}",
+                {"placeholder": "{" + field + "}", "allowed": allowed},
+            )
+        if spec or conversion:
+            raise PydanticCustomError(
+                "goal_title", "placeholder {placeholder} takes no format or conversion",
+                {"placeholder": "{" + field + "}"},
+            )
+
+
+class Mapping(_Section):
+    """The whole mapping file, with lookups prepared once for the hot path."""
+
+    scale: Scale = Field(default_factory=Scale)
+    raters: Raters = Field(default_factory=Raters)
+    targets: Targets = Field(default_factory=Targets)
+    skills: list[SkillDef] = Field(default_factory=list)
+    labels: dict[str, float] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    protected: list[str] = Field(default_factory=list)
+    approval: Approval = Field(default_factory=Approval)
+
+    _skill_by_name: dict[str, str] = PrivateAttr(default_factory=dict)
+    _skill_by_id: dict[str, SkillDef] = PrivateAttr(default_factory=dict)
+    _label_values: dict[str, float] = PrivateAttr(default_factory=dict)
+    _rater_rank: dict[str, int] = PrivateAttr(default_factory=dict)
+    _role_targets: dict[str, dict[str, float]] = PrivateAttr(default_factory=dict)
+    _rule_by_skill: dict[str, tuple[int, Rule]] = PrivateAttr(default_factory=dict)
+    _protected: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # First definition wins here; the cross-check below reports every clash.
+        for skill in self.skills:
+            self._skill_by_id.setdefault(skill.id, skill)
+            for name in (skill.id, *skill.aliases):
+                self._skill_by_name.setdefault(normalise_name(name), skill.id)
+        for label, value in self.labels.items():
+            self._label_values.setdefault(normalise_name(label), value)
+        for rank, rater in enumerate(self.raters.precedence):
+            self._rater_rank.setdefault(normalise_name(rater), rank)
+        for role, levels in self.targets.roles.items():
+            resolved = self._role_targets.setdefault(normalise_name(role), {})
+            for name, level in levels.items():
+                skill_id = self._skill_by_name.get(normalise_name(name))
+                if skill_id is not None:
+                    resolved[skill_id] = level
+        for index, rule in enumerate(self.rules):
+            skill_id = self._skill_by_name.get(normalise_name(rule.skill))
+            if skill_id is not None:
+                self._rule_by_skill.setdefault(skill_id, (index, rule))
+        self._protected = frozenset(self.protected)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Mapping:
+        problems = cross_check(self)
+        if problems:
+            # One error carrying every problem, one per line; the loader splits them.
+            raise PydanticCustomError("mapping", "{problems}", {"problems": "\n".join(problems)})
+        return self
+
+    # Lookups used by the gap finder and planner.
+
+    def skill_id_for(self, name: str) -> str | None:
+        """The skill id a source's name (id or alias, any spelling) stands for."""
+        return self._skill_by_name.get(normalise_name(name))
+
+    def is_known_skill(self, name: str) -> bool:
+        return normalise_name(name) in self._skill_by_name
+
+    def skill(self, skill_id: str) -> SkillDef:
+        return self._skill_by_id[skill_id]
+
+    def label_value(self, label: str) -> float | None:
+        return self._label_values.get(normalise_name(label))
+
+    def rater_rank(self, rater: str) -> int:
+        """Lower counts more; raters missing from `precedence` rank after every listed one."""
+        return self._rater_rank.get(normalise_name(rater), len(self.raters.precedence))
+
+    def target_for(self, role: str | None, skill_id: str) -> float:
+        if role:
+            levels = self._role_targets.get(normalise_name(role))
+            if levels is not None and skill_id in levels:
+                return levels[skill_id]
+        return self.targets.default
+
+    def rule_for(self, skill_id: str) -> tuple[int, Rule] | None:
+        """The rule for a skill and its index in the file (`rules[N]`), if any."""
+        return self._rule_by_skill.get(skill_id)
+
+    def is_protected(self, employee_id: str) -> bool:
+        return employee_id in self._protected
+
+    def course_ids(self) -> list[str]:
+        """Every course id the rules name, sorted, each once."""
+        return sorted({course for rule in self.rules for course in rule.courses})
+
+
+def cross_check(mapping: Mapping) -> list[str]:
+    """Problems that span sections: names that must refer to each other, clashing names."""
+    problems: list[str] = []
+    owner: dict[str, tuple[str, str]] = {}  # normalised name → (skill id, where it was written)
+    for i, skill in enumerate(mapping.skills):
+        names = [(f"skills[{i}].id", skill.id)]
+        names += [(f"skills[{i}].aliases[{j}]", a) for j, a in enumerate(skill.aliases)]
+        for where, name in names:
+            key = normalise_name(name)
+            if not key:
+                problems.append(f"{where}: {name!r} has no letters or digits to match on")
+                continue
+            seen = owner.get(key)
+            if seen is None:
+                owner[key] = (skill.id, where)
+            elif seen[0] != skill.id or where.endswith(".id"):
+                problems.append(
+                    f"{where}: {name!r} is already used by skill {seen[0]!r} ({seen[1]}); "
+                    "names must be unique across skills (case, spaces and punctuation ignored)"
+                )
+    lo, hi = mapping.scale.min, mapping.scale.max
+    seen_labels: dict[str, str] = {}
+    for label, value in mapping.labels.items():
+        key = normalise_name(label)
+        if key in seen_labels:
+            problems.append(f"labels.{label!r}: same label as {seen_labels[key]!r}")
+        seen_labels[key] = label
+        if not lo <= value <= hi:
+            problems.append(f"labels.{label!r}: {value:g} is outside the scale {lo:g}-{hi:g}")
+    if not lo <= mapping.targets.default <= hi:
+        problems.append(
+            f"targets.default: {mapping.targets.default:g} is outside the scale {lo:g}-{hi:g}"
+        )
+    for role, levels in mapping.targets.roles.items():
+        for name, level in levels.items():
+            where = f"targets.roles.{role!r}.{name}"
+            if normalise_name(name) not in owner:
+                problems.append(f"{where}: unknown skill {name!r}; add it to [[skills]]")
+            if not lo <= level <= hi:
+                problems.append(f"{where}: {level:g} is outside the scale {lo:g}-{hi:g}")
+    rule_of: dict[str, int] = {}
+    for i, rule in enumerate(mapping.rules):
+        found = owner.get(normalise_name(rule.skill))
+        if found is None:
+            problems.append(f"rules[{i}].skill: unknown skill {rule.skill!r}; add it to [[skills]]")
+            continue
+        skill_id = found[0]
+        if skill_id in rule_of:
+            problems.append(
+                f"rules[{i}].skill: skill {skill_id!r} already has a rule "
+                f"(rules[{rule_of[skill_id]}]); give each skill one rule"
+            )
+        rule_of.setdefault(skill_id, i)
+    return problems
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_FIELD_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+def trusted(cls: type[_Model], **values: Any) -> _Model:
+    """Build a model from values already known to be valid, without validating them again.
+
+    The hot path (a review file of 100,000 reviews) builds several models per rating; pydantic
+    validation, and even `model_construct`, cost more than all the planning logic. Use only
+    with values that come from validated models or were checked by hand; fields left out take
+    their (non-factory) defaults.
+    """
+    defaults = _FIELD_DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = {
+            name: field.get_default(call_default_factory=False)
+            for name, field in cls.model_fields.items()
+            if not field.is_required() and field.default_factory is None
+        }
+        _FIELD_DEFAULTS[cls] = defaults
+    fields_set = set(values)
+    if len(values) != len(cls.model_fields):
+        values = {**defaults, **values}
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", values)
+    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
