@@ -1,0 +1,529 @@
+"""BambooHR: development goals with course milestones and evidence comments, the employee
+directory, and verification of BambooHR's signed employee webhooks.
+
+Paths, fields and error cases follow the official OpenAPI file
+(`shared/vendor-specs/bamboohr-public-api.yaml`). Facts this module relies on:
+
+- Goal lists and comment lists are capped at 50, so "not found" is only proof of absence when
+  the list was shorter than the cap; otherwise we look wider or refuse to guess.
+- There is no "get one goal" in v1; the documented single-goal read is `…/goals/{id}/aggregate`.
+- Errors often arrive with an empty body and the reason in `X-BambooHR-Error-Message`.
+- Creating a goal and posting a comment are not idempotent, so they are never retried blindly;
+  the executor asks `find_goal` / `evidence_exists` first, which read the markers we write.
+
+A `GoalRef.goal_id` from this tracker is `"<employeeId>:<goalId>"`: every goal path needs the
+owner's id and the port's `GoalRef` has no other place for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import requests
+from pydantic import Field
+
+from connector.errors import ConfigError, FatalAPIError, VendorError
+from connector.http import VendorHttp
+from connector.models import Employee, Evidence, Frozen, GoalKey, GoalRef
+from connector.settings import Settings
+
+log = logging.getLogger(__name__)
+
+VENDOR = "bamboohr"
+LIST_CAP = 50  # the documented cap on goal and comment lists
+GOAL_MARKER = "connector-goal: "
+COURSES_MARKER = "connector-courses: "
+ERROR_HEADER = "X-BambooHR-Error-Message"
+SIGNATURE_HEADER = "X-BambooHR-Signature"
+TIMESTAMP_HEADER = "X-BambooHR-Timestamp"
+_GOALS = "/api/v1/performance/employees/{eid}/goals"
+
+
+def bamboohr_error_message(response: requests.Response) -> str | None:
+    """BambooHR's reason for a failed call: the header first (bodies are often empty)."""
+    header = response.headers.get(ERROR_HEADER, "").strip()
+    if header:
+        return header
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict):
+        for value in (body.get("error"), body.get("message"), body.get("errors")):
+            candidate = value.get("message") or value.get("error") if isinstance(value, dict) \
+                else value
+            if isinstance(candidate, str) and candidate.strip():
+                return candidate.strip()
+    return None
+
+
+def bamboohr_http(settings: Settings, **http_kw: Any) -> VendorHttp:
+    """The HTTP client for BambooHR: Basic auth with the API key as user and `x` as password."""
+    if settings.bamboohr_api_key is None:
+        raise ConfigError("CONNECTOR_BAMBOOHR_API_KEY is not set")
+    options: dict[str, Any] = {
+        "connect_timeout": settings.http_connect_timeout,
+        "read_timeout": settings.http_read_timeout,
+        "burst": settings.http_burst,
+        **http_kw,
+    }
+    return VendorHttp(
+        VENDOR, settings.bamboohr_base_url,
+        auth=(settings.bamboohr_api_key.get_secret_value(), "x"),
+        headers={"Accept": "application/json"},
+        error_message=bamboohr_error_message, **options,
+    )
+
+
+def goal_marker(key: GoalKey) -> str:
+    return f"{GOAL_MARKER}{key}"
+
+
+def evidence_tag(evidence: Evidence) -> str:
+    """The tag that makes an evidence comment findable again (course and completion day)."""
+    return f"[evidence {evidence.course_id} {evidence.completed_at.date().isoformat()}]"
+
+
+def training_tag(evidence: Evidence) -> str:
+    day = evidence.completed_at.date().isoformat()
+    return f"[connector {evidence.goal} {evidence.course_id} {day}]"
+
+
+def _numeric_id(value: str, operation: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise FatalAPIError(f"BambooHR employee ids are numeric, got {value!r}",
+                            vendor=VENDOR, operation=operation) from None
+
+
+def _split_ref(goal: GoalRef, operation: str) -> tuple[str, str]:
+    employee_id, sep, goal_id = goal.goal_id.partition(":")
+    if not sep or not employee_id or not goal_id:
+        raise FatalAPIError(f"not a BambooHR goal reference: {goal.goal_id!r}",
+                            vendor=VENDOR, operation=operation)
+    return employee_id, goal_id
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def map_milestones(course_ids: Sequence[str], titles: Sequence[str],
+                   milestones: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """course_id → milestone id: by title (in course order), then by position for the rest."""
+    remaining = [m for m in milestones if m.get("id") is not None]
+    mapping: dict[str, str] = {}
+    for course_id, title in zip(course_ids, titles, strict=False):
+        match = next((m for m in remaining if m.get("title") == title), None)
+        if match is not None:
+            remaining.remove(match)
+            mapping[course_id] = str(match["id"])
+    for course_id in course_ids:
+        if course_id not in mapping and remaining:
+            mapping[course_id] = str(remaining.pop(0)["id"])
+    return mapping
+
+
+class BambooHRGoals:
+    """`GoalTracker` on BambooHR goals: one goal per (employee, skill, cycle), one milestone per
+    course, one comment per piece of evidence, closed at 100 % unless `close_goals` is off."""
+
+    name = "bamboohr"
+
+    def __init__(self, http: VendorHttp, *, close_goals: bool = True,
+                 training_type_id: int | None = None,
+                 today: Callable[[], date] = _utc_today) -> None:
+        self.http = http
+        self.close_goals = close_goals
+        self.training_type_id = training_type_id
+        self._today = today
+
+    def __repr__(self) -> str:
+        return f"BambooHRGoals(base_url={self.http.base_url!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, today: Callable[[], date] = _utc_today,
+                      **http_kw: Any) -> BambooHRGoals:
+        return cls(bamboohr_http(settings, **http_kw), close_goals=settings.bamboohr_close_goals,
+                   training_type_id=settings.bamboohr_training_type_id, today=today)
+
+    # -- finding and opening --
+
+    def find_goal(self, employee: Employee, key: GoalKey, title: str) -> GoalRef | None:
+        """Our goal for `key`, found by the marker line in its description (not by title,
+        which people may edit). Raises rather than answer "absent" from a capped list."""
+        operation = "find goal"
+        eid = str(_numeric_id(employee.employee_id, operation))
+        path = _GOALS.format(eid=eid)
+        marker = goal_marker(key)
+        capped = False
+        for status in ("status-all", "status-inProgress", "status-completed", "status-closed"):
+            body = self.http.get_json(path, operation=operation, params={"filter": status})
+            goals = body.get("goals") if isinstance(body, dict) else None
+            if not isinstance(goals, list):
+                raise FatalAPIError("goal list without `goals`", vendor=VENDOR,
+                                    operation=operation)
+            for goal in goals:
+                lines = str(goal.get("description") or "").splitlines()
+                if marker in (line.strip() for line in lines):
+                    return self._ref_from_goal(eid, goal, lines)
+            if status == "status-all" and len(goals) < LIST_CAP:
+                return None  # every goal of every status, and ours is not among them
+            capped = capped or (status != "status-all" and len(goals) >= LIST_CAP)
+        if capped:
+            raise FatalAPIError(
+                f"employee has {LIST_CAP}+ goals in a status; cannot prove goal {key} is absent",
+                vendor=VENDOR, operation=operation)
+        return None
+
+    def _ref_from_goal(self, eid: str, goal: Mapping[str, Any], lines: list[str]) -> GoalRef:
+        course_ids: list[str] = []
+        for line in lines:
+            if line.strip().startswith(COURSES_MARKER):
+                try:
+                    course_ids = [str(c) for c in json.loads(line.strip()[len(COURSES_MARKER):])]
+                except ValueError:
+                    log.warning("bamboohr goal %s: unreadable course marker", goal.get("id"))
+        milestones = goal.get("milestones") or []
+        titles = [str(m.get("title")) for m in milestones]
+        return GoalRef(tracker=self.name, goal_id=f"{eid}:{goal['id']}",
+                       milestone_ids=map_milestones(course_ids, titles, milestones))
+
+    def open_goal(self, employee: Employee, key: GoalKey, title: str, due_date: date,
+                  courses: Sequence[tuple[str, str]]) -> GoalRef:
+        """Create the goal, shared with the owner and their manager, one milestone per course."""
+        operation = "create goal"
+        owner = _numeric_id(employee.employee_id, operation)
+        shared = [owner]
+        if employee.manager_id and employee.manager_id.isdigit() and \
+                int(employee.manager_id) != owner:
+            shared.append(int(employee.manager_id))
+        titles = [name.strip() or f"Course {cid}" for cid, name in courses]
+        course_ids = [cid for cid, _ in courses]
+        description = "\n".join([
+            "Development goal opened from a performance review skill gap.",
+            *(["Courses:"] + [f"- {t}" for t in titles] if titles else []),
+            "",
+            goal_marker(key),
+            COURSES_MARKER + json.dumps(course_ids),
+        ])
+        body: dict[str, Any] = {
+            "title": title, "description": description, "dueDate": due_date.isoformat(),
+            "sharedWithEmployeeIds": shared, "percentComplete": 0,
+        }
+        if titles:
+            body["milestones"] = [{"title": t} for t in titles]
+        answer = self.http.post_json(_GOALS.format(eid=owner), operation=operation, json=body)
+        goal = answer.get("goal") if isinstance(answer, dict) else None
+        if not isinstance(goal, dict) or not goal.get("id"):
+            raise FatalAPIError("create answered without a goal id", vendor=VENDOR,
+                                operation=operation)
+        milestones = goal.get("milestones")
+        if titles and not milestones:  # read back when the create answer leaves them out
+            milestones = self._aggregate(str(owner), str(goal["id"])).get("goal", {}).get(
+                "milestones")
+        ref = GoalRef(tracker=self.name, goal_id=f"{owner}:{goal['id']}",
+                      milestone_ids=map_milestones(course_ids, titles, milestones or []))
+        log.info("bamboohr goal opened goal=%s key=%s milestones=%d", ref.goal_id, key,
+                 len(ref.milestone_ids))
+        return ref
+
+    def _aggregate(self, eid: str, gid: str) -> dict[str, Any]:
+        body = self.http.get_json(f"{_GOALS.format(eid=eid)}/{gid}/aggregate",
+                                  operation="read goal")
+        return body if isinstance(body, dict) else {}
+
+    # -- evidence and notes --
+
+    def evidence_exists(self, goal: GoalRef, evidence: Evidence) -> bool:
+        eid, gid = _split_ref(goal, "list goal comments")
+        tag = evidence_tag(evidence)
+        body = self.http.get_json(f"{_GOALS.format(eid=eid)}/{gid}/comments",
+                                  operation="list goal comments")
+        comments = body.get("comments") if isinstance(body, dict) else None
+        if not isinstance(comments, list):
+            raise FatalAPIError("comment list without `comments`", vendor=VENDOR,
+                                operation="list goal comments")
+        if any(tag in str(c.get("text", "")) for c in comments):
+            return True
+        if len(comments) < LIST_CAP:
+            return False
+        # The list is capped at 50; the aggregate read carries the goal's comments too.
+        everything = self._aggregate(eid, gid).get("comments") or []
+        if any(tag in str(c.get("text", "")) for c in everything):
+            return True
+        if len(everything) <= LIST_CAP:
+            raise FatalAPIError("goal has 50+ comments; cannot prove the evidence is absent",
+                                vendor=VENDOR, operation="list goal comments")
+        return False
+
+    def add_evidence(self, goal: GoalRef, evidence: Evidence) -> None:
+        self._comment(goal, f"{evidence.text()}\n{evidence_tag(evidence)}", "add evidence")
+
+    def add_note(self, goal: GoalRef, text: str) -> None:
+        self._comment(goal, text, "add note")
+
+    def _comment(self, goal: GoalRef, text: str, operation: str) -> None:
+        eid, gid = _split_ref(goal, operation)
+        self.http.post_json(f"{_GOALS.format(eid=eid)}/{gid}/comments", operation=operation,
+                            json={"text": text})
+
+    # -- progress and closing --
+
+    def complete_course(self, goal: GoalRef, course_id: str, percent: float) -> None:
+        """Tick the course's milestone; a goal without milestones gets `percent` instead."""
+        eid, gid = _split_ref(goal, "update progress")
+        base = f"{_GOALS.format(eid=eid)}/{gid}"
+        if goal.milestone_ids:
+            milestone = goal.milestone_ids.get(course_id)
+            if milestone is None:
+                raise FatalAPIError(f"goal has no milestone for course {course_id}",
+                                    vendor=VENDOR, operation="update milestone progress")
+            self.http.request("PUT", f"{base}/milestones/{milestone}/progress",
+                              operation="update milestone progress", json={"complete": True})
+            return
+        self._set_percent(base, percent)
+
+    def _set_percent(self, base: str, percent: float) -> None:
+        value = max(0, min(100, round(percent)))
+        body: dict[str, Any] = {"percentComplete": value}
+        if value == 100:  # "Required when percentComplete is 100"
+            body["completionDate"] = self._today().isoformat()
+        self.http.request("PUT", f"{base}/progress", operation="update goal progress", json=body)
+
+    def close_goal(self, goal: GoalRef) -> None:
+        """Close the goal; with `close_goals` off, leave it open at 100 %."""
+        eid, gid = _split_ref(goal, "close goal")
+        base = f"{_GOALS.format(eid=eid)}/{gid}"
+        if not self.close_goals:
+            if not goal.milestone_ids:
+                self._set_percent(base, 100)
+            return
+        try:
+            # Closing twice closes once: safe to retry.
+            self.http.request("POST", f"{base}/close", operation="close goal", idempotent=True)
+        except FatalAPIError as exc:
+            if exc.status not in (400, 403):
+                raise
+            # "Goal is not editable" may just mean an earlier attempt already closed it.
+            status = self._aggregate(eid, gid).get("goal", {}).get("status")
+            if status != "closed":
+                raise
+            log.info("bamboohr goal %s was already closed", goal.goal_id)
+
+    # -- training records --
+
+    def record_training(self, employee_id: str, evidence: Evidence) -> str | None:
+        """A training record for a completion when a training type is configured (else None).
+        A record carrying our tag already is reused, so a retry after a crash adds none."""
+        if self.training_type_id is None:
+            return None
+        operation = "create training record"
+        eid = _numeric_id(employee_id, operation)
+        path = f"/api/v1/training/record/employee/{eid}"
+        tag = training_tag(evidence)
+        existing = self.http.get_json(path, operation="list training records",
+                                      params={"type": self.training_type_id})
+        if isinstance(existing, dict):
+            for record_id, record in existing.items():
+                if isinstance(record, dict) and tag in str(record.get("notes") or ""):
+                    return str(record.get("id", record_id))
+        body = {"completed": evidence.completed_at.date().isoformat(),
+                "type": self.training_type_id, "notes": f"{evidence.text()}\n{tag}"}
+        created = self.http.post_json(path, operation=operation, json=body)
+        return str(created["id"]) if isinstance(created, dict) and "id" in created else None
+
+
+class BambooHRDirectory:
+    """`EmployeeDirectory` over `GET /api/v1/employees/directory`.
+
+    Chosen over the newer `GET /api/v1/employees` because the spec documents that one for OAuth
+    only, while the directory takes the same Basic-auth API key as the goals. The directory
+    lists active employees only: a leaver is someone who is no longer in a complete answer.
+    """
+
+    name = "bamboohr"
+
+    def __init__(self, http: VendorHttp) -> None:
+        self.http = http
+
+    def __repr__(self) -> str:
+        return f"BambooHRDirectory(base_url={self.http.base_url!r})"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **http_kw: Any) -> BambooHRDirectory:
+        return cls(bamboohr_http(settings, **http_kw))
+
+    def list_employees(self) -> tuple[list[Employee], bool]:
+        operation = "read employee directory"
+        try:
+            body = self.http.get_json("/api/v1/employees/directory", operation=operation)
+        except VendorError as exc:
+            if exc.status == 404:  # "The directory is empty": never a reason to offboard all
+                return [], False
+            raise
+        rows = body.get("employees") if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            log.warning("bamboohr directory answer without an employee list")
+            return [], False
+        complete = True
+        by_name: dict[str, list[str]] = {}
+        for row in rows:
+            if isinstance(row, dict) and row.get("id") is not None and row.get("displayName"):
+                by_name.setdefault(str(row["displayName"]), []).append(str(row["id"]))
+        people: list[Employee] = []
+        for row in rows:
+            if not isinstance(row, dict) or not str(row.get("id") or "").strip():
+                complete = False
+                continue
+            people.append(_employee_from_row(row, by_name))
+        return people, complete
+
+
+def _text(value: Any) -> str | None:
+    return (str(value).strip() or None) if value is not None else None
+
+
+def _employee_from_row(row: Mapping[str, Any], by_name: Mapping[str, list[str]]) -> Employee:
+    """A directory row → Employee. The directory names the supervisor; an id field
+    (`supervisorEId`, `supervisorId`) wins when a company adds one, else a unique name match."""
+    manager = _text(row.get("supervisorEId")) or _text(row.get("supervisorId"))
+    if manager is None and row.get("supervisor"):
+        candidates = by_name.get(str(row["supervisor"]), [])
+        manager = candidates[0] if len(candidates) == 1 else None
+    status = str(row.get("status") or "Active")
+    return Employee(employee_id=str(row["id"]).strip(), email=_text(row.get("workEmail")),
+                    first_name=_text(row.get("firstName")), last_name=_text(row.get("lastName")),
+                    role=_text(row.get("jobTitle")), manager_id=manager,
+                    active=status.lower() == "active")
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+
+class SignatureError(Exception):
+    """A webhook delivery that must be refused (answer 401). `reason` is safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WebhookPayloadError(ValueError):
+    """A verified delivery whose body is not an employee webhook we understand (answer 400)."""
+
+
+def verify_bamboohr_signature(raw_body: bytes, headers: Mapping[str, str], secret: str, *,
+                              now: float, tolerance: int = 300) -> None:
+    """Check BambooHR's signature: hex HMAC-SHA256, keyed with the webhook's private key, of
+    the raw body followed directly by `X-BambooHR-Timestamp` (Unix seconds), within
+    `tolerance` seconds of `now` either way. Raises `SignatureError`; returns None when good."""
+    if not secret:
+        raise SignatureError("no webhook secret configured")
+    lowered = {k.lower(): v for k, v in headers.items()}
+    signature = lowered.get(SIGNATURE_HEADER.lower(), "").strip().lower()
+    stamp = lowered.get(TIMESTAMP_HEADER.lower(), "").strip()
+    if not signature:
+        raise SignatureError("missing signature header")
+    if not stamp:
+        raise SignatureError("missing timestamp header")
+    sent_at = _stamp_seconds(stamp)
+    if sent_at is None:
+        raise SignatureError("malformed timestamp")
+    if abs(now - sent_at) > tolerance:
+        raise SignatureError("timestamp outside the tolerance window")
+    expected = hmac.new(secret.encode(), raw_body + stamp.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise SignatureError("signature mismatch")
+
+
+def _stamp_seconds(stamp: str) -> float | None:
+    """Unix seconds (what the vendor's sample sends); an ISO 8601 time is accepted as well,
+    since the spec itself does not pin the header's format."""
+    try:
+        return float(stamp)
+    except ValueError:
+        when = _when(stamp)
+        return when.timestamp() if when is not None else None
+
+
+class EmployeeChange(Frozen):
+    """One employee event from a BambooHR webhook: a hint to re-read the directory."""
+
+    employee_id: str
+    action: Literal["created", "updated", "deleted"]
+    occurred_at: datetime | None = None
+    changed_fields: tuple[str, ...] = ()
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def event_id(self) -> str:
+        """A dedupe key: the same change delivered twice has the same id."""
+        when = self.occurred_at.isoformat() if self.occurred_at else ""
+        raw = f"{self.employee_id}|{self.action}|{when}|{','.join(self.changed_fields)}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _action(raw: Any) -> Literal["created", "updated", "deleted"]:
+    action = str(raw or "").lower().rsplit(".", 1)[-1]
+    if action == "created":
+        return "created"
+    if action == "updated":
+        return "updated"
+    if action == "deleted":
+        return "deleted"
+    raise WebhookPayloadError(f"unknown employee webhook action {raw!r}")
+
+
+def parse_employee_webhook(payload: Mapping[str, Any]) -> list[EmployeeChange]:
+    """The employee changes in a verified webhook body, in either documented shape:
+
+    - `employee.created|updated|deleted` (the spec's `webhooks:` section): one event,
+      `{"type", "timestamp", "data": {"companyId", "employeeId", "changedFields"}}`;
+    - legacy `employee_with_fields.*` (vendor web docs, not in the spec file): a batch,
+      `{"employees": [{"id", "action", "timestamp", "fields", "changedFields"}]}`.
+    """
+    if not isinstance(payload, Mapping):
+        raise WebhookPayloadError("webhook body is not a JSON object")
+    if "employees" in payload:
+        rows = payload["employees"]
+        if not isinstance(rows, list):
+            raise WebhookPayloadError("`employees` is not a list")
+        changes = []
+        for row in rows:
+            if not isinstance(row, Mapping) or not str(row.get("id") or "").strip():
+                raise WebhookPayloadError("employee entry without an id")
+            fields = row.get("fields")
+            changes.append(EmployeeChange(
+                employee_id=str(row["id"]).strip(), action=_action(row.get("action")),
+                occurred_at=_when(row.get("timestamp")),
+                changed_fields=tuple(str(f) for f in row.get("changedFields") or ()),
+                fields=dict(fields) if isinstance(fields, Mapping) else {}))
+        return changes
+    kind = str(payload.get("type") or "")
+    if not kind.startswith("employee."):
+        raise WebhookPayloadError(f"not an employee webhook: type {kind!r}")
+    data = payload.get("data")
+    if not isinstance(data, Mapping) or not str(data.get("employeeId") or "").strip():
+        raise WebhookPayloadError("employee webhook without data.employeeId")
+    return [EmployeeChange(
+        employee_id=str(data["employeeId"]).strip(), action=_action(kind),
+        occurred_at=_when(payload.get("timestamp")),
+        changed_fields=tuple(str(f) for f in data.get("changedFields") or ()))]
