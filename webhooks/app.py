@@ -1,0 +1,190 @@
+"""The Flask adapter around `WebhookDispatcher`, plus health, readiness and metrics endpoints.
+
+Flask only moves bytes: it caps the body size before reading it, hands the raw bytes and headers
+to the framework-free dispatcher and turns its answer into JSON. Every error, including
+Flask's own 400/404/405/413, is answered as JSON. One structured log line per request carries
+a request id (the caller's `X-Request-Id` when it is sane, else a new one) but never a secret,
+a signature or a payload.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from connector.settings import Settings, load_settings
+from webhooks.dispatch import (
+    Inbox,
+    InboxOrFactory,
+    SourceConfig,
+    WebhookDispatcher,
+    WebhookResponse,
+    sources_from_settings,
+)
+from webhooks.metrics import CONTENT_TYPE, REGISTRY, Registry, WebhookMetrics
+
+log = logging.getLogger("webhooks.app")
+ReadyCheck = Callable[[], tuple[bool, str]]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_LOG_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any `extra=` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _LOG_RECORD_FIELDS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error_type"] = record.exc_info[0].__name__  # no message: it may hold data
+        return json.dumps(entry, default=str)
+
+
+JsonLogFormatter.converter = time.gmtime
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Root logging for `connector serve`: JSON lines on stderr (or plain text)."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _unwired_inbox() -> Inbox:
+    """Placeholder until the store's inbox is wired in (pass `inbox=` or a factory)."""
+    raise RuntimeError("no inbox configured")
+
+
+def _json(response: WebhookResponse) -> Response:
+    out = jsonify(response.body)
+    out.status_code = response.status
+    out.headers.update(response.headers)
+    return out
+
+
+def create_app(
+    inbox: InboxOrFactory | None = None,
+    settings: Settings | None = None,
+    sources: Mapping[str, SourceConfig] | None = None,
+    ready_check: ReadyCheck | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    registry: Registry | None = None,
+) -> Flask:
+    """The receiver app. `inbox` may be an Inbox or a zero-argument factory called on first
+    use; `ready_check() -> (ok, detail)` defaults to "the inbox can be built"."""
+    settings = settings or load_settings()
+    sources = sources if sources is not None else sources_from_settings(settings)
+    registry = registry or REGISTRY
+    max_bytes = settings.webhook_max_bytes
+    dispatcher = WebhookDispatcher(
+        sources,
+        inbox if inbox is not None else _unwired_inbox,
+        max_bytes=max_bytes,
+        clock=clock,
+        metrics=WebhookMetrics(registry),
+    )
+    check = ready_check or dispatcher.ready
+
+    app = Flask("webhooks")
+    # Werkzeug refuses a longer Content-Length outright, but a chunked body is silently cut at
+    # the limit; one byte of slack lets the dispatcher see that it was too long (413, not 401).
+    app.config["MAX_CONTENT_LENGTH"] = max_bytes + 1
+    app.extensions["webhook_dispatcher"] = dispatcher
+
+    @app.before_request
+    def _start() -> None:
+        offered = request.headers.get("X-Request-Id", "")
+        g.request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        g.log_fields = {}
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
+        response.headers["X-Request-Id"] = request_id
+        started = getattr(g, "started", time.perf_counter())
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path[:200],
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                **getattr(g, "log_fields", {}),
+            },
+        )
+        return response
+
+    @app.post("/webhooks/<source>")
+    def receive(source: str) -> Response:
+        length = request.content_length
+        if length is not None and length > max_bytes:
+            result = dispatcher.refuse_oversize(source)  # without reading a byte of it
+        else:
+            raw = request.get_data(cache=False)
+            headers = dict(request.headers.items())
+            result = dispatcher.dispatch(source, raw, headers, request.content_type)
+        g.log_fields = {
+            "source": source if source in dispatcher.sources else "_unknown",
+            "reason": result.reason,
+            "event_id": result.body.get("event_id"),
+        }
+        return _json(result)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        try:
+            ok, detail = check()
+        except Exception as exc:  # noqa: BLE001 - a broken check means "not ready", not 500
+            ok, detail = False, f"ready check failed ({type(exc).__name__})"
+        return jsonify({"status": "ok" if ok else "unavailable", "detail": detail}), (
+            200 if ok else 503
+        )
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(registry.render(), status=200, content_type=CONTENT_TYPE)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        name = re.sub(r"[^a-z0-9]+", "_", (exc.name or "error").lower()).strip("_")
+        out = jsonify({"error": name})
+        out.status_code = exc.code or 500
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            out.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        return out
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        log.error("unhandled error", extra={"error_type": type(exc).__name__})
+        return jsonify({"error": "internal_error"}), 500
+
+    return app
+
