@@ -89,3 +89,8 @@ class NotFoundError(FatalAPIError):
 
 class EffectPending(ConnectorError):
     """The effect cannot run yet (e.g. a completion before its assignment); retry later."""
+
+
+class SafetyStop(InputError):
+    """A bulk effect (many assignments, many leavers) is over a configured limit: nothing was
+    changed, and a person must look and run again with `--confirm`."""

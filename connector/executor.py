@@ -242,6 +242,9 @@ class Executor:
 
         from connector.store.schema import reviews
 
+        recorded = self.store.goal(str(action.goal)) if action.goal else None
+        if recorded is not None:  # recorded ahead (a recertification cycle)
+            return recorded["gap_found_at"]
         if action.causes:
             c = action.causes[0]
             with self.store._tx(None) as conn:

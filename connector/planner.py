@@ -77,6 +77,8 @@ class Planner:
         self, mapping: Mapping, ledger: LedgerView | None = None, *, today: date | None = None
     ) -> None:
         self.mapping = mapping
+        self._index = mapping.index
+        self._max_per_review = mapping.limits.max_courses_per_review
         self.ledger = ledger if ledger is not None else LedgerView.empty()
         self.today = today
         self._courses_planned: dict[str, set[str]] = {}  # employee id → course ids this run
@@ -93,7 +95,7 @@ class Planner:
     def plan_review(self, review: Review) -> Plan:
         gaps, unmapped = find_gaps(review, self.mapping)
         employee = review.employee
-        if self.mapping.is_protected(employee.employee_id):
+        if employee.employee_id in self._index.protected:
             guarded = [_skip(review, gap.skill_id, None, PROTECTED) for gap in gaps]
             return _plan((), gaps, unmapped, guarded)
 
@@ -104,7 +106,7 @@ class Planner:
             ((gap, *self._rule(gap)) for gap in gaps),
             key=lambda item: (-item[2].priority, -item[0].gap, item[0].skill_id),
         )
-        budget = self.mapping.limits.max_courses_per_review - self._done_enrolls(
+        budget = self._max_per_review - self._done_enrolls(
             employee, ordered, review.cycle
         )
         actions: list[PlanAction] = []
@@ -208,7 +210,7 @@ class Planner:
         return problems
 
     def _rule(self, gap: SkillGap) -> tuple[int, Rule]:
-        found = self.mapping.rule_for(gap.skill_id)
+        found = self._index.rules.get(gap.skill_id)
         if found is None:  # find_gaps only returns gaps that have a rule
             raise AssertionError(f"no rule for gap in {gap.skill_id!r}")
         return found
@@ -231,7 +233,7 @@ class Planner:
 
     def _title(self, rule: Rule, gap: SkillGap, review: Review) -> str:
         return rule.goal_title.format(
-            skill=self.mapping.skill(gap.skill_id).display_name,
+            skill=self._index.skills[gap.skill_id].display_name,
             rating=show_level(gap.rating),
             target=show_level(gap.target),
             gap=show_level(gap.gap),

@@ -10,18 +10,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from connector.errors import ConnectorError, InputError
+from connector.errors import ConnectorError, SafetyStop
 from connector.models import CompletionEvent, Employee, LearnerRef, Outcome
 from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
 from connector.runtime import Runtime
 from connector.store import Store
 
 log = logging.getLogger(__name__)
-
-
-class SafetyStop(InputError):
-    """A bulk effect is larger than the configured limit; a person must `--confirm` it."""
 
 
 @dataclass
@@ -31,6 +28,7 @@ class PollReport:
     reconciled: int = 0
     employees: int = 0
     leavers: int = 0
+    recertifications: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -84,13 +82,22 @@ def reconcile_assignments(store: Store, lms: LearningPlatform) -> int:
     return found
 
 
-def poll_reviews(store: Store, source: ReviewSource) -> int:
+def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
+                 confirm: bool = False) -> int:
+    """New finished reviews into the inbox. With `limits` (settings, mapping) the batch is
+    planned first and a batch over a safety limit queues nothing and keeps the cursor."""
     name = f"{source.name}.reviews"
     try:
         reviews, cursor = source.reviews_completed_since(store.cursor(name))
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
+    if limits is not None and reviews:
+        from connector.imports import check_bulk_limits
+
+        settings, mapping = limits
+        check_bulk_limits(store, settings, mapping, reviews, confirm=confirm,
+                          what=f"{source.name} review poll")
     new = 0
     for review in reviews:
         new += store.ingest(review.source, f"{review.review_id}:{review.fingerprint()}",
@@ -161,7 +168,10 @@ def poll_all(rt: Runtime, *, confirm: bool = False) -> PollReport:
             report.errors.append(f"directory: {exc}")
     for source in rt.review_sources:
         try:
-            report.reviews += poll_reviews(store, source)
+            report.reviews += poll_reviews(store, source, confirm=confirm,
+                                           limits=(rt.settings, rt.ctx.mapping))
+        except SafetyStop:
+            raise
         except ConnectorError as exc:
             report.errors.append(f"{source.name} reviews: {exc}")
     if rt.lms is not None:
@@ -169,4 +179,7 @@ def poll_all(rt: Runtime, *, confirm: bool = False) -> PollReport:
             report.completions, report.reconciled = poll_completions(store, rt.lms)
         except ConnectorError as exc:
             report.errors.append(f"{rt.lms.name} completions: {exc}")
+    from connector.recert import check_recertifications
+
+    report.recertifications = check_recertifications(rt.ctx)
     return report

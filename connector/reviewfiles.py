@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from connector.errors import InputError
 from connector.models import Employee, Rating, Review
 from mappings.loader import format_location
-from mappings.schema import normalise_name
+from mappings.schema import normalise_name, trusted
 
 FileFormat = Literal["auto", "csv", "json"]
 SkillMatcher = Callable[[str], bool]
@@ -70,6 +70,10 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _CANONICAL = {normalise_name(a): field for field, names in HEADER_ALIASES.items() for a in names}
 _REQUIRED = ("employee_id", "cycle", "completed_at")
+_HEAD_FIELDS = frozenset({
+    "employee_id", "email", "first_name", "last_name", "role", "manager_id", "review_id",
+    "cycle", "completed_at",
+})
 
 
 def canonical_header(name: str) -> str | None:
@@ -260,11 +264,20 @@ class ReviewFile(Iterator[Review]):
     ) -> Iterator[Review]:
         finished: dict[str, int] = {}  # review id → its last line, to catch split reviews
         draft: _Draft | None = None
+        head_columns = [i for f, i in columns.items() if f in _HEAD_FIELDS]
         line = 0
         for line, row in rows:
             try:
                 cells = _cells(row, width)
                 if cells is None:
+                    continue
+                head_cells = [cells[i] for i in head_columns]
+                if draft is not None and head_cells == draft.head_cells:
+                    # Fast path: same review, same who/when cells as the row before.
+                    rating = _rating(cells, columns, cells[columns["skill"]])
+                    if rating is not None:
+                        draft.ratings.append(rating)
+                    draft.last_line = line
                     continue
                 head = _ReviewHead.from_row(cells, columns)
                 if draft is not None and head.review_id != draft.head.review_id:
@@ -278,6 +291,7 @@ class ReviewFile(Iterator[Review]):
                             f"(earlier rows end at line {finished[head.review_id]})"
                         )
                     draft = _Draft(head.parsed(), line)
+                    draft.head_cells = head_cells
                 else:
                     draft.check_same(head)
                 rating = _rating(cells, columns, cells[columns["skill"]])
@@ -391,6 +405,7 @@ class _Draft:
     first_line: int
     last_line: int = 0
     ratings: list[Rating] = dataclass_field(default_factory=list)
+    head_cells: list[str] = dataclass_field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.last_line = self.first_line
@@ -417,12 +432,13 @@ class _Draft:
         head = self.head
         if head.when is None:  # parsed() ran when the draft was made
             raise AssertionError("review head was not parsed")
-        employee = Employee(
-            employee_id=head.employee_id, email=head.email, first_name=head.first_name,
-            last_name=head.last_name, role=head.role, manager_id=head.manager_id,
-        )
         # Every part was checked as it was read; skip a second validation pass.
-        return Review.model_construct(
+        employee = trusted(
+            Employee, employee_id=head.employee_id, email=head.email, first_name=head.first_name,
+            last_name=head.last_name, role=head.role, manager_id=head.manager_id, active=True,
+        )
+        return trusted(
+            Review,
             review_id=head.review_id, source=source, cycle=head.cycle, employee=employee,
             completed_at=head.when, ratings=tuple(self.ratings),
         )
@@ -444,7 +460,8 @@ def _rating(
         raise _RowRejected(f"scale_min {scale_min:g} must be below scale_max {scale_max:g}")
     rater_index = columns.get("rater")
     comment_index = columns.get("comment") if rating_index is None else None
-    return Rating.model_construct(
+    return trusted(
+        Rating,
         skill_key=skill,
         skill_label=None,
         value=value,

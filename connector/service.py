@@ -96,7 +96,7 @@ class SyncSummary:
         p, w = self.poll, self.work
         lines = [f"polled: {p.reviews} new review(s), {p.completions} new completion(s), "
                  f"{p.employees} directory update(s), {p.leavers} leaver(s), "
-                 f"{p.reconciled} reconciled",
+                 f"{p.reconciled} reconciled, {p.recertifications} recertification(s) due",
                  f"jobs: {w.done} done, {w.retried} to retry later, {w.dead} dead letter(s)"]
         lines += [f"error: {e}" for e in p.errors]
         lines += [f"dead letter: {e}" for e in w.errors]

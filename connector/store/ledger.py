@@ -216,15 +216,18 @@ class LedgerMixin:
     def save_goal(self, conn: Connection, *, goal_key: str, employee_id: str, skill_id: str,
                   cycle: str, title: str, course_ids: list[str], tracker: str | None,
                   goal_id: str | None, milestone_ids: dict[str, str], gap_found_at: datetime,
-                  due_date: str | None, rule_index: int | None) -> None:
+                  due_date: str | None, rule_index: int | None, state: str = "open") -> None:
+        """Record a goal; a goal recorded ahead as "pending" (a recertification cycle) keeps
+        its facts and becomes open with the tracker's ids."""
         values = dict(employee_id=employee_id, skill_id=skill_id, cycle=cycle, title=title,
                       course_ids=dumps(course_ids), tracker=tracker, goal_id=goal_id,
-                      milestone_ids=dumps(milestone_ids), state="open", progress=0.0,
+                      milestone_ids=dumps(milestone_ids), state=state, progress=0.0,
                       gap_found_at=gap_found_at, due_date=due_date, rule_index=rule_index,
                       opened_at=utcnow())
         if not insert_ignore(conn, goals, dict(goal_key=goal_key, **values), ["goal_key"]):
             conn.execute(update(goals).where(goals.c.goal_key == goal_key).values(
-                tracker=tracker, goal_id=goal_id, milestone_ids=dumps(milestone_ids)))
+                tracker=tracker, goal_id=goal_id, milestone_ids=dumps(milestone_ids),
+                state=state, opened_at=utcnow()))
 
     def goal(self, goal_key: str) -> dict[str, Any] | None:
         with transaction(self.engine) as conn:
