@@ -125,6 +125,59 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+def register_history(sub: Any) -> None:
+    backfill = sub.add_parser("backfill", help="read past completions from the LMS as history")
+    backfill.add_argument("--since", required=True, type=_iso_date,
+                          help="earliest completion date to keep (YYYY-MM-DD)")
+    backfill.set_defaults(func=cmd_backfill)
+
+
+def _iso_date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-01-31, got {text!r}") \
+            from None
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Past passes and failures, with their original dates, into the ledger's history.
+
+    Nothing is assigned or posted: later goals see these as prior completions (ignored, or
+    accepted within a rule's window), so a first run does not assign what was just completed.
+    """
+    from connector.executor import Executor
+    from connector.runtime import build_runtime
+
+    rt = build_runtime(load_settings())
+    lms = rt.lms
+    if lms is None or not hasattr(lms, "learner_history"):
+        raise InputError("backfill needs an LMS that keeps learner history (TalentLMS)")
+    if rt.directory is not None:
+        employees, _ = rt.directory.list_employees()
+        for employee in employees:
+            rt.store.upsert_employee(employee)
+    executor = Executor(rt.ctx)
+    kept = learners = 0
+    for row in rt.store.all_identities():
+        learner = executor.linked_learner(row["employee_id"])
+        if learner is None:
+            found = lms.find_learner(rt.store.employee_of(row))
+            if found is None:
+                continue
+            rt.store.set_identity(row["employee_id"], state="linked",
+                                  lms_user_id=found.lms_user_id, note="matched (backfill)")
+            learner = found
+        learners += 1
+        for event in lms.learner_history(learner):
+            if event.completed_at >= args.since:
+                kept += rt.store.record_completion(event, row["employee_id"])
+    rt.store.audit(None, None, "backfill", f"backfill since {args.since.date()}: {kept} past "
+                   f"completion(s) of {learners} learner(s) kept as history")
+    print(f"{kept} past completion(s) of {learners} learner(s) recorded as history")
+    return 0
+
+
 def _open(settings: Settings | None = None) -> tuple[Settings, Store]:
     settings = settings or load_settings()
     return settings, Store.open(settings.database_url)

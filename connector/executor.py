@@ -227,7 +227,13 @@ class Executor:
                 review_id=action.causes[0].review_id if action.causes else "",
                 due_date=action.due_date.isoformat() if action.due_date else None)
 
+        reset = self._needs_reset(action, eid, course_id)
+
         def call() -> dict[str, str]:
+            if reset and hasattr(lms, "reset_progress"):
+                lms.reset_progress(learner, course_id)  # the course is taken again
+                return {"lms_user_id": learner.lms_user_id, "course_id": course_id,
+                        "reset": "yes"}
             lms.enroll(learner, course_id)  # "already enrolled" is success: safe to repeat
             return {"lms_user_id": learner.lms_user_id, "course_id": course_id}
 
@@ -235,6 +241,18 @@ class Executor:
                     course_id=course_id, goal_key=str(action.goal), cause=cause,
                     message=f"assigned course {course_id} ({self.ctx.course_title(course_id)}) "
                             f"in {self.ctx.lms_name}, due {action.due_date}")
+
+    def _needs_reset(self, action: PlanAction, employee_id: str, course_id: str) -> bool:
+        """A rule with prior_completion = "reset" and an old pass of this course: start over."""
+        if not action.causes:
+            return False
+        index = action.causes[0].rule_index
+        rules = self.ctx.mapping.rules
+        if index >= len(rules) or rules[index].prior_completion != "reset":
+            return False
+        found = self._gap_found_at(action)
+        return any(row["outcome"] == "passed" and row["completed_at"] < found
+                   for row in self.store.completions_for(employee_id, course_id))
 
     def _gap_found_at(self, action: PlanAction) -> datetime:
         """When the gap was found: the review's completion time (from the ledger)."""

@@ -17,6 +17,7 @@ from connector.models import CompletionEvent, Employee, LearnerRef, Outcome
 from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
 from connector.runtime import Runtime
 from connector.store import Store
+from connector.vendors.talentlms_poller import completion_event_id
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,13 @@ def reconcile_assignments(store: Store, lms: LearningPlatform) -> int:
         if progress.status not in (Outcome.PASSED, Outcome.FAILED) or not progress.completed_at:
             continue
         stamp = int(progress.completed_at.timestamp())
+        outcome = Outcome(progress.status)
         event = CompletionEvent(
-            source=lms.name, event_id=f"{learner.lms_user_id}:{row['course_id']}:{stamp}",
+            source=lms.name,
+            event_id=completion_event_id(learner.lms_user_id, row["course_id"], stamp, outcome),
             course_id=row["course_id"], lms_user_id=learner.lms_user_id,
             employee_id=row["employee_id"], completed_at=progress.completed_at,
-            outcome=Outcome(progress.status), score=progress.score,
+            outcome=outcome, score=progress.score,
             certificate_url=progress.certificate_url, expires_at=progress.expires_at)
         found += queue_completion(store, event)
     store.save_cursor(f"{lms.name}.reconcile", None)

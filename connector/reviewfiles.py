@@ -25,6 +25,7 @@ import csv
 import itertools
 import json
 import math
+import operator
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -264,20 +265,20 @@ class ReviewFile(Iterator[Review]):
     ) -> Iterator[Review]:
         finished: dict[str, int] = {}  # review id → its last line, to catch split reviews
         draft: _Draft | None = None
-        head_columns = [i for f, i in columns.items() if f in _HEAD_FIELDS]
+        head_of = operator.itemgetter(*[i for f, i in columns.items() if f in _HEAD_FIELDS])
+        rating_of = _LongRating(columns)
         line = 0
         for line, row in rows:
             try:
-                cells = _cells(row, width)
-                if cells is None:
-                    continue
-                head_cells = [cells[i] for i in head_columns]
-                if draft is not None and head_cells == draft.head_cells:
-                    # Fast path: same review, same who/when cells as the row before.
-                    rating = _rating(cells, columns, cells[columns["skill"]])
+                if draft is not None and len(row) == width and head_of(row) == draft.raw_head:
+                    # Fast path: another rating of the review on the row before, same cells.
+                    rating = rating_of(row)
                     if rating is not None:
                         draft.ratings.append(rating)
                     draft.last_line = line
+                    continue
+                cells = _cells(row, width)
+                if cells is None:
                     continue
                 head = _ReviewHead.from_row(cells, columns)
                 if draft is not None and head.review_id != draft.head.review_id:
@@ -291,10 +292,11 @@ class ReviewFile(Iterator[Review]):
                             f"(earlier rows end at line {finished[head.review_id]})"
                         )
                     draft = _Draft(head.parsed(), line)
-                    draft.head_cells = head_cells
+                    if len(row) == width:
+                        draft.raw_head = head_of(row)
                 else:
                     draft.check_same(head)
-                rating = _rating(cells, columns, cells[columns["skill"]])
+                rating = rating_of(cells)
                 if rating is not None:
                     draft.ratings.append(rating)
                 draft.last_line = line
@@ -405,7 +407,7 @@ class _Draft:
     first_line: int
     last_line: int = 0
     ratings: list[Rating] = dataclass_field(default_factory=list)
-    head_cells: list[str] = dataclass_field(default_factory=list)
+    raw_head: object = None  # the review-level cells of its first row, as read
 
     def __post_init__(self) -> None:
         self.last_line = self.first_line
@@ -442,6 +444,50 @@ class _Draft:
             review_id=head.review_id, source=source, cycle=head.cycle, employee=employee,
             completed_at=head.when, ratings=tuple(self.ratings),
         )
+
+
+class _LongRating:
+    """Reads the rating of one long-layout row (the hot path: one call per row)."""
+
+    def __init__(self, columns: dict[str, int]) -> None:
+        self.skill = columns["skill"]
+        self.rating = columns["rating"]
+        self.scale_min = columns.get("scale_min", -1)
+        self.scale_max = columns.get("scale_max", -1)
+        self.rater = columns.get("rater", -1)
+        self.comment = columns.get("comment", -1)
+
+    def __call__(self, row: list[str]) -> Rating | None:
+        skill = row[self.skill].strip()
+        if not skill:
+            raise _RowRejected("skill is empty")
+        raw = row[self.rating].strip()
+        if not raw:
+            return None
+        value = parse_number(raw)
+        scale_min = _number_at(row, self.scale_min, "scale_min")
+        scale_max = _number_at(row, self.scale_max, "scale_max")
+        if scale_min is not None and scale_max is not None and scale_min >= scale_max:
+            raise _RowRejected(f"scale_min {scale_min:g} must be below scale_max {scale_max:g}")
+        rater = row[self.rater].strip() if self.rater >= 0 else ""
+        comment = row[self.comment].strip() if self.comment >= 0 else ""
+        return trusted(
+            Rating, skill_key=skill, skill_label=None, value=value,
+            label=None if value is not None else raw, scale_min=scale_min,
+            scale_max=scale_max, rater=rater or "manager", comment=comment or None,
+        )
+
+
+def _number_at(row: list[str], index: int, field: str) -> float | None:
+    if index < 0:
+        return None
+    text = row[index].strip()
+    if not text:
+        return None
+    value = parse_number(text)
+    if value is None:
+        raise _RowRejected(f"{field} {text!r} is not a number")
+    return value
 
 
 def _rating(

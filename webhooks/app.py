@@ -69,6 +69,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # urllib3 logs request paths at DEBUG, and TalentLMS v1 paths carry e-mails: never below INFO.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))
 
 
 def _unwired_inbox() -> Inbox:

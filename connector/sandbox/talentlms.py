@@ -101,6 +101,7 @@ def create_app(*, api_key: str = "sandbox-key", hourly_limit: int = 2000,
     def _rate_headers(response: Response) -> Response:
         if request.path.startswith((V1, V2)):
             with state.lock:
+                state.throttled += response.status_code == 429
                 response.headers.update(state.rate_headers())
         return response
 
@@ -161,6 +162,15 @@ def create_app(*, api_key: str = "sandbox-key", hourly_limit: int = 2000,
             raise ApiError(400, "Invalid arguments provided")
         with state.lock:
             return jsonify(state.status_in_course(params["user_id"], params["course_id"]))
+
+    @app.get(f"{V1}removeuserfromcourse/<path:_params>")
+    def remove_user_from_course(_params: str) -> Response:
+        """A write that is a GET in API v1. Progress in the course is dropped with it."""
+        params = path_params("removeuserfromcourse")
+        if not params.get("course_id") or not params.get("user_id"):
+            raise ApiError(400, "Invalid arguments provided")
+        with state.lock:
+            return jsonify(state.unenroll(params["user_id"], params["course_id"]))
 
     @app.get(f"{V1}gettimeline/<path:_params>")
     def timeline(_params: str) -> Response:

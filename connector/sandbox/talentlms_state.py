@@ -60,7 +60,7 @@ class TalentLMSState:
         self.completions: list[dict[str, Any]] = []
         self.tasks: dict[str, dict[str, Any]] = {}
         self.calls = 0
-        self.throttled = 0
+        self.throttled = 0  # every 429 answered, by the limits or the fault switches
         self.calls_by_route: Counter[str] = Counter()
         self.window_start: float | None = None
         self.window_count = 0
@@ -79,10 +79,8 @@ class TalentLMSState:
         while self.recent and now - self.recent[0] >= BURST_WINDOW:
             self.recent.popleft()
         if self.window_count >= self.hourly_limit:
-            self.throttled += 1
             return self.window_start + HOUR - now
         if len(self.recent) >= BURST_LIMIT:
-            self.throttled += 1
             return self.recent[0] + BURST_WINDOW - now
         self.window_count += 1
         self.recent.append(now)
@@ -193,6 +191,14 @@ class TalentLMSState:
                                  "score": None}
         self.event("course_add_user", user, course, self.clock.now())
         return {"user_id": user["id"], "course_id": course["id"], "role": role}
+
+    def unenroll(self, user_id: str, course_id: str) -> dict[str, Any]:
+        user, course = self.user_by_id(user_id), self.course(str(course_id).strip())
+        key = (int(user["id"]), int(course["id"]))
+        if self.enrollments.pop(key, None) is None:
+            raise ApiError(400, "The requested user is not enrolled in this course")
+        self.event("course_reset_user_progress", user, course, self.clock.now())
+        return {"user_id": user["id"], "course_id": course["id"]}
 
     def status_fields(self, enrollment: dict[str, Any]) -> dict[str, Any]:
         return {

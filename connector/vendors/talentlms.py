@@ -31,7 +31,13 @@ from connector.errors import ConfigError, FatalAPIError, VendorError
 from connector.http import RateBudget, VendorHttp
 from connector.models import CompletionEvent, Course, Employee, LearnerRef, Outcome, Progress
 from connector.settings import Settings
-from connector.vendors.talentlms_poller import new_completions, number, text, unix_time
+from connector.vendors.talentlms_poller import (
+    completion_event_id,
+    new_completions,
+    number,
+    text,
+    unix_time,
+)
 from connector.vendors.talentlms_v2 import ALREADY_ENROLLED, BatchEnroller
 
 log = logging.getLogger(__name__)
@@ -283,6 +289,46 @@ class TalentLMS:
         except FatalAPIError as exc:
             if not _says(exc, ALREADY_ENROLLED):
                 raise
+
+    def reset_progress(self, learner: LearnerRef, course_id: str) -> None:
+        """Make the learner take the course again: remove the enrollment (progress goes with
+        it), then enroll again. *Unconfirmed*: API v1 documents no reset call; removal and
+        re-enrollment is the documented way to start over. A missing enrollment is fine."""
+        path = v1_path("removeuserfromcourse", user_id=learner.lms_user_id, course_id=course_id)
+        try:
+            self.v1.get_json(path, operation="reset progress")
+        except FatalAPIError as exc:
+            if not _says(exc, NOT_ENROLLED):
+                raise
+        self.enroll(learner, course_id)
+
+    def learner_history(self, learner: LearnerRef) -> list[CompletionEvent]:
+        """Every course the learner has passed or failed, with its original date (backfill)."""
+        fetched = self.v1.get_json(v1_path("users", id=learner.lms_user_id),
+                                   operation="read learner history")
+        user = fetched if isinstance(fetched, dict) else {}
+        self._users[learner.lms_user_id] = user
+        events = []
+        for course in user.get("courses") or ():
+            if not isinstance(course, dict):
+                continue
+            course_id = text(course.get("id"))
+            percent = number(course.get("completion_percentage")) or 0.0
+            status = _status(course.get("completion_status"), percent)
+            when = unix_time(course.get("completed_on_timestamp"))
+            if course_id is None or when is None or not isinstance(status, Outcome) \
+                    or status is Outcome.IN_PROGRESS:
+                continue
+            url, expiry = self._certificate(learner.lms_user_id, course_id) \
+                if status is Outcome.PASSED else (None, None)
+            events.append(CompletionEvent(
+                source=self.name, course_id=course_id, lms_user_id=learner.lms_user_id,
+                event_id=completion_event_id(learner.lms_user_id, course_id,
+                                             int(when.timestamp()), status),
+                email=learner.email, completed_at=when, outcome=status,
+                course_name=text(course.get("name")), certificate_url=url,
+                expires_at=expiry))
+        return events
 
     def enroll_many(
         self, pairs: Sequence[tuple[LearnerRef, str]]

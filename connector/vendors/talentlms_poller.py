@@ -101,6 +101,13 @@ class TimelineCursor:
 
 # --- events ------------------------------------------------------------------------------------
 
+def completion_event_id(user_id: str, course_id: str, seconds: int, outcome: Outcome) -> str:
+    """The dedupe key of a completion: a pass and a failure in the same second stay apart,
+    and the reconciler's reading of the same pass (from the progress call) gets the same id."""
+    base = f"{user_id}:{course_id}:{seconds}"
+    return base if outcome is Outcome.PASSED else f"{base}:{outcome.value}"
+
+
 def event_from_timeline(raw: Mapping[str, Any], event_type: str) -> CompletionEvent | None:
     """One timeline entry as a `CompletionEvent`; None (logged) when it lacks what we need."""
     timestamp = number(raw.get("unix_timestamp"))
@@ -109,14 +116,15 @@ def event_from_timeline(raw: Mapping[str, Any], event_type: str) -> CompletionEv
         log.warning("skipping a TalentLMS %s event without user, course or time", event_type)
         return None
     seconds = int(timestamp)
+    outcome = EVENT_OUTCOMES.get(event_type, Outcome.PASSED)
     return CompletionEvent(
         source=SOURCE,
-        event_id=f"{user_id}:{course_id}:{seconds}",
+        event_id=completion_event_id(user_id, course_id, seconds, outcome),
         course_id=course_id,
         lms_user_id=user_id,
         email=text(raw.get("user_email")),
         completed_at=datetime.fromtimestamp(seconds, tz=UTC),
-        outcome=EVENT_OUTCOMES.get(event_type, Outcome.PASSED),
+        outcome=outcome,
         course_name=text(raw.get("object_name")),
     )
 

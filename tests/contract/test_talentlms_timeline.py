@@ -44,7 +44,7 @@ def test_first_poll_reads_both_types_and_maps_events() -> None:
     events, cursor, overflowed = lms().completions_since(None)
     assert [c.request.url for c in responses.calls] == [COMPLETIONS, FAILURES]
     assert [e.event_id for e in events] == [
-        "8:12:1700000050", "9:13:1700000070", "7:12:1700000100"]
+        "8:12:1700000050", "9:13:1700000070:failed", "7:12:1700000100"]
     first, failed = events[0], events[1]
     assert first.source == "talentlms" and first.course_id == "12"
     assert first.lms_user_id == "8" and first.email == "u8@example.com"
@@ -113,3 +113,11 @@ def test_cursor_round_trip_and_bad_cursor() -> None:
     assert TimelineCursor.parse(None) == TimelineCursor()
     with pytest.raises(ValueError, match="not a TalentLMS timeline cursor"):
         TimelineCursor.parse("yesterday")
+
+
+@responses.activate
+def test_a_failure_and_a_pass_in_the_same_second_are_two_events() -> None:
+    timeline([event(7, 12, 1_700_000_100)], [event(7, 12, 1_700_000_100, "course_failure")])
+    events, _, _ = lms().completions_since(None)
+    assert sorted((e.event_id, e.outcome) for e in events) == [
+        ("7:12:1700000100", Outcome.PASSED), ("7:12:1700000100:failed", Outcome.FAILED)]
