@@ -73,10 +73,28 @@ def build_parser() -> ConnectorParser:
     )
     plan.set_defaults(func=cmd_plan)
 
-    demo = parser.subcommands.add_parser(
-        "demo", help="plan the bundled example reviews against the example mapping"
+    check.add_argument(
+        "--online", action="store_true",
+        help="also check the vendor credentials, the rate limit left and every course id",
     )
+
+    demo = parser.subcommands.add_parser(
+        "demo", help="the whole loop against sandbox vendors on loopback (SQLite)"
+    )
+    demo.add_argument("--database", type=Path, default=Path("connector.db"),
+                      help="SQLite file the demo leaves behind (default: ./connector.db)")
+    demo.add_argument("--employees", type=int, default=60, help="size of the organisation")
+    demo.add_argument("--keep-running", action="store_true",
+                      help="leave the sandboxes and the service running to explore")
+    demo.add_argument("--plan-only", action="store_true",
+                      help="only plan the bundled example reviews (no sandboxes)")
     demo.set_defaults(func=cmd_demo)
+
+    from connector import commands
+
+    commands.register(parser.subcommands)
+    commands.register_service(parser.subcommands)
+    commands.register_history(parser.subcommands)
     return parser
 
 
@@ -125,6 +143,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  skills without a rule (gaps are shown, nothing assigned): {', '.join(unruled)}")
     if mapping.protected:
         print(f"  protected employees: {len(mapping.protected)}")
+    if args.online:
+        from connector.commands import online_checks
+
+        return online_checks(mapping)
     return 0
 
 
@@ -138,6 +160,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.plan_only:
+        from connector.demo import run_demo
+
+        return run_demo(args.database, keep_running=args.keep_running,
+                        employees=args.employees)
     mapping = load_mapping_text(_built_in_mapping_text(), BUILT_IN_MAPPING)
     path = _package_file("connector", "examples", "reviews.csv")
     print(f"Planning the example reviews ({path.name}) against {BUILT_IN_MAPPING}.\n")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connector.errors import InputError
+from connector.errors import ConnectorError, InputError
 from connector.settings import Settings, load_settings
 from connector.store import Store
 from connector.store import migrations as store_migrations
@@ -176,6 +176,44 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                    f"completion(s) of {learners} learner(s) kept as history")
     print(f"{kept} past completion(s) of {learners} learner(s) recorded as history")
     return 0
+
+
+def online_checks(mapping: Any) -> int:
+    """`connector check --online`: each configured vendor answers, with what it says."""
+    from connector.runtime import build_runtime
+
+    rt = build_runtime(load_settings(), mapping=mapping)
+    failures = 0
+    lms = rt.lms
+    if lms is not None and hasattr(lms, "check_online"):
+        report = lms.check_online(mapping.course_ids())
+        if not report.get("key_ok"):
+            failures += 1
+            print(f"✘ {lms.name}: credential rejected or unreachable: {report.get('error')}")
+        else:
+            print(f"✔ {lms.name}: key accepted; rate limit {report.get('rate_remaining')} of "
+                  f"{report.get('rate_limit')} left")
+            missing = report.get("missing_courses") or []
+            if missing:
+                failures += 1
+                print(f"✘ {lms.name}: course ids in the mapping that do not exist: "
+                      + ", ".join(missing))
+            else:
+                print(f"✔ {lms.name}: all {len(mapping.course_ids())} course ids exist")
+    checks: list[tuple[str, Any]] = []
+    if rt.directory is not None:
+        checks.append((f"{rt.directory.name} directory", rt.directory.list_employees))
+    for source in rt.review_sources:
+        checks.append((f"{source.name} reviews", lambda s=source: s.reviews_completed_since(
+            rt.store.cursor(f"{s.name}.reviews"))))
+    for name, probe in checks:
+        try:
+            probe()
+            print(f"✔ {name}: credential accepted")
+        except ConnectorError as exc:
+            failures += 1
+            print(f"✘ {name}: {exc}")
+    return 1 if failures else 0
 
 
 def _open(settings: Settings | None = None) -> tuple[Settings, Store]:

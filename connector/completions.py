@@ -105,7 +105,10 @@ def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) ->
         if tracker is None:
             return
         tracker.add_evidence(ref, evidence)
-        tracker.complete_course(ref, course_id, percent)
+        # A course added to the goal after it was opened (a re-opened review) has no
+        # milestone; its evidence comment is the record there.
+        if not ref.milestone_ids or course_id in ref.milestone_ids:
+            tracker.complete_course(ref, course_id, percent)
 
     def already() -> bool:
         return bool(tracker is not None and tracker.evidence_exists(ref, evidence))

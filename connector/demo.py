@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from connector.errors import InputError
+from connector.errors import InputError, SafetyStop
 from connector.pollers import poll_completions, poll_reviews, sync_directory
 from connector.runtime import Runtime, build_runtime
 from connector.sandbox import bamboohr as sandbox_bamboohr
@@ -42,7 +42,7 @@ FIRST = ["Ann", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gia", "Hugo", "Ines", "Jon
 LAST = ["Berg", "Costa", "Diaz", "Eng", "Fox", "Gray", "Hale", "Ito", "Jung", "Khan", "Lund",
         "Moss", "Nagy", "Ortiz", "Park"]
 SANDBOX_KEY = "demo-sandbox-key"  # the simulators' own key: not a real credential
-DEMO_MARKER = "demo.marker"
+DEMO_MARKER = "demo.database"
 
 
 @dataclass
@@ -77,7 +77,7 @@ def sandbox_settings(sb: Sandboxes, database_url: str, mapping_file: Path | None
         orangehrm_base_url=sb.orangehrm.url, orangehrm_client_id="demo-client",
         orangehrm_client_secret=SANDBOX_KEY,
         review_sources="orangehrm", goal_tracker="bamboohr", lms="talentlms",
-        max_assignments_per_run=10_000, max_assignment_share=1.0, **extra)
+        **extra)
     if mapping_file is not None:
         values["mapping_file"] = mapping_file
     return load_settings(**values)
@@ -163,7 +163,8 @@ def complete_some_courses(sb: Sandboxes, store: Store, rng: random.Random) -> tu
                 "score": rng.randint(70, 100), "passed": True}
         if rng.random() < 0.1:
             requests.post(f"{sb.talentlms.url}/_sandbox/complete",
-                          json={**item, "passed": False, "score": 40},
+                          json={**item, "passed": False, "score": 40,
+                                "completed_at": int(time.time()) - 3600},
                           timeout=10).raise_for_status()
             failed += 1
         requests.post(f"{sb.talentlms.url}/_sandbox/complete", json=item,
@@ -181,7 +182,7 @@ def prepare_database(path: Path) -> str:
     url = f"sqlite:///{path}"
     if path.exists():
         store = Store.open(url)
-        is_demo = store.cursor(DEMO_MARKER) is not None
+        is_demo = bool(store.audit_events(DEMO_MARKER))
         store.close()
         if not is_demo:
             raise InputError(f"{path} exists and was not made by the demo; move it away or "
@@ -189,7 +190,7 @@ def prepare_database(path: Path) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     store = Store.open(url)
-    store.save_cursor(DEMO_MARKER, "1")
+    store.audit(None, None, DEMO_MARKER, "database made by `connector demo` (safe to replace)")
     store.close()
     return url
 
@@ -211,8 +212,16 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
         worker.drain()
         _say(f"  {queued} employees known")
         _say("▶ polling OrangeHRM for finished reviews")
-        reviews = sum(poll_reviews(rt.store, s, limits=(rt.settings, rt.ctx.mapping))
-                      for s in rt.review_sources)
+        reviews = 0
+        for source in rt.review_sources:
+            try:
+                reviews += poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping))
+            except SafetyStop as stop:
+                _say(f"  ⚠ safety limit: {stop}")
+                _say("  (in production a person checks the plan and runs again with --confirm; "
+                     "the demo confirms for you)")
+                reviews += poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping),
+                                        confirm=True)
         _say(f"  {reviews} reviews queued; finding gaps, assigning courses, opening goals…")
         stats = worker.drain(concurrency=2)
         _say(f"  {stats.done} jobs done, {stats.retried} retried, {stats.dead} dead")

@@ -22,6 +22,7 @@ from connector.models import ActionKind, Employee, GoalKey, LearnerRef, PlanActi
 from connector.ports import GoalTracker, LearningPlatform
 from connector.store import Store
 from connector.store.ledger import DONE, INTENT, PLANNED, WAITING
+from connector.store.sql import dumps
 from mappings.schema import Mapping
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,11 @@ class Executor:
                 conn, employee_id=eid, course_id=course_id, goal_key=str(action.goal),
                 review_id=action.causes[0].review_id if action.causes else "",
                 due_date=action.due_date.isoformat() if action.due_date else None)
+            goal = self.store.goal(str(action.goal), conn)
+            if goal is not None and course_id not in goal["course_ids"]:
+                # A re-opened review added a course to a goal opened earlier.
+                self.store.update_goal(str(action.goal), conn,
+                                       course_ids=dumps([*goal["course_ids"], course_id]))
 
         reset = self._needs_reset(action, eid, course_id)
 

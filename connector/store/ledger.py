@@ -229,9 +229,9 @@ class LedgerMixin:
                 tracker=tracker, goal_id=goal_id, milestone_ids=dumps(milestone_ids),
                 state=state, opened_at=utcnow()))
 
-    def goal(self, goal_key: str) -> dict[str, Any] | None:
-        with transaction(self.engine) as conn:
-            row = conn.execute(select(goals).where(goals.c.goal_key == goal_key)).mappings().first()
+    def goal(self, goal_key: str, conn: Connection | None = None) -> dict[str, Any] | None:
+        with self._tx(conn) as c:
+            row = c.execute(select(goals).where(goals.c.goal_key == goal_key)).mappings().first()
             return _goal_row(row) if row else None
 
     def goals_for(self, employee_id: str, *, state: str | None = None) -> list[dict[str, Any]]:

@@ -133,8 +133,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "expected YYYY-MM-DD" in capsys.readouterr().err
 
 
-def test_demo_plans_the_bundled_reviews(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+def test_demo_plan_only_plans_the_bundled_reviews(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--plan-only"]) == 0
     out = capsys.readouterr().out
     assert "20 reviews →" in out and "0 rejected rows" in out
     assert "protected" in out  # E9000 is in the example mapping's protected list
