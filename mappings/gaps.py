@@ -8,7 +8,7 @@ place, shown to the admin rather than dropped), or nowhere because it meets its 
 from __future__ import annotations
 
 from connector.models import Cause, Rating, Review, SkillGap, Unmapped
-from mappings.schema import Mapping, trusted
+from mappings.schema import Mapping, MappingIndex, trusted
 
 # Ratings are rounded after normalisation so that 3 - 1.9999999999 counts as a gap of 1.
 _PRECISION = 6
@@ -17,17 +17,18 @@ _PRECISION = 6
 def find_gaps(review: Review, mapping: Mapping) -> tuple[list[SkillGap], list[Unmapped]]:
     """Gaps (sorted by skill id) and unmapped ratings (in the order they were rated)."""
     employee = review.employee
+    index = mapping.index
     unmapped: list[Unmapped] = []
     unknown_seen: set[str] = set()
     chosen: dict[str, tuple[int, Rating]] = {}  # skill id → (rater rank, rating)
     for rating in review.ratings:
-        skill_id = mapping.skill_id_for(rating.skill_key)
+        skill_id = index.skill_id_for(rating.skill_key)
         if skill_id is None:
             if rating.skill_key not in unknown_seen:
                 unknown_seen.add(rating.skill_key)
                 unmapped.append(_unmapped(review, rating.skill_key, "unknown skill"))
             continue
-        rank = mapping.rater_rank(rating.rater)
+        rank = index.rater_rank(rating.rater)
         best = chosen.get(skill_id)
         # `<=`: among equally ranked raters the later rating wins (a corrected re-entry).
         if best is None or rank <= best[0]:
@@ -36,16 +37,16 @@ def find_gaps(review: Review, mapping: Mapping) -> tuple[list[SkillGap], list[Un
     gaps: list[SkillGap] = []
     for skill_id in sorted(chosen):
         rating = chosen[skill_id][1]
-        placed = normalise_rating(rating, mapping)
+        placed = normalise_rating(rating, index)
         if isinstance(placed, str):
             unmapped.append(_unmapped(review, rating.skill_key, placed))
             continue
         value, raw = placed
-        target = mapping.target_for(employee.role, skill_id)
+        target = index.target_for(employee.role, skill_id)
         gap = round(target - value, _PRECISION)
         if gap <= 0:
             continue
-        found = mapping.rule_for(skill_id)
+        found = index.rules.get(skill_id)
         if found is None:
             reason = f"no rule: gap {gap:g} (rating {value:g}, target {target:g})"
             unmapped.append(_unmapped(review, rating.skill_key, reason))
@@ -81,13 +82,13 @@ def find_gaps(review: Review, mapping: Mapping) -> tuple[list[SkillGap], list[Un
     return gaps, unmapped
 
 
-def normalise_rating(rating: Rating, mapping: Mapping) -> tuple[float, str] | str:
+def normalise_rating(rating: Rating, index: MappingIndex) -> tuple[float, str] | str:
     """(value on the mapping's scale, the rating as the source gave it), or why it cannot be.
 
     A numeric value wins over a label. A value comes with the source's scale when the source
     says it; otherwise it is taken as already on the mapping's scale.
     """
-    lo, hi = mapping.scale.min, mapping.scale.max
+    lo, hi = index.scale_min, index.scale_max
     if rating.value is not None:
         v = rating.value
         if rating.scale_min is None and rating.scale_max is None:
@@ -103,7 +104,7 @@ def normalise_rating(rating: Rating, mapping: Mapping) -> tuple[float, str] | st
             return f"rating {raw} is outside its own scale"
         return round(lo + (v - smin) * (hi - lo) / (smax - smin), _PRECISION), raw
     if rating.label is not None:
-        value = mapping.label_value(rating.label)
+        value = index.label_value(rating.label)
         if value is None:
             return f"rating label {rating.label!r} is not in [labels]"
         return value, rating.label

@@ -9,6 +9,7 @@ raters, roles) are matched ignoring case, spacing and punctuation, because revie
 from __future__ import annotations
 
 import string
+from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -177,35 +178,16 @@ class Mapping(_Section):
     protected: list[str] = Field(default_factory=list)
     approval: Approval = Field(default_factory=Approval)
 
-    _skill_by_name: dict[str, str] = PrivateAttr(default_factory=dict)
-    _skill_by_id: dict[str, SkillDef] = PrivateAttr(default_factory=dict)
-    _label_values: dict[str, float] = PrivateAttr(default_factory=dict)
-    _rater_rank: dict[str, int] = PrivateAttr(default_factory=dict)
-    _role_targets: dict[str, dict[str, float]] = PrivateAttr(default_factory=dict)
-    _rule_by_skill: dict[str, tuple[int, Rule]] = PrivateAttr(default_factory=dict)
-    _protected: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    _index: MappingIndex = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:
-        # First definition wins here; the cross-check below reports every clash.
-        for skill in self.skills:
-            self._skill_by_id.setdefault(skill.id, skill)
-            for name in (skill.id, *skill.aliases):
-                self._skill_by_name.setdefault(normalise_name(name), skill.id)
-        for label, value in self.labels.items():
-            self._label_values.setdefault(normalise_name(label), value)
-        for rank, rater in enumerate(self.raters.precedence):
-            self._rater_rank.setdefault(normalise_name(rater), rank)
-        for role, levels in self.targets.roles.items():
-            resolved = self._role_targets.setdefault(normalise_name(role), {})
-            for name, level in levels.items():
-                skill_id = self._skill_by_name.get(normalise_name(name))
-                if skill_id is not None:
-                    resolved[skill_id] = level
-        for index, rule in enumerate(self.rules):
-            skill_id = self._skill_by_name.get(normalise_name(rule.skill))
-            if skill_id is not None:
-                self._rule_by_skill.setdefault(skill_id, (index, rule))
-        self._protected = frozenset(self.protected)
+        self._index = MappingIndex(self)
+
+    @property
+    def index(self) -> MappingIndex:
+        """The lookups, as a plain object: hot loops take it once (private attributes of a
+        pydantic model are slow to reach)."""
+        return self._index
 
     @model_validator(mode="after")
     def _cross_check(self) -> Mapping:
@@ -215,42 +197,135 @@ class Mapping(_Section):
             raise PydanticCustomError("mapping", "{problems}", {"problems": "\n".join(problems)})
         return self
 
-    # Lookups used by the gap finder and planner.
+    # Lookups used by the gap finder, the planner and the CLI (see MappingIndex).
 
     def skill_id_for(self, name: str) -> str | None:
-        """The skill id a source's name (id or alias, any spelling) stands for."""
-        return self._skill_by_name.get(normalise_name(name))
+        return self._index.skill_id_for(name)
 
     def is_known_skill(self, name: str) -> bool:
-        return normalise_name(name) in self._skill_by_name
+        return self._index.skill_id_for(name) is not None
 
     def skill(self, skill_id: str) -> SkillDef:
-        return self._skill_by_id[skill_id]
+        return self._index.skills[skill_id]
 
     def label_value(self, label: str) -> float | None:
-        return self._label_values.get(normalise_name(label))
+        return self._index.label_value(label)
 
     def rater_rank(self, rater: str) -> int:
-        """Lower counts more; raters missing from `precedence` rank after every listed one."""
-        return self._rater_rank.get(normalise_name(rater), len(self.raters.precedence))
+        return self._index.rater_rank(rater)
 
     def target_for(self, role: str | None, skill_id: str) -> float:
-        if role:
-            levels = self._role_targets.get(normalise_name(role))
-            if levels is not None and skill_id in levels:
-                return levels[skill_id]
-        return self.targets.default
+        return self._index.target_for(role, skill_id)
 
     def rule_for(self, skill_id: str) -> tuple[int, Rule] | None:
-        """The rule for a skill and its index in the file (`rules[N]`), if any."""
-        return self._rule_by_skill.get(skill_id)
+        return self._index.rules.get(skill_id)
 
     def is_protected(self, employee_id: str) -> bool:
-        return employee_id in self._protected
+        return employee_id in self._index.protected
 
     def course_ids(self) -> list[str]:
         """Every course id the rules name, sorted, each once."""
         return sorted({course for rule in self.rules for course in rule.courses})
+
+
+class MappingIndex:
+    """The mapping's names resolved once: every lookup the hot path makes is one dict get.
+
+    Built from a validated mapping; where names clash the first definition wins here, and the
+    cross-check reports the clash. Names are also remembered as the sources spell them
+    (`skill_id_for("KPI 12")` normalises "KPI 12" once, not once per rating), in bounded
+    memos: a mapping is immutable, so a memo can only ever repeat an earlier answer.
+    """
+
+    __slots__ = (
+        "by_name", "default_target", "due_after", "labels", "placements", "protected",
+        "rater_rank_of", "role_targets", "rules", "scale_max", "scale_min", "skills", "unranked",
+        "_levels_by_role", "_rank_by_rater", "_skill_by_key",
+    )
+
+    def __init__(self, mapping: Mapping) -> None:
+        self.scale_min = mapping.scale.min
+        self.scale_max = mapping.scale.max
+        self.default_target = mapping.targets.default
+        self.skills: dict[str, SkillDef] = {}
+        self.by_name: dict[str, str] = {}
+        for skill in mapping.skills:
+            self.skills.setdefault(skill.id, skill)
+            for name in (skill.id, *skill.aliases):
+                self.by_name.setdefault(normalise_name(name), skill.id)
+        self.labels: dict[str, float] = {}
+        for label, value in mapping.labels.items():
+            self.labels.setdefault(normalise_name(label), value)
+        self.rater_rank_of: dict[str, int] = {}
+        for rank, rater in enumerate(mapping.raters.precedence):
+            self.rater_rank_of.setdefault(normalise_name(rater), rank)
+        self.unranked = len(mapping.raters.precedence)
+        self.role_targets: dict[str, dict[str, float]] = {}
+        for role, levels in mapping.targets.roles.items():
+            resolved = self.role_targets.setdefault(normalise_name(role), {})
+            for name, level in levels.items():
+                skill_id = self.by_name.get(normalise_name(name))
+                if skill_id is not None:
+                    resolved[skill_id] = level
+        self.rules: dict[str, tuple[int, Rule]] = {}
+        for index, rule in enumerate(mapping.rules):
+            skill_id = self.by_name.get(normalise_name(rule.skill))
+            if skill_id is not None:
+                self.rules.setdefault(skill_id, (index, rule))
+        #: rules[N] → how long after the review its courses are due.
+        self.due_after = [timedelta(days=rule.due_in_days) for rule in mapping.rules]
+        self.protected = frozenset(mapping.protected)
+        #: (value, scale_min, scale_max, label) of a rating → where the gap finder places it.
+        self.placements: dict[tuple[Any, ...], tuple[float, str] | str] = {}
+        self._skill_by_key: dict[str, str | None] = {}
+        self._rank_by_rater: dict[str, int] = {}
+        self._levels_by_role: dict[str | None, dict[str, float]] = {}
+
+    def skill_id_for(self, name: str) -> str | None:
+        """The skill id a source's name (id or alias, any spelling) stands for."""
+        try:
+            return self._skill_by_key[name]
+        except KeyError:
+            found = self.by_name.get(normalise_name(name))
+            remember(self._skill_by_key, name, found)
+            return found
+
+    def label_value(self, label: str) -> float | None:
+        return self.labels.get(normalise_name(label))
+
+    def rater_rank(self, rater: str) -> int:
+        """Lower counts more; raters missing from `precedence` rank after every listed one."""
+        try:
+            return self._rank_by_rater[rater]
+        except KeyError:
+            rank = self.rater_rank_of.get(normalise_name(rater), self.unranked)
+            remember(self._rank_by_rater, rater, rank)
+            return rank
+
+    def levels_for(self, role: str | None) -> dict[str, float]:
+        """The role's own targets by skill id (empty when the role sets none): a skill missing
+        here has the default target."""
+        try:
+            return self._levels_by_role[role]
+        except KeyError:
+            levels = self.role_targets.get(normalise_name(role), {}) if role else {}
+            remember(self._levels_by_role, role, levels)
+            return levels
+
+    def target_for(self, role: str | None, skill_id: str) -> float:
+        return self.levels_for(role).get(skill_id, self.default_target)
+
+
+#: How many entries a memo keeps before it starts again (bounds memory on files whose names
+#: or comments never repeat).
+MEMO_LIMIT = 4096
+
+
+def remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store `value` in a bounded memo, emptying it first when it is full."""
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[key] = value
 
 
 def cross_check(mapping: Mapping) -> list[str]:
@@ -310,7 +385,14 @@ def cross_check(mapping: Mapping) -> list[str]:
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
-_FIELD_DEFAULTS: dict[type[BaseModel], dict[str, Any]] = {}
+_new = object.__new__
+# The slots every pydantic model has, set through their descriptors: no `__setattr__` hooks.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_FIELD_DEFAULTS: dict[type[BaseModel], tuple[int, dict[str, Any]]] = {}
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
 
 
 def trusted(cls: type[_Model], **values: Any) -> _Model:
@@ -321,20 +403,39 @@ def trusted(cls: type[_Model], **values: Any) -> _Model:
     with values that come from validated models or were checked by hand; fields left out take
     their (non-factory) defaults.
     """
-    defaults = _FIELD_DEFAULTS.get(cls)
-    if defaults is None:
+    known = _FIELD_DEFAULTS.get(cls)
+    if known is None:
+        fields = cls.model_fields
         defaults = {
             name: field.get_default(call_default_factory=False)
-            for name, field in cls.model_fields.items()
+            for name, field in fields.items()
             if not field.is_required() and field.default_factory is None
         }
-        _FIELD_DEFAULTS[cls] = defaults
+        known = _FIELD_DEFAULTS[cls] = (len(fields), defaults)
     fields_set = set(values)
-    if len(values) != len(cls.model_fields):
-        values = {**defaults, **values}
-    model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", values)
-    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
+    if len(values) != known[0]:
+        values = {**known[1], **values}
+    model = _new(cls)
+    _set_dict(model, values)
+    _set_fields_set(model, fields_set)
+    _set_extra(model, None)
+    _set_private(model, None)
+    return model
+
+
+def trusted_fields(cls: type[_Model], values: dict[str, Any]) -> _Model:
+    """`trusted` for the hottest loops: `values` holds every field of `cls`, in declaration
+    order (the order `repr` shows), and becomes the model's own `__dict__`.
+
+    All models of a class built here share one fields-set object; pydantic copies it before
+    changing it (`model_copy(update=...)`), so sharing is safe and saves a set per model.
+    """
+    fields_set = _ALL_FIELDS.get(cls)
+    if fields_set is None:
+        fields_set = _ALL_FIELDS[cls] = set(cls.model_fields)
+    model = _new(cls)
+    _set_dict(model, values)
+    _set_fields_set(model, fields_set)
+    _set_extra(model, None)
+    _set_private(model, None)
     return model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Iterator
@@ -193,3 +194,16 @@ def test_sandbox_speaks_talentlms_shapes(sim: RunningSimulator) -> None:
                        headers={"X-API-Key": KEY, "Accept": "application/json"},
                        json={"enrollments": [{"course_id": 12, "user_id": 1}]})
     assert v2.status_code == 400 and set(v2.json()) == {"type", "message"}
+
+
+def test_sandbox_answers_429_over_the_hourly_limit_and_counts_it() -> None:
+    client = create_app(api_key=KEY, hourly_limit=2).test_client()
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()}
+    answers = [client.get("/api/v1/courses", headers=auth) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    assert float(answers[2].headers["Retry-After"]) > 3500
+    assert answers[2].json == {
+        "error": {"message": "API rate limit exceeded. Please try again later."}}
+    counts = client.get("/_sandbox/state").json["counts"]
+    assert counts["calls"] == 2 and counts["throttled"] == 1

@@ -105,7 +105,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
-    with pytest.raises(ConfigError, match="nope.toml: mapping file not found"):
+    with pytest.raises(ConfigError, match=r"nope\.toml: mapping file not found"):
         load_mapping(missing)
     broken = tmp_path / "broken.toml"
     broken.write_text("[[rules]\n", encoding="utf-8")
@@ -113,7 +113,7 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         load_mapping(broken)
     latin = tmp_path / "latin.toml"
     latin.write_bytes('[labels]\n"Tr\xe8s bien" = 4\n'.encode("latin-1"))
-    with pytest.raises(ConfigError, match="latin.toml: not UTF-8"):
+    with pytest.raises(ConfigError, match=r"latin\.toml: not UTF-8"):
         load_mapping(latin)
 
 

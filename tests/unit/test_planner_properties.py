@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -48,7 +48,7 @@ EMPLOYEES = ["E1", "E2", "E3", "E9"]
 COURSES = ["101", "102", "103", "104", "105", "106"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def mapping_with_limit(limit: int) -> Mapping:
     return load_mapping_text(TEXT.replace("LIMIT", str(limit)), "m.toml")
 

@@ -11,9 +11,12 @@ import pytest
 from connector.errors import InputError
 from connector.reviewfiles import parse_when, read_reviews
 
-LONG = """Employee ID,Email Address,First Name,Last Name,Job Title,Review ID,Cycle,Completed On,Competency,Score,Scale Min,Scale Max,Rater,Comment
-E1,ana@example.com,Ana,Lopez,Account Executive,R1,2026-H1,2026-03-01,Negotiation,2,1,5,manager,needs practice
-E1,ana@example.com,Ana,Lopez,Account Executive,R1,2026-H1,2026-03-01,Negotiation,4,1,5,self,
+LONG = (
+    "Employee ID,Email Address,First Name,Last Name,Job Title,Review ID,Cycle,Completed On,"
+    "Competency,Score,Scale Min,Scale Max,Rater,Comment\n"
+    "E1,ana@example.com,Ana,Lopez,Account Executive,R1,2026-H1,2026-03-01,Negotiation,2,1,5,"
+    "manager,needs practice\n"
+) + """E1,ana@example.com,Ana,Lopez,Account Executive,R1,2026-H1,2026-03-01,Negotiation,4,1,5,self,
 E1,,,,,R1,2026-H1,2026-03-01,Communication,Meets expectations,,,,
 E2,ben@example.com,Ben,Okafor,Software Engineer,R2,2026-H1,2026-03-02T10:00:00+02:00,KPI 7,7,1,10,,
 """
@@ -173,7 +176,7 @@ def test_unreadable_files_raise_input_error(
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="nope.csv: review file not found"):
+    with pytest.raises(InputError, match=r"nope\.csv: review file not found"):
         read_reviews(tmp_path / "nope.csv")
 
 
