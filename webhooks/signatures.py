@@ -16,6 +16,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 Verifier = Callable[[bytes, Mapping[str, str], float], str | None]
@@ -53,11 +54,25 @@ def _required(headers: Mapping[str, str], name: str) -> str:
     return value.strip()
 
 
+def _parse_timestamp(timestamp: str) -> int:
+    """Unix seconds, or an ISO 8601 time with a zone (BambooHR's header format is not pinned
+    down by its spec; the signed bytes are the header as sent either way)."""
+    if timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12:
+        return int(timestamp)
+    if timestamp.isascii() and 10 <= len(timestamp) <= 40:
+        try:
+            when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is not None:
+                return int(when.timestamp())
+    raise SignatureError("invalid timestamp")
+
+
 def _check_window(timestamp: str, now: float, tolerance: int) -> int:
-    """Parse Unix seconds and refuse anything more than `tolerance` from `now` either way."""
-    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        raise SignatureError("invalid timestamp")
-    seconds = int(timestamp)
+    """Parse the timestamp and refuse anything more than `tolerance` from `now` either way."""
+    seconds = _parse_timestamp(timestamp)
     if now - seconds > tolerance:
         raise SignatureError("timestamp too old")
     if seconds - now > tolerance:

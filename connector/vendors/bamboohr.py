@@ -17,20 +17,17 @@ owner's id and the port's `GoalRef` has no other place for it.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import requests
-from pydantic import Field
 
 from connector.errors import ConfigError, FatalAPIError, VendorError
 from connector.http import VendorHttp
-from connector.models import Employee, Evidence, Frozen, GoalKey, GoalRef
+from connector.models import Employee, Evidence, GoalKey, GoalRef
 from connector.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -403,127 +400,3 @@ def _employee_from_row(row: Mapping[str, Any], by_name: Mapping[str, list[str]])
                     first_name=_text(row.get("firstName")), last_name=_text(row.get("lastName")),
                     role=_text(row.get("jobTitle")), manager_id=manager,
                     active=status.lower() == "active")
-
-
-# -- webhooks ----------------------------------------------------------------------------------
-
-
-class SignatureError(Exception):
-    """A webhook delivery that must be refused (answer 401). `reason` is safe to log."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class WebhookPayloadError(ValueError):
-    """A verified delivery whose body is not an employee webhook we understand (answer 400)."""
-
-
-def verify_bamboohr_signature(raw_body: bytes, headers: Mapping[str, str], secret: str, *,
-                              now: float, tolerance: int = 300) -> None:
-    """Check BambooHR's signature: hex HMAC-SHA256, keyed with the webhook's private key, of
-    the raw body followed directly by `X-BambooHR-Timestamp` (Unix seconds), within
-    `tolerance` seconds of `now` either way. Raises `SignatureError`; returns None when good."""
-    if not secret:
-        raise SignatureError("no webhook secret configured")
-    lowered = {k.lower(): v for k, v in headers.items()}
-    signature = lowered.get(SIGNATURE_HEADER.lower(), "").strip().lower()
-    stamp = lowered.get(TIMESTAMP_HEADER.lower(), "").strip()
-    if not signature:
-        raise SignatureError("missing signature header")
-    if not stamp:
-        raise SignatureError("missing timestamp header")
-    sent_at = _stamp_seconds(stamp)
-    if sent_at is None:
-        raise SignatureError("malformed timestamp")
-    if abs(now - sent_at) > tolerance:
-        raise SignatureError("timestamp outside the tolerance window")
-    expected = hmac.new(secret.encode(), raw_body + stamp.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise SignatureError("signature mismatch")
-
-
-def _stamp_seconds(stamp: str) -> float | None:
-    """Unix seconds (what the vendor's sample sends); an ISO 8601 time is accepted as well,
-    since the spec itself does not pin the header's format."""
-    try:
-        return float(stamp)
-    except ValueError:
-        when = _when(stamp)
-        return when.timestamp() if when is not None else None
-
-
-class EmployeeChange(Frozen):
-    """One employee event from a BambooHR webhook: a hint to re-read the directory."""
-
-    employee_id: str
-    action: Literal["created", "updated", "deleted"]
-    occurred_at: datetime | None = None
-    changed_fields: tuple[str, ...] = ()
-    fields: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def event_id(self) -> str:
-        """A dedupe key: the same change delivered twice has the same id."""
-        when = self.occurred_at.isoformat() if self.occurred_at else ""
-        raw = f"{self.employee_id}|{self.action}|{when}|{','.join(self.changed_fields)}"
-        return hashlib.sha256(raw.encode()).hexdigest()[:24]
-
-
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _action(raw: Any) -> Literal["created", "updated", "deleted"]:
-    action = str(raw or "").lower().rsplit(".", 1)[-1]
-    if action == "created":
-        return "created"
-    if action == "updated":
-        return "updated"
-    if action == "deleted":
-        return "deleted"
-    raise WebhookPayloadError(f"unknown employee webhook action {raw!r}")
-
-
-def parse_employee_webhook(payload: Mapping[str, Any]) -> list[EmployeeChange]:
-    """The employee changes in a verified webhook body, in either documented shape:
-
-    - `employee.created|updated|deleted` (the spec's `webhooks:` section): one event,
-      `{"type", "timestamp", "data": {"companyId", "employeeId", "changedFields"}}`;
-    - legacy `employee_with_fields.*` (vendor web docs, not in the spec file): a batch,
-      `{"employees": [{"id", "action", "timestamp", "fields", "changedFields"}]}`.
-    """
-    if not isinstance(payload, Mapping):
-        raise WebhookPayloadError("webhook body is not a JSON object")
-    if "employees" in payload:
-        rows = payload["employees"]
-        if not isinstance(rows, list):
-            raise WebhookPayloadError("`employees` is not a list")
-        changes = []
-        for row in rows:
-            if not isinstance(row, Mapping) or not str(row.get("id") or "").strip():
-                raise WebhookPayloadError("employee entry without an id")
-            fields = row.get("fields")
-            changes.append(EmployeeChange(
-                employee_id=str(row["id"]).strip(), action=_action(row.get("action")),
-                occurred_at=_when(row.get("timestamp")),
-                changed_fields=tuple(str(f) for f in row.get("changedFields") or ()),
-                fields=dict(fields) if isinstance(fields, Mapping) else {}))
-        return changes
-    kind = str(payload.get("type") or "")
-    if not kind.startswith("employee."):
-        raise WebhookPayloadError(f"not an employee webhook: type {kind!r}")
-    data = payload.get("data")
-    if not isinstance(data, Mapping) or not str(data.get("employeeId") or "").strip():
-        raise WebhookPayloadError("employee webhook without data.employeeId")
-    return [EmployeeChange(
-        employee_id=str(data["employeeId"]).strip(), action=_action(kind),
-        occurred_at=_when(payload.get("timestamp")),
-        changed_fields=tuple(str(f) for f in data.get("changedFields") or ()))]

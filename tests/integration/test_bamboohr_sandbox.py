@@ -31,14 +31,9 @@ from connector.models import Employee, Evidence, GoalKey
 from connector.sandbox.bamboohr import create_app
 from connector.sandbox.common import RunningSimulator, serve
 from connector.settings import Settings
-from connector.vendors.bamboohr import (
-    LIST_CAP,
-    BambooHRDirectory,
-    BambooHRGoals,
-    SignatureError,
-    parse_employee_webhook,
-    verify_bamboohr_signature,
-)
+from connector.vendors.bamboohr import LIST_CAP, BambooHRDirectory, BambooHRGoals
+from webhooks.payloads import parse_bamboohr_employees as parse_employee_webhook
+from webhooks.signatures import SignatureError, verify_bamboohr
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "vendor-specs" / "bamboohr-public-api.yaml"
 API_KEY = "sim-key-4242"
@@ -367,8 +362,7 @@ class Receiver:
     def hook(self) -> tuple[str, int]:
         body = request.get_data()
         try:
-            verify_bamboohr_signature(body, dict(request.headers), self.secret,
-                                      now=self.clock())
+            verify_bamboohr(body, dict(request.headers), [self.secret], now=self.clock())
         except SignatureError as exc:
             self.got.append(exc.reason)
             return "", 401
