@@ -3,7 +3,6 @@ not with our code), every refusal, and both documented payload shapes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
