@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.func is None:
         parser.print_help(sys.stderr)
         return 2
+    from connector.store import Store
+
+    already_open = set(Store.open_stores())
     try:
         code: int = args.func(args)
     except ConnectorError as exc:
@@ -117,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    finally:
+        from connector.store import Store
+
+        Store.close_all(except_=already_open)
     return code
 
 

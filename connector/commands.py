@@ -225,7 +225,10 @@ def _open(settings: Settings | None = None) -> tuple[Settings, Store]:
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = make_engine(settings.database_url)
-    applied = store_migrations.upgrade(engine)
+    try:
+        applied = store_migrations.upgrade(engine)
+    finally:
+        engine.dispose()
     where = redact_url(settings.database_url)
     print(f"applied {', '.join(applied)} on {where}" if applied
           else f"{where} is up to date")
@@ -393,6 +396,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 # -- identities -------------------------------------------------------------------------
 def cmd_identities(args: argparse.Namespace) -> int:
     _, store = _open()
+    try:  # closed here: `main()` may run in a process that lives on (tests, a shell)
+        return _identities(args, store)
+    finally:
+        store.close()
+
+
+def _identities(args: argparse.Namespace, store: Store) -> int:
     if args.id_command == "pending":
         rows = store.identities_in_state("pending")
         if not rows:
@@ -422,9 +432,16 @@ def cmd_identities(args: argparse.Namespace) -> int:
 
 # -- approvals --------------------------------------------------------------------------
 def cmd_approvals(args: argparse.Namespace) -> int:
+    _, store = _open()
+    try:
+        return _approvals(args, store)
+    finally:
+        store.close()
+
+
+def _approvals(args: argparse.Namespace, store: Store) -> int:
     import getpass
 
-    _, store = _open()
     if args.ap_command == "list":
         rows = store.approvals_list("pending")
         if not rows:

@@ -111,7 +111,12 @@ def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) ->
             tracker.complete_course(ref, course_id, percent)
 
     def already() -> bool:
-        return bool(tracker is not None and tracker.evidence_exists(ref, evidence))
+        if tracker is None or not tracker.evidence_exists(ref, evidence):
+            return False
+        # The interrupted attempt may have stopped between the comment and the milestone;
+        # ticking a milestone again is harmless, leaving it unticked is not.
+        tracker.complete_course(ref, course_id, percent)
+        return True
 
     def record(conn: Connection, _: Any) -> None:
         store.save_evidence(conn, goal_key, course_id, event.event_id, event.completed_at)

@@ -249,12 +249,16 @@ class Executor:
                             f"in {self.ctx.lms_name}, due {action.due_date}")
 
     def _needs_reset(self, action: PlanAction, employee_id: str, course_id: str) -> bool:
-        """A rule with prior_completion = "reset" and an old pass of this course: start over."""
+        """An old pass of this course and either a rule with prior_completion = "reset" or a
+        recertification cycle: start over. (A recertification assigns the course again; in an
+        LMS that still shows it completed there would be nothing left for the learner to do.)"""
         if not action.causes:
             return False
         index = action.causes[0].rule_index
         rules = self.ctx.mapping.rules
-        if index >= len(rules) or rules[index].prior_completion != "reset":
+        recertifying = action.causes[0].source == "recertification"
+        if index >= len(rules) or (rules[index].prior_completion != "reset"
+                                   and not recertifying):
             return False
         found = self._gap_found_at(action)
         return any(row["outcome"] == "passed" and row["completed_at"] < found

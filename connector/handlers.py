@@ -9,12 +9,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import Connection
+
 from connector.completions import apply_to_goal, handle_completion
 from connector.executor import Context, Executor
-from connector.models import CompletionEvent, Employee, Outcome, Plan, Review
+from connector.models import CompletionEvent, Employee, Outcome, Plan, PlanAction, Review, utcnow
 from connector.planner import LedgerView, plan_reviews
 from connector.store.jobs import Job
-from connector.store.ledger import PLANNED, WAITING
+from connector.store.ledger import CANCELLED, PLANNED, WAITING
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ def record_plan(ctx: Context, review: Review, plan: Plan) -> None:
                         f"{gap.target:g} (gap {gap.gap:g})", gap.cause.model_dump(mode="json"),
                         ref)
         for action in plan.actions:
-            if store.record_action(action, PLANNED, conn):
+            if store.record_action(action, PLANNED, conn) or _replan_cancelled(conn, action):
                 store.audit(conn, eid, f"planned.{action.kind.value}", _describe(action),
                             [c.model_dump(mode="json") for c in action.causes], action.key)
         for item in plan.unmapped:
@@ -88,6 +90,21 @@ def record_plan(ctx: Context, review: Review, plan: Plan) -> None:
         for skip in plan.skipped:
             store.audit(conn, eid, "planned.skipped",
                         f"{skip.skill_id} course {skip.course_id or '-'}: {skip.reason}", ref=ref)
+
+
+def _replan_cancelled(conn: Connection, action: PlanAction) -> bool:
+    """A key cancelled when the employee left (`learner:E` above all) and planned again by a
+    later review, after a rehire: it is planned work again, with the new review's facts.
+    (The planner re-plans cancelled keys; without this the ledger kept them cancelled and a
+    rehire's enrollments waited forever for a learner nobody would look for.)"""
+    from sqlalchemy import update
+
+    from connector.store.schema import actions
+
+    changed = conn.execute(update(actions).where(
+        actions.c.key == action.key, actions.c.state == CANCELLED).values(
+        state=PLANNED, payload=action.model_dump_json(), updated_at=utcnow()))
+    return bool(changed.rowcount)
 
 
 def _describe(action: Any) -> str:

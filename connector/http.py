@@ -49,6 +49,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RATE_LIMIT_RESERVE = 2  # calls left in the vendor's window that we never spend without pausing
 SHORT_PAUSE = 1.0  # seconds to pause when the window is nearly spent and no reset is given
 BACKOFF_BASE = 0.5  # first backoff cap in seconds; doubles per attempt up to max_wait
+UNCERTAIN_WRITE_FACTOR = 2.0  # x read timeout before a lost write is asked about again
 _EPOCH_THRESHOLD = 1_000_000_000  # a reset value above this is a Unix time, below a delay
 _SECRET_HEADER = re.compile(r"key|token|auth|secret|signature|cookie|password", re.IGNORECASE)
 
@@ -351,7 +352,15 @@ class VendorHttp:
             ),
             reraise=True,
         )
-        return retrying(attempt)
+        try:
+            return retrying(attempt)
+        except VendorConnectionError as exc:
+            if exc.request_sent and not safe and exc.retry_after is None:
+                # A write whose answer was lost may still be carried out by the vendor after we
+                # stopped waiting. The caller's retry first asks "already done?", so it must
+                # not ask before the vendor has had time to finish: twice the read timeout.
+                exc.retry_after = UNCERTAIN_WRITE_FACTOR * self._timeout[1]
+            raise
 
     def get_json(self, path: str, *, operation: str, params: Any = None) -> Any:
         return self._json(self.request("GET", path, operation=operation, params=params),

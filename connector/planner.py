@@ -15,12 +15,11 @@ from __future__ import annotations
 import collections.abc as cabc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from connector.models import (
     ActionKind,
     Cause,
-    Employee,
     GoalKey,
     Plan,
     PlanAction,
@@ -29,14 +28,19 @@ from connector.models import (
     Skipped,
     Unmapped,
 )
-from mappings.gaps import find_gaps
-from mappings.schema import Mapping, Rule, trusted
+from mappings.gaps import gaps_for_planning
+from mappings.schema import Mapping, Rule, remember
+from mappings.trusted import trusted_maker
 
 ALREADY_DONE = "already done"
 ALREADY_ASSIGNED = "already assigned"
 ALREADY_PLANNED = "already planned in this run"
 LIMIT_PER_REVIEW = "limit max_courses_per_review"
 PROTECTED = "protected"
+
+_ENSURE_LEARNER = ActionKind.ENSURE_LEARNER
+_ENROLL = ActionKind.ENROLL
+_OPEN_GOAL = ActionKind.OPEN_GOAL
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,9 @@ class Planner:
         self._learners_planned: set[str] = set()
         self._goals_planned: set[str] = set()
         self._enrolls_planned: set[str] = set()
+        self._titles: dict[tuple[object, ...], str] = {}
+        # rules[N] → whether its goal title names the employee (worth a display name).
+        self._names_employee = ["{employee}" in rule.goal_title for rule in mapping.rules]
         self.enrollments_planned = 0
 
     @property
@@ -93,96 +100,119 @@ class Planner:
         return sum(1 for courses in self._courses_planned.values() if courses)
 
     def plan_review(self, review: Review) -> Plan:
-        gaps, unmapped = find_gaps(review, self.mapping)
+        gaps, ranked, unmapped = gaps_for_planning(review, self._index)
         employee = review.employee
-        if employee.employee_id in self._index.protected:
-            guarded = [_skip(review, gap.skill_id, None, PROTECTED) for gap in gaps]
-            return _plan((), gaps, unmapped, guarded)
+        eid = employee.employee_id
+        rid = review.review_id
+        if eid in self._index.protected:
+            guarded = [_skip(eid, rid, gap.skill_id, None, PROTECTED) for gap in gaps]
+            return _plan((), tuple(gaps), tuple(unmapped), tuple(guarded))
+        if not ranked:
+            return _plan((), (), tuple(unmapped), ())
+        if len(ranked) > 1:
+            ranked.sort()
+
+        cycle = review.cycle
+        done = self.ledger.done_keys
+        enrolls_planned = self._enrolls_planned
+        # Every goal's enrollment keys, worked out once: courses this review's goals already
+        # got (earlier runs, or earlier in this run when the review is delivered twice) use up
+        # its budget before anything new is planned.
+        budget = self._max_per_review
+        keys_of: list[list[str]] = []
+        for entry in ranked:
+            goal_text = f"{eid}/{entry[2]}/{cycle}"  # str(GoalKey)
+            keys = [f"enroll:{eid}:{course}:{goal_text}" for course in entry[4].courses]
+            for key in keys:
+                if key in done or key in enrolls_planned:
+                    budget -= 1
+            keys_of.append(keys)
 
         base_day = review.completed_at.date()
         if self.today is not None and self.today > base_day:
             base_day = self.today
-        ordered = sorted(
-            ((gap, *self._rule(gap)) for gap in gaps),
-            key=lambda item: (-item[2].priority, -item[0].gap, item[0].skill_id),
-        )
-        budget = self._max_per_review - self._done_enrolls(
-            employee, ordered, review.cycle
-        )
         actions: list[PlanAction] = []
         skipped: list[Skipped] = []
-        planned = self._courses_planned.setdefault(employee.employee_id, set())
-        already_open = self.ledger.open_courses.get(employee.employee_id, frozenset())
-        done = self.ledger.done_keys
-        eid = employee.employee_id
-        for gap, _rule_index, rule in ordered:
-            goal = trusted(GoalKey, employee_id=eid, skill_id=gap.skill_id, cycle=review.cycle)
-            goal_text = str(goal)
-            due = base_day + timedelta(days=rule.due_in_days)
-            causes = (gap.cause,)
+        learner_causes: list[Cause] = []
+        planned = self._courses_planned.setdefault(eid, set())
+        already_open = self.ledger.open_courses.get(eid, frozenset())
+        for (_priority, _gap, skill_id, rule_index, rule, gap), keys in zip(
+            ranked, keys_of, strict=True
+        ):
             linked: list[str] = []
-            enrolls: list[PlanAction] = []
+            new_courses: list[str] = []
             own = 0  # courses enrolled for this very goal: now, earlier, or earlier this run
-            for course in rule.courses:
-                key = enroll_key(eid, course, goal_text)
+            for course, key in zip(rule.courses, keys, strict=True):
                 if key in done:
                     own += 1
                     linked.append(course)
-                    skipped.append(_skip(review, gap.skill_id, course, ALREADY_DONE))
-                elif key in self._enrolls_planned:
+                    skipped.append(_skip(eid, rid, skill_id, course, ALREADY_DONE))
+                elif key in enrolls_planned:
                     own += 1
                     linked.append(course)
-                    skipped.append(_skip(review, gap.skill_id, course, ALREADY_PLANNED))
+                    skipped.append(_skip(eid, rid, skill_id, course, ALREADY_PLANNED))
                 elif course in already_open or course in planned:
                     linked.append(course)
-                    skipped.append(_skip(review, gap.skill_id, course, ALREADY_ASSIGNED))
+                    skipped.append(_skip(eid, rid, skill_id, course, ALREADY_ASSIGNED))
                 elif budget <= 0:
-                    skipped.append(_skip(review, gap.skill_id, course, LIMIT_PER_REVIEW))
+                    skipped.append(_skip(eid, rid, skill_id, course, LIMIT_PER_REVIEW))
                 else:
                     budget -= 1
                     own += 1
                     linked.append(course)
-                    enrolls.append(_action(
-                        ActionKind.ENROLL, employee, course_id=course, goal=goal, due_date=due,
-                        priority=rule.priority, causes=causes,
-                    ))
+                    new_courses.append(course)
                     planned.add(course)
-                    self._enrolls_planned.add(key)
+                    enrolls_planned.add(key)
             if not own:
                 # A goal only opens with at least one course of its own; courses that already
                 # serve another open goal alone do not open a second goal for them. (This also
                 # keeps re-planning stable: a goal never appears just because another review
                 # assigned its courses in between.)
                 reason = ALREADY_ASSIGNED if linked else LIMIT_PER_REVIEW
-                skipped.append(_skip(review, gap.skill_id, None, reason))
+                skipped.append(_skip(eid, rid, skill_id, None, reason))
                 continue
-            open_goal = _action(
-                ActionKind.OPEN_GOAL, employee, course_ids=tuple(linked), goal=goal,
-                goal_title=self._title(rule, gap, review), due_date=due,
-                priority=rule.priority, causes=causes,
-            )
-            if open_goal.key in done:
-                skipped.append(_skip(review, gap.skill_id, None, ALREADY_DONE))
-            elif open_goal.key in self._goals_planned:
-                skipped.append(_skip(review, gap.skill_id, None, ALREADY_PLANNED))
+            goal_key = f"goal:{eid}/{skill_id}/{cycle}"  # PlanAction.key of the OPEN_GOAL
+            opens = False
+            if goal_key in done:
+                skipped.append(_skip(eid, rid, skill_id, None, ALREADY_DONE))
+            elif goal_key in self._goals_planned:
+                skipped.append(_skip(eid, rid, skill_id, None, ALREADY_PLANNED))
             else:
-                self._goals_planned.add(open_goal.key)
-                actions.append(open_goal)
-            actions.extend(enrolls)
+                self._goals_planned.add(goal_key)
+                opens = True
+            if not opens and not new_courses:
+                continue
+            goal = _goal_key({"employee_id": eid, "skill_id": skill_id, "cycle": cycle})
+            due = base_day + self._index.due_after[rule_index]
+            causes = (gap.cause,)
+            priority = rule.priority
+            if opens:
+                actions.append(_plan_action({
+                    "kind": _OPEN_GOAL, "employee": employee, "course_id": None,
+                    "course_ids": tuple(linked), "goal": goal,
+                    "goal_title": self._title(rule_index, rule, gap, review), "due_date": due,
+                    "priority": priority, "causes": causes,
+                }))
+            for course in new_courses:
+                actions.append(_plan_action({
+                    "kind": _ENROLL, "employee": employee, "course_id": course,
+                    "course_ids": (), "goal": goal, "goal_title": None, "due_date": due,
+                    "priority": priority, "causes": causes,
+                }))
+                learner_causes.append(gap.cause)
 
-        new_enrolls = [a for a in actions if a.kind is ActionKind.ENROLL]
-        self.enrollments_planned += len(new_enrolls)
-        if new_enrolls:
-            learner = _action(
-                ActionKind.ENSURE_LEARNER, employee,
-                causes=tuple(c for a in new_enrolls for c in a.causes),
-            )
-            if learner.key in done:
-                skipped.append(_skip(review, "", None, ALREADY_DONE))
-            elif employee.employee_id not in self._learners_planned:
-                self._learners_planned.add(employee.employee_id)
-                actions.insert(0, learner)
-        return _plan(actions, gaps, unmapped, skipped)
+        if learner_causes:
+            self.enrollments_planned += len(learner_causes)
+            if f"learner:{eid}" in done:  # PlanAction.key of the ENSURE_LEARNER
+                skipped.append(_skip(eid, rid, "", None, ALREADY_DONE))
+            elif eid not in self._learners_planned:
+                self._learners_planned.add(eid)
+                actions.insert(0, _plan_action({
+                    "kind": _ENSURE_LEARNER, "employee": employee, "course_id": None,
+                    "course_ids": (), "goal": None, "goal_title": None, "due_date": None,
+                    "priority": 0, "causes": tuple(learner_causes),
+                }))
+        return _plan(tuple(actions), tuple(gaps), tuple(unmapped), tuple(skipped))
 
     def bulk_limit_problems(self, headcount: int | None = None) -> list[str]:
         """Run-wide limits this run's plans break; the executor waits for a person if any.
@@ -209,37 +239,27 @@ class Planner:
                 )
         return problems
 
-    def _rule(self, gap: SkillGap) -> tuple[int, Rule]:
-        found = self._index.rules.get(gap.skill_id)
-        if found is None:  # find_gaps only returns gaps that have a rule
-            raise AssertionError(f"no rule for gap in {gap.skill_id!r}")
-        return found
-
-    def _done_enrolls(
-        self, employee: Employee, ordered: list[tuple[SkillGap, int, Rule]], cycle: str
-    ) -> int:
-        """Courses this review's goals already got (earlier runs, or earlier in this run when
-        the review is delivered twice): they use up its budget."""
-        done = self.ledger.done_keys
-        if not done and not self._enrolls_planned:
-            return 0
-        count = 0
-        for gap, _index, rule in ordered:
-            goal = f"{employee.employee_id}/{gap.skill_id}/{cycle}"  # str(GoalKey)
-            for course in rule.courses:
-                key = enroll_key(employee.employee_id, course, goal)
-                count += key in done or key in self._enrolls_planned
-        return count
-
-    def _title(self, rule: Rule, gap: SkillGap, review: Review) -> str:
-        return rule.goal_title.format(
-            skill=self._index.skills[gap.skill_id].display_name,
-            rating=show_level(gap.rating),
-            target=show_level(gap.target),
-            gap=show_level(gap.gap),
-            employee=review.employee.display_name,
-            cycle=review.cycle,
+    def _title(self, rule_index: int, rule: Rule, gap: SkillGap, review: Review) -> str:
+        """The goal's title; remembered, since a run repeats the same few (rule, levels)."""
+        rating, target, size = gap.rating, gap.target, gap.gap
+        name = review.employee.display_name if self._names_employee[rule_index] else None
+        # 0.0 and -0.0 are one key but print differently: leave zeros out of the memo.
+        key = None if rating == 0 or target == 0 else (
+            rule_index, rating, target, size, review.cycle, name
         )
+        title = self._titles.get(key) if key is not None else None
+        if title is None:
+            title = rule.goal_title.format(
+                skill=self._index.skills[gap.skill_id].display_name,
+                rating=show_level(rating),
+                target=show_level(target),
+                gap=show_level(size),
+                employee=name,
+                cycle=review.cycle,
+            )
+            if key is not None:
+                remember(self._titles, key, title)
+        return title
 
 
 def enroll_key(employee_id: str, course_id: str, goal: str) -> str:
@@ -271,47 +291,32 @@ def plan_reviews(
         gaps.extend(plan.gaps)
         unmapped.extend(plan.unmapped)
         skipped.extend(plan.skipped)
-    return _plan(actions, gaps, unmapped, skipped)
+    return _plan(tuple(actions), tuple(gaps), tuple(unmapped), tuple(skipped))
 
 
 # Inputs here are already-validated models, so the hot path builds results without
 # re-validating them (pydantic validation would triple the planning time).
+_goal_key = trusted_maker(GoalKey)
+_plan_action = trusted_maker(PlanAction)
+_skipped = trusted_maker(Skipped)
+_plan_of = trusted_maker(Plan)
 
 
-def _action(
-    kind: ActionKind,
-    employee: Employee,
-    *,
-    course_id: str | None = None,
-    course_ids: tuple[str, ...] = (),
-    goal: GoalKey | None = None,
-    goal_title: str | None = None,
-    due_date: date | None = None,
-    priority: int = 0,
-    causes: tuple[Cause, ...] = (),
-) -> PlanAction:
-    return trusted(
-        PlanAction,
-        kind=kind, employee=employee, course_id=course_id, course_ids=course_ids, goal=goal,
-        goal_title=goal_title, due_date=due_date, priority=priority, causes=causes,
-    )
-
-
-def _skip(review: Review, skill_id: str, course_id: str | None, reason: str) -> Skipped:
-    return trusted(
-        Skipped,
-        employee_id=review.employee.employee_id, review_id=review.review_id,
-        skill_id=skill_id, course_id=course_id, reason=reason,
-    )
+def _skip(
+    employee_id: str, review_id: str, skill_id: str, course_id: str | None, reason: str
+) -> Skipped:
+    return _skipped({
+        "employee_id": employee_id, "review_id": review_id, "skill_id": skill_id,
+        "course_id": course_id, "reason": reason,
+    })
 
 
 def _plan(
-    actions: Iterable[PlanAction],
-    gaps: Iterable[SkillGap],
-    unmapped: Iterable[Unmapped],
-    skipped: Iterable[Skipped],
+    actions: tuple[PlanAction, ...],
+    gaps: tuple[SkillGap, ...],
+    unmapped: tuple[Unmapped, ...],
+    skipped: tuple[Skipped, ...],
 ) -> Plan:
-    return trusted(
-        Plan,
-        actions=tuple(actions), gaps=tuple(gaps), unmapped=tuple(unmapped), skipped=tuple(skipped)
-    )
+    return _plan_of({
+        "actions": actions, "gaps": gaps, "unmapped": unmapped, "skipped": skipped,
+    })

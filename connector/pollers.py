@@ -120,10 +120,15 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
         store.cursor_failed(name, str(exc))
         raise
     seen = {e.employee_id for e in employees}
-    queued = sum(queue_employee(store, e, "updated") for e in employees)
+    identities = {row["employee_id"]: row for row in store.all_identities()}
+    # A returning leaver reads exactly as before they left: key the event on the ledger's
+    # state as well, or the rehire would be dropped as a duplicate of that older read.
+    queued = sum(queue_employee(store, e, "updated",
+                                since=_returning(identities.get(e.employee_id), e))
+                 for e in employees)
     leavers: list[str] = []
     if complete and employees:
-        known = [row for row in store.all_identities() if row["active"]]
+        known = [row for row in identities.values() if row["active"]]
         leavers = [row["employee_id"] for row in known if row["employee_id"] not in seen]
         share = len(leavers) / max(1, len(known))
         if leavers and share > max_leaver_share and not confirm:
@@ -137,9 +142,9 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
                 "Check the directory, then run again with --confirm")
         for eid in leavers:
             row = store.identity(eid)
-            if row:
+            if row:  # keyed on the identity's last change: a second leave is new work too
                 queue_employee(store, store.employee_of(row).model_copy(update={"active": False}),
-                               "deleted")
+                               "deleted", since=str(row["updated_at"]))
     elif not complete:
         store.audit(None, None, "directory.incomplete",
                     "the directory read was incomplete; no leaver handling this time")
@@ -147,10 +152,21 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
     return queued, len(leavers)
 
 
-def queue_employee(store: Store, employee: Employee, action: str) -> bool:
-    """Queue a directory change; the same facts read again are a duplicate, not new work."""
+def _returning(row: dict[str, Any] | None, employee: Employee) -> str | None:
+    """For an active employee the ledger holds as a leaver, when that identity last changed;
+    else None (a leaver listed as inactive is not new work on every read)."""
+    if row is None or row["active"] or not employee.active:
+        return None
+    return str(row["updated_at"])
+
+
+def queue_employee(store: Store, employee: Employee, action: str, *,
+                   since: str | None = None) -> bool:
+    """Queue a directory change; the same facts read again are a duplicate, not new work.
+    `since` (the ledger's last change of the identity) tells a leave or a rehire apart from
+    an earlier read with the same facts."""
     digest = hashlib.sha256(employee.model_dump_json().encode()).hexdigest()[:16]
-    event_id = f"{action}:{employee.employee_id}:{digest}"
+    event_id = f"{action}:{employee.employee_id}:{digest}" + (f":{since}" if since else "")
     return store.ingest("directory", event_id, "employee",
                         {"employee": employee.model_dump(mode="json"), "action": action},
                         employee_id=employee.employee_id)

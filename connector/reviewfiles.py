@@ -15,8 +15,7 @@ CSV layouts, told apart by the header:
   (and listed in `ignored_columns`) so "Department" or "Location" do not show up as skills.
 
 Delimiter (`,`, `;` or tab) is detected from the header; a UTF-8 byte-order mark is accepted.
-Dates are ISO 8601; a date without a time is midnight UTC; a time without a zone is refused,
-because guessing a zone would shift due dates and cycles.
+What a single row means (header names, dates, numbers, one rating) is `connector.reviewrows`.
 """
 
 from __future__ import annotations
@@ -24,62 +23,42 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import math
-import operator
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
-from datetime import UTC, date, datetime
-from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
 from connector.errors import InputError
-from connector.models import Employee, Rating, Review
+from connector.models import Rating, Review
+from connector.reviewrows import (
+    HEADER_ALIASES,
+    REQUIRED_FIELDS,
+    UNREAD,
+    HeadReader,
+    LongRatings,
+    ReviewDraft,
+    RowRejected,
+    canonical_header,
+    detect_delimiter,
+    head_getter,
+    padded_cells,
+    parse_number,
+    parse_when,
+    wide_rating,
+)
 from mappings.loader import format_location
-from mappings.schema import normalise_name, trusted
+from mappings.schema import remember
+
+__all__ = [
+    "HEADER_ALIASES", "FileFormat", "ReviewFile", "RowError", "SkillMatcher", "canonical_header",
+    "describe", "detect_delimiter", "parse_number", "parse_when", "read_reviews",
+]
 
 FileFormat = Literal["auto", "csv", "json"]
 SkillMatcher = Callable[[str], bool]
-
-#: Column names each field is known by in exports (matched ignoring case and punctuation).
-HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "employee_id": (
-        "employee_id", "employee id", "employee", "emp_id", "employee number", "staff id",
-        "person id", "worker id",
-    ),
-    "email": ("email", "email address", "e-mail", "work email"),
-    "first_name": ("first_name", "first name", "given name", "firstname"),
-    "last_name": ("last_name", "last name", "surname", "family name"),
-    "role": ("role", "job title", "position", "job role"),
-    "manager_id": ("manager_id", "manager id", "manager"),
-    "review_id": ("review_id", "review id", "review", "appraisal id", "evaluation id"),
-    "cycle": ("cycle", "review cycle", "review period", "period"),
-    "completed_at": (
-        "completed_at", "completed", "completed on", "completion date", "review date",
-        "date completed",
-    ),
-    "skill": ("skill", "kpi", "competency", "skill name", "competency name"),
-    "rating": ("rating", "score", "rating value", "level"),
-    "scale_min": ("scale_min", "scale min", "rating min", "min rating"),
-    "scale_max": ("scale_max", "scale max", "rating max", "max rating"),
-    "rater": ("rater", "rater type", "rated by", "reviewer type"),
-    "comment": ("comment", "comments", "notes"),
-}
-_CANONICAL = {normalise_name(a): field for field, names in HEADER_ALIASES.items() for a in names}
-_REQUIRED = ("employee_id", "cycle", "completed_at")
-_HEAD_FIELDS = frozenset({
-    "employee_id", "email", "first_name", "last_name", "role", "manager_id", "review_id",
-    "cycle", "completed_at",
-})
-
-
-def canonical_header(name: str) -> str | None:
-    """The field a column header stands for, or None when it is not a known header."""
-    return _CANONICAL.get(normalise_name(name))
 
 
 @dataclass(frozen=True)
@@ -94,8 +73,13 @@ class RowError:
         return f"{self.path}:{self.row_number}: {self.reason}"
 
 
-class _RowRejected(Exception):
-    """Internal: this row is bad for the stated reason."""
+class _CsvRows(Protocol):
+    """A `csv.reader`: rows, and the line the last one ended on."""
+
+    @property
+    def line_num(self) -> int: ...
+
+    def __iter__(self) -> Iterator[list[str]]: ...
 
 
 def read_reviews(
@@ -204,14 +188,13 @@ class ReviewFile(Iterator[Review]):
                 reader = csv.reader(itertools.chain([header_line], fh), delimiter=delimiter)
                 header = [cell.strip() for cell in next(reader)]
                 columns = self._columns(header)
-                rows = ((reader.line_num, row) for row in reader)
                 if "skill" in columns and "rating" in columns:
                     self.layout = "long"
-                    yield from self._long(rows, columns, len(header))
+                    yield from self._long(reader, columns, len(header))
                 else:
                     self.layout = "wide"
                     skills = self._skill_columns(header, columns)
-                    yield from self._wide(rows, columns, skills, len(header))
+                    yield from self._wide(reader, columns, skills, len(header))
         except UnicodeDecodeError:
             line = reader.line_num if reader is not None else 0
             raise InputError(
@@ -235,7 +218,7 @@ class ReviewFile(Iterator[Review]):
                     f"{field}; keep one"
                 )
             columns[field] = index
-        missing = [f for f in _REQUIRED if f not in columns]
+        missing = [f for f in REQUIRED_FIELDS if f not in columns]
         if missing:
             raise InputError(
                 f"{self.path}: missing column(s) {', '.join(missing)} "
@@ -260,308 +243,90 @@ class ReviewFile(Iterator[Review]):
             )
         return skills
 
-    def _long(
-        self, rows: Iterator[tuple[int, list[str]]], columns: dict[str, int], width: int
-    ) -> Iterator[Review]:
+    def _long(self, rows: _CsvRows, columns: dict[str, int], width: int) -> Iterator[Review]:
         finished: dict[str, int] = {}  # review id → its last line, to catch split reviews
-        draft: _Draft | None = None
-        head_of = operator.itemgetter(*[i for f, i in columns.items() if f in _HEAD_FIELDS])
-        rating_of = _LongRating(columns)
-        line = 0
-        for line, row in rows:
+        draft: ReviewDraft | None = None
+        head_of = head_getter(columns)
+        read_head = HeadReader(columns)
+        rating_of = LongRatings(columns)
+        cells_of, memo = rating_of.cells_of, rating_of.memo
+        # The draft's state the hot path touches, kept in locals: the review-level cells of its
+        # first row as read (None: no fast path), its ratings, the line it last grew on.
+        raw_head: object = None
+        ratings: list[Rating] = []
+        last_line = line = 0
+        for row in rows:
+            line = rows.line_num
             try:
-                if draft is not None and len(row) == width and head_of(row) == draft.raw_head:
+                if len(row) == width and head_of(row) == raw_head:
                     # Fast path: another rating of the review on the row before, same cells.
-                    rating = rating_of(row)
+                    key = cells_of(row)
+                    rating = memo.get(key, UNREAD)
+                    if rating is UNREAD:
+                        rating = rating_of.read(row)
+                        remember(memo, key, rating)
                     if rating is not None:
-                        draft.ratings.append(rating)
-                    draft.last_line = line
+                        ratings.append(rating)
+                    last_line = line
                     continue
-                cells = _cells(row, width)
+                cells = padded_cells(row, width)
                 if cells is None:
                     continue
-                head = _ReviewHead.from_row(cells, columns)
+                head = read_head(cells)
                 if draft is not None and head.review_id != draft.head.review_id:
-                    finished[draft.head.review_id] = draft.last_line
-                    yield draft.build(self.source)
-                    draft = None
+                    finished[draft.head.review_id] = last_line
+                    yield draft.build(self.source, ratings)
+                    draft, raw_head = None, None
                 if draft is None:
                     if head.review_id in finished:
-                        raise _RowRejected(
+                        raise RowRejected(
                             f"review {head.review_id!r}: its rows must be consecutive "
                             f"(earlier rows end at line {finished[head.review_id]})"
                         )
-                    draft = _Draft(head.parsed(), line)
+                    draft, ratings, last_line = ReviewDraft(head.parsed(), line), [], line
                     if len(row) == width:
-                        draft.raw_head = head_of(row)
+                        raw_head = head_of(row)
                 else:
                     draft.check_same(head)
                 rating = rating_of(cells)
                 if rating is not None:
-                    draft.ratings.append(rating)
-                draft.last_line = line
-            except _RowRejected as exc:
+                    ratings.append(rating)
+                last_line = line
+            except RowRejected as exc:
                 self._reject(line, str(exc))
         if draft is not None:
-            yield draft.build(self.source)
+            yield draft.build(self.source, ratings)
 
     def _wide(
         self,
-        rows: Iterator[tuple[int, list[str]]],
+        rows: _CsvRows,
         columns: dict[str, int],
         skills: list[tuple[int, str]],
         width: int,
     ) -> Iterator[Review]:
         seen: dict[str, int] = {}
-        for line, row in rows:
+        read_head = HeadReader(columns)
+        for row in rows:
+            line = rows.line_num
             try:
-                cells = _cells(row, width)
+                cells = padded_cells(row, width)
                 if cells is None:
                     continue
-                head = _ReviewHead.from_row(cells, columns)
+                head = read_head(cells)
                 if head.review_id in seen:
-                    raise _RowRejected(
+                    raise RowRejected(
                         f"review {head.review_id!r} already appeared on line {seen[head.review_id]}"
                     )
-                draft = _Draft(head.parsed(), line)
+                draft = ReviewDraft(head.parsed(), line)
+                ratings = []
                 for index, name in skills:
-                    rating = _rating(cells, columns, name, rating_index=index)
+                    rating = wide_rating(cells, columns, name, index)
                     if rating is not None:
-                        draft.ratings.append(rating)
+                        ratings.append(rating)
                 seen[head.review_id] = line
-                yield draft.build(self.source)
-            except _RowRejected as exc:
+                yield draft.build(self.source, ratings)
+            except RowRejected as exc:
                 self._reject(line, str(exc))
-
-
-def detect_delimiter(header_line: str) -> str:
-    """The most frequent of `,` `;` and tab in the header row (comma when none appears)."""
-    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def _cells(row: list[str], width: int) -> list[str] | None:
-    """Stripped cells padded to the header's width; None for a blank line."""
-    if len(row) > width:
-        if any(cell.strip() for cell in row[width:]):
-            raise _RowRejected(f"{len(row)} cells but the header has {width} columns")
-        row = row[:width]
-    cells = [cell.strip() for cell in row]
-    if not any(cells):
-        return None
-    if len(cells) < width:
-        cells.extend([""] * (width - len(cells)))
-    return cells
-
-
-@dataclass
-class _ReviewHead:
-    """The review-level cells of a row (who, which review, when), as written."""
-
-    employee_id: str
-    review_id: str
-    cycle: str
-    completed_at: str
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    role: str | None
-    manager_id: str | None
-    when: datetime | None = None
-
-    @classmethod
-    def from_row(cls, cells: list[str], columns: dict[str, int]) -> _ReviewHead:
-        def cell(field: str) -> str:
-            index = columns.get(field)
-            return cells[index] if index is not None else ""
-
-        employee_id, cycle = cell("employee_id"), cell("cycle")
-        if not employee_id:
-            raise _RowRejected("employee_id is empty")
-        if not cycle:
-            raise _RowRejected("cycle is empty")
-        return cls(
-            employee_id=employee_id,
-            review_id=cell("review_id") or f"{employee_id}/{cycle}",
-            cycle=cycle,
-            completed_at=cell("completed_at"),
-            email=cell("email") or None,
-            first_name=cell("first_name") or None,
-            last_name=cell("last_name") or None,
-            role=cell("role") or None,
-            manager_id=cell("manager_id") or None,
-        )
-
-    def parsed(self) -> _ReviewHead:
-        try:
-            self.when = parse_when(self.completed_at)
-        except ValueError as exc:
-            raise _RowRejected(f"completed_at {self.completed_at!r}: {exc}") from None
-        return self
-
-
-@dataclass
-class _Draft:
-    head: _ReviewHead
-    first_line: int
-    last_line: int = 0
-    ratings: list[Rating] = dataclass_field(default_factory=list)
-    raw_head: object = None  # the review-level cells of its first row, as read
-
-    def __post_init__(self) -> None:
-        self.last_line = self.first_line
-
-    def check_same(self, other: _ReviewHead) -> None:
-        """A later row of the same review must agree on who and when."""
-        mine = self.head
-        for field in ("employee_id", "cycle"):
-            if getattr(other, field) != getattr(mine, field):
-                raise _RowRejected(
-                    f"review {mine.review_id!r}: {field} {getattr(other, field)!r} differs from "
-                    f"{getattr(mine, field)!r} on line {self.first_line}"
-                )
-        if other.completed_at != mine.completed_at and other.parsed().when != mine.when:
-            raise _RowRejected(
-                f"review {mine.review_id!r}: completed_at {other.completed_at!r} differs from "
-                f"{mine.completed_at!r} on line {self.first_line}"
-            )
-        for field in ("email", "first_name", "last_name", "role", "manager_id"):
-            if getattr(mine, field) is None and getattr(other, field) is not None:
-                setattr(mine, field, getattr(other, field))
-
-    def build(self, source: str) -> Review:
-        head = self.head
-        if head.when is None:  # parsed() ran when the draft was made
-            raise AssertionError("review head was not parsed")
-        # Every part was checked as it was read; skip a second validation pass.
-        employee = trusted(
-            Employee, employee_id=head.employee_id, email=head.email, first_name=head.first_name,
-            last_name=head.last_name, role=head.role, manager_id=head.manager_id, active=True,
-        )
-        return trusted(
-            Review,
-            review_id=head.review_id, source=source, cycle=head.cycle, employee=employee,
-            completed_at=head.when, ratings=tuple(self.ratings),
-        )
-
-
-class _LongRating:
-    """Reads the rating of one long-layout row (the hot path: one call per row)."""
-
-    def __init__(self, columns: dict[str, int]) -> None:
-        self.skill = columns["skill"]
-        self.rating = columns["rating"]
-        self.scale_min = columns.get("scale_min", -1)
-        self.scale_max = columns.get("scale_max", -1)
-        self.rater = columns.get("rater", -1)
-        self.comment = columns.get("comment", -1)
-
-    def __call__(self, row: list[str]) -> Rating | None:
-        skill = row[self.skill].strip()
-        if not skill:
-            raise _RowRejected("skill is empty")
-        raw = row[self.rating].strip()
-        if not raw:
-            return None
-        value = parse_number(raw)
-        scale_min = _number_at(row, self.scale_min, "scale_min")
-        scale_max = _number_at(row, self.scale_max, "scale_max")
-        if scale_min is not None and scale_max is not None and scale_min >= scale_max:
-            raise _RowRejected(f"scale_min {scale_min:g} must be below scale_max {scale_max:g}")
-        rater = row[self.rater].strip() if self.rater >= 0 else ""
-        comment = row[self.comment].strip() if self.comment >= 0 else ""
-        return trusted(
-            Rating, skill_key=skill, skill_label=None, value=value,
-            label=None if value is not None else raw, scale_min=scale_min,
-            scale_max=scale_max, rater=rater or "manager", comment=comment or None,
-        )
-
-
-def _number_at(row: list[str], index: int, field: str) -> float | None:
-    if index < 0:
-        return None
-    text = row[index].strip()
-    if not text:
-        return None
-    value = parse_number(text)
-    if value is None:
-        raise _RowRejected(f"{field} {text!r} is not a number")
-    return value
-
-
-def _rating(
-    cells: list[str], columns: dict[str, int], skill: str, *, rating_index: int | None = None
-) -> Rating | None:
-    """The rating in a row, None when the cell is blank (not rated)."""
-    if not skill:
-        raise _RowRejected("skill is empty")
-    raw = cells[rating_index if rating_index is not None else columns["rating"]]
-    if not raw:
-        return None
-    value = parse_number(raw)
-    scale_min = _optional_number(cells, columns, "scale_min")
-    scale_max = _optional_number(cells, columns, "scale_max")
-    if scale_min is not None and scale_max is not None and scale_min >= scale_max:
-        raise _RowRejected(f"scale_min {scale_min:g} must be below scale_max {scale_max:g}")
-    rater_index = columns.get("rater")
-    comment_index = columns.get("comment") if rating_index is None else None
-    return trusted(
-        Rating,
-        skill_key=skill,
-        skill_label=None,
-        value=value,
-        label=None if value is not None else raw,
-        scale_min=scale_min,
-        scale_max=scale_max,
-        rater=(cells[rater_index] if rater_index is not None else "") or "manager",
-        comment=(cells[comment_index] or None) if comment_index is not None else None,
-    )
-
-
-def _optional_number(cells: list[str], columns: dict[str, int], field: str) -> float | None:
-    index = columns.get(field)
-    if index is None or not cells[index]:
-        return None
-    value = parse_number(cells[index])
-    if value is None:
-        raise _RowRejected(f"{field} {cells[index]!r} is not a number")
-    return value
-
-
-@lru_cache(maxsize=1024)
-def parse_number(text: str) -> float | None:
-    """'3', '3.5' or '3,5' → a float; anything else (a text label) → None."""
-    try:
-        value = float(text)
-    except ValueError:
-        if "," not in text or "." in text:
-            return None
-        try:
-            value = float(text.replace(",", "."))
-        except ValueError:
-            return None
-    return value if math.isfinite(value) else None
-
-
-@lru_cache(maxsize=4096)
-def parse_when(text: str) -> datetime:
-    """ISO 8601 → an aware UTC datetime; a date alone is midnight UTC."""
-    if not text:
-        raise ValueError("empty; expected a date like 2026-03-01")
-    if len(text) == 10:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise ValueError("expected an ISO 8601 date like 2026-03-01") from None
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError("expected ISO 8601, like 2026-03-01 or 2026-03-01T10:00:00Z") from None
-    if when.tzinfo is None:
-        raise ValueError("a time needs a zone (2026-03-01T10:00:00Z); or give the date only")
-    return when.astimezone(UTC)
 
 
 def describe(errors: list[RowError], limit: int = 20) -> list[str]:

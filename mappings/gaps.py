@@ -7,46 +7,82 @@ place, shown to the admin rather than dropped), or nowhere because it meets its 
 
 from __future__ import annotations
 
+from typing import Any
+
 from connector.models import Cause, Rating, Review, SkillGap, Unmapped
-from mappings.schema import Mapping, MappingIndex, trusted
+from mappings.schema import MEMO_LIMIT, Mapping, MappingIndex, Rule
+from mappings.trusted import trusted_maker
 
 # Ratings are rounded after normalisation so that 3 - 1.9999999999 counts as a gap of 1.
 _PRECISION = 6
 
+_cause = trusted_maker(Cause)
+_skill_gap = trusted_maker(SkillGap)
+_unmapped_entry = trusted_maker(Unmapped)
+
+#: What the gap finder knows about one rating whatever the review: its skill id (None when
+#: unknown), its rater's rank and where it lands on the mapping's scale.
+_RatingFacts = tuple[Rating, str | None, int, tuple[float, str] | str]
+
 
 def find_gaps(review: Review, mapping: Mapping) -> tuple[list[SkillGap], list[Unmapped]]:
     """Gaps (sorted by skill id) and unmapped ratings (in the order they were rated)."""
+    gaps, _ranked, unmapped = gaps_for_planning(review, mapping.index)
+    return gaps, unmapped
+
+
+#: A gap as the planner takes them: (-rule priority, -gap, skill id, rule index, rule, gap).
+#: Sorting these puts the highest priority first, then the biggest gap, then by skill id (ids
+#: are unique within a review, so the comparison never reaches the rule).
+RankedGap = tuple[int, float, str, int, Rule, SkillGap]
+
+
+def gaps_for_planning(
+    review: Review, index: MappingIndex
+) -> tuple[list[SkillGap], list[RankedGap], list[Unmapped]]:
+    """`find_gaps`, plus each gap with its rule, ready to sort into planning order: the
+    planner's entry point, so that it looks nothing up twice."""
     employee = review.employee
-    index = mapping.index
     unmapped: list[Unmapped] = []
-    unknown_seen: set[str] = set()
-    chosen: dict[str, tuple[int, Rating]] = {}  # skill id → (rater rank, rating)
+    unknown_seen: set[str] | None = None
+    chosen: dict[str, _RatingFacts] = {}  # skill id → the rating that counts
+    memo = index.rating_facts
     for rating in review.ratings:
-        skill_id = index.skill_id_for(rating.skill_key)
+        facts = memo.get(id(rating))
+        if facts is None or facts[0] is not rating:
+            facts = _facts(rating, index, memo)
+        skill_id = facts[1]
         if skill_id is None:
-            if rating.skill_key not in unknown_seen:
-                unknown_seen.add(rating.skill_key)
-                unmapped.append(_unmapped(review, rating.skill_key, "unknown skill"))
+            key = rating.skill_key
+            if unknown_seen is None:
+                unknown_seen = set()
+            if key not in unknown_seen:
+                unknown_seen.add(key)
+                unmapped.append(_unmapped(review, key, "unknown skill"))
             continue
-        rank = index.rater_rank(rating.rater)
         best = chosen.get(skill_id)
         # `<=`: among equally ranked raters the later rating wins (a corrected re-entry).
-        if best is None or rank <= best[0]:
-            chosen[skill_id] = (rank, rating)
+        if best is None or facts[2] <= best[2]:
+            chosen[skill_id] = facts
 
     gaps: list[SkillGap] = []
+    ranked: list[RankedGap] = []
+    if not chosen:
+        return gaps, ranked, unmapped
+    levels = index.levels_for(employee.role)
+    default_target = index.default_target
+    found_rules = index.rules
     for skill_id in sorted(chosen):
-        rating = chosen[skill_id][1]
-        placed = normalise_rating(rating, index)
+        rating, _skill, _rank, placed = chosen[skill_id]
         if isinstance(placed, str):
             unmapped.append(_unmapped(review, rating.skill_key, placed))
             continue
         value, raw = placed
-        target = index.target_for(employee.role, skill_id)
+        target = levels.get(skill_id, default_target)
         gap = round(target - value, _PRECISION)
         if gap <= 0:
             continue
-        found = index.rules.get(skill_id)
+        found = found_rules.get(skill_id)
         if found is None:
             reason = f"no rule: gap {gap:g} (rating {value:g}, target {target:g})"
             unmapped.append(_unmapped(review, rating.skill_key, reason))
@@ -54,32 +90,50 @@ def find_gaps(review: Review, mapping: Mapping) -> tuple[list[SkillGap], list[Un
         rule_index, rule = found
         if gap < rule.min_gap:
             continue
-        cause = trusted(
-            Cause,
-            review_id=review.review_id,
-            source=review.source,
-            cycle=review.cycle,
-            skill_id=skill_id,
-            rating_key=rating.skill_key,
-            rating_raw=raw,
-            rating=value,
-            rater=rating.rater,
-            target=target,
-            gap=gap,
-            rule_index=rule_index,
-        )
-        gaps.append(
-            trusted(
-                SkillGap,
-                employee_id=employee.employee_id,
-                skill_id=skill_id,
-                rating=value,
-                target=target,
-                gap=gap,
-                cause=cause,
-            )
-        )
-    return gaps, unmapped
+        cause = _cause({
+            "review_id": review.review_id,
+            "source": review.source,
+            "cycle": review.cycle,
+            "skill_id": skill_id,
+            "rating_key": rating.skill_key,
+            "rating_raw": raw,
+            "rating": value,
+            "rater": rating.rater,
+            "target": target,
+            "gap": gap,
+            "rule_index": rule_index,
+        })
+        skill_gap = _skill_gap({
+            "employee_id": employee.employee_id,
+            "skill_id": skill_id,
+            "rating": value,
+            "target": target,
+            "gap": gap,
+            "cause": cause,
+        })
+        gaps.append(skill_gap)
+        ranked.append((-rule.priority, -gap, skill_id, rule_index, rule, skill_gap))
+    return gaps, ranked, unmapped
+
+
+# A review file repeats the same few ratings (a skill, a value, a rater) over and over, and the
+# file reader hands out one shared `Rating` object per distinct row, so what the gap finder
+# learns about a rating is remembered per object (`MappingIndex.rating_facts`). The memo holds
+# the rating itself, so an id is never mistaken for a later object's that reused it.
+
+
+def _facts(rating: Rating, index: MappingIndex, memo: dict[int, Any]) -> _RatingFacts:
+    """Work out and remember what `_RatingFacts` says about `rating`."""
+    facts = (
+        rating,
+        index.skill_id_for(rating.skill_key),
+        index.rater_rank(rating.rater),
+        normalise_rating(rating, index),
+    )
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    memo[id(rating)] = facts
+    return facts
 
 
 def normalise_rating(rating: Rating, index: MappingIndex) -> tuple[float, str] | str:
@@ -112,10 +166,9 @@ def normalise_rating(rating: Rating, index: MappingIndex) -> tuple[float, str] |
 
 
 def _unmapped(review: Review, skill_key: str, reason: str) -> Unmapped:
-    return trusted(
-        Unmapped,
-        employee_id=review.employee.employee_id,
-        review_id=review.review_id,
-        skill_key=skill_key,
-        reason=reason,
-    )
+    return _unmapped_entry({
+        "employee_id": review.employee.employee_id,
+        "review_id": review.review_id,
+        "skill_key": skill_key,
+        "reason": reason,
+    })

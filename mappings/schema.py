@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from datetime import timedelta
 from functools import lru_cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+# Re-exported: they used to live here.
+from mappings.trusted import trusted, trusted_maker  # noqa: F401
 
 #: Placeholders a rule's `goal_title` may use.
 GOAL_TITLE_PLACEHOLDERS = ("skill", "rating", "target", "gap", "employee", "cycle")
@@ -238,9 +241,9 @@ class MappingIndex:
     """
 
     __slots__ = (
-        "by_name", "default_target", "due_after", "labels", "placements", "protected",
-        "rater_rank_of", "role_targets", "rules", "scale_max", "scale_min", "skills", "unranked",
-        "_levels_by_role", "_rank_by_rater", "_skill_by_key",
+        "_levels_by_role", "_rank_by_rater", "_skill_by_key", "by_name", "default_target",
+        "due_after", "labels", "protected", "rater_rank_of", "rating_facts", "role_targets",
+        "rules", "scale_max", "scale_min", "skills", "unranked",
     )
 
     def __init__(self, mapping: Mapping) -> None:
@@ -275,8 +278,9 @@ class MappingIndex:
         #: rules[N] → how long after the review its courses are due.
         self.due_after = [timedelta(days=rule.due_in_days) for rule in mapping.rules]
         self.protected = frozenset(mapping.protected)
-        #: (value, scale_min, scale_max, label) of a rating → where the gap finder places it.
-        self.placements: dict[tuple[Any, ...], tuple[float, str] | str] = {}
+        #: id(rating) → what the gap finder worked out about that very rating object (see
+        #: mappings.gaps); bounded like the name memos.
+        self.rating_facts: dict[int, Any] = {}
         self._skill_by_key: dict[str, str | None] = {}
         self._rank_by_rater: dict[str, int] = {}
         self._levels_by_role: dict[str | None, dict[str, float]] = {}
@@ -382,60 +386,3 @@ def cross_check(mapping: Mapping) -> list[str]:
             )
         rule_of.setdefault(skill_id, i)
     return problems
-
-
-_Model = TypeVar("_Model", bound=BaseModel)
-_new = object.__new__
-# The slots every pydantic model has, set through their descriptors: no `__setattr__` hooks.
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-_FIELD_DEFAULTS: dict[type[BaseModel], tuple[int, dict[str, Any]]] = {}
-_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
-
-
-def trusted(cls: type[_Model], **values: Any) -> _Model:
-    """Build a model from values already known to be valid, without validating them again.
-
-    The hot path (a review file of 100,000 reviews) builds several models per rating; pydantic
-    validation, and even `model_construct`, cost more than all the planning logic. Use only
-    with values that come from validated models or were checked by hand; fields left out take
-    their (non-factory) defaults.
-    """
-    known = _FIELD_DEFAULTS.get(cls)
-    if known is None:
-        fields = cls.model_fields
-        defaults = {
-            name: field.get_default(call_default_factory=False)
-            for name, field in fields.items()
-            if not field.is_required() and field.default_factory is None
-        }
-        known = _FIELD_DEFAULTS[cls] = (len(fields), defaults)
-    fields_set = set(values)
-    if len(values) != known[0]:
-        values = {**known[1], **values}
-    model = _new(cls)
-    _set_dict(model, values)
-    _set_fields_set(model, fields_set)
-    _set_extra(model, None)
-    _set_private(model, None)
-    return model
-
-
-def trusted_fields(cls: type[_Model], values: dict[str, Any]) -> _Model:
-    """`trusted` for the hottest loops: `values` holds every field of `cls`, in declaration
-    order (the order `repr` shows), and becomes the model's own `__dict__`.
-
-    All models of a class built here share one fields-set object; pydantic copies it before
-    changing it (`model_copy(update=...)`), so sharing is safe and saves a set per model.
-    """
-    fields_set = _ALL_FIELDS.get(cls)
-    if fields_set is None:
-        fields_set = _ALL_FIELDS[cls] = set(cls.model_fields)
-    model = _new(cls)
-    _set_dict(model, values)
-    _set_fields_set(model, fields_set)
-    _set_extra(model, None)
-    _set_private(model, None)
-    return model

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -33,6 +34,7 @@ from connector.store.engine import is_postgres, transaction
 from connector.store.schema import jobs
 
 PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
+LOST = "lost"  # returned by `fail` when the job is no longer ours; never stored
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ _SWEEP = (
             last_error="lease expired (worker stopped or stalled)")
 )
 
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+
 _COMPLETE = (
     update(jobs)
     .where(jobs.c.id == bindparam("job_id"), jobs.c.lease_owner == bindparam("owner"))
@@ -107,7 +111,8 @@ class JobQueue:
         self.backoff_base = backoff_base
         # Built once: constructing these Core statements per call cost more CPU than the
         # database spent running them (bench/pipeline.py).
-        self._claim_stmt = _claim_statement(is_postgres(engine))
+        self._postgres = is_postgres(engine)
+        self._claim_stmt = _claim_statement(self._postgres)
         self._last_sweep = float("-inf")
 
     # -- producing -----------------------------------------------------------------------
@@ -134,6 +139,9 @@ class JobQueue:
     #: (and always before answering "nothing to do"): a dead worker's job waits a few
     #: seconds longer, and a busy queue does not pay an extra UPDATE on every claim.
     sweep_every: float = 5.0
+    #: PostgreSQL: commit claims and completions asynchronously (see `_bookkeeping`). Off
+    #: until measured on a quiet machine: `bench/pipeline.py --async-bookkeeping`.
+    async_bookkeeping: bool = False
 
     def claim(self, owner: str, lease_seconds: float = 60.0) -> Job | None:
         """Take the next runnable job under a lease, or None when there is nothing to do.
@@ -144,6 +152,7 @@ class JobQueue:
         now = self.clock()
         params = {"now": now, "owner": owner, "expires": now + lease_seconds}
         with transaction(self.engine) as conn:
+            self._bookkeeping(conn)
             swept = False
             if now - self._last_sweep >= self.sweep_every:
                 self._sweep(conn, now)
@@ -182,11 +191,25 @@ class JobQueue:
             conn.execute(_COMPLETE, params)
             return
         with transaction(self.engine) as own:
+            self._bookkeeping(own)
             own.execute(_COMPLETE, params)
+
+    def _bookkeeping(self, conn: Connection) -> None:
+        """PostgreSQL: commit this claim or completion without waiting for the WAL flush.
+
+        Safe because a job's row is only scheduling: every effect and ledger write commits
+        synchronously in its own transaction, and WAL is flushed in order, so such a commit
+        also makes every earlier claim or completion durable. What a database crash can lose
+        is the newest claims and completions, and losing them re-runs an idempotent job. It
+        takes the WAL flush off both of a job's own commits.
+        """
+        if self._postgres and self.async_bookkeeping:
+            conn.execute(_ASYNC_COMMIT)
 
     def fail(self, job: Job, error: str, *, retriable: bool, retry_after: float | None = None,
              count_attempt: bool = True) -> str:
-        """Record a failure: back to pending with backoff, or a dead letter. Returns the state."""
+        """Record a failure: back to pending with backoff, or a dead letter. Returns the state
+        (or LOST when the lease had expired and another worker holds the job)."""
         now = self.clock()
         attempts = job.attempts if count_attempt else job.attempts - 1
         if retriable and attempts < job.max_attempts:
@@ -200,11 +223,13 @@ class JobQueue:
             values = dict(state=DEAD, finished_at=now, attempts=attempts)
             state = DEAD
         with transaction(self.engine) as conn:
-            conn.execute(
+            result = conn.execute(
                 update(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == job.lease_owner)
                 .values(lease_owner=None, lease_expires=None, last_error=error[:2000], **values)
             )
-        return state
+        # The lease was lost (another worker has the job now): nothing was recorded, and the
+        # caller must not report a dead letter that is not one.
+        return state if result.rowcount == 1 else LOST
 
     # -- operating -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, and_, delete, select, update
 
-from connector.models import CompletionEvent, Employee, PlanAction, Review, utcnow
+from connector.models import (
+    ActionKind,
+    CompletionEvent,
+    Employee,
+    PlanAction,
+    Review,
+    utcnow,
+)
 from connector.store.engine import transaction
 from connector.store.schema import (
     actions,
@@ -194,9 +201,12 @@ class LedgerMixin:
             return dict(row) if row else None
 
     def actions_for(self, employee_id: str, states: tuple[str, ...]) -> list[PlanAction]:
+        """The employee's plan actions in `states`. Other effects share the table (evidence,
+        notes, closes: payload `{}`) and are left out: they are not plan actions."""
         with transaction(self.engine) as conn:
             rows = conn.execute(select(actions.c.payload).where(
-                actions.c.employee_id == employee_id, actions.c.state.in_(states))
+                actions.c.employee_id == employee_id, actions.c.state.in_(states),
+                actions.c.kind.in_([k.value for k in ActionKind]))
                 .order_by(actions.c.created_at, actions.c.key))
             return [PlanAction.model_validate_json(r[0]) for r in rows]
 

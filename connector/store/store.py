@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -24,10 +24,15 @@ from connector.store.sql import dumps, insert_ignore, loads
 class Store(LedgerMixin):
     """Everything the connector keeps, over SQLite or PostgreSQL."""
 
+    # Strong references: a store dropped without close() would leave its pool's connections
+    # to the garbage collector; the CLI closes what a command opened.
+    _open_stores: ClassVar[set[Store]] = set()
+
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
                  jitter: Callable[[], float] | None = None, backoff_base: float = 2.0) -> None:
         self.engine = engine
         self.clock = clock
+        Store._open_stores.add(self)
         kw: dict[str, Any] = {"clock": clock, "backoff_base": backoff_base}
         if jitter is not None:
             kw["jitter"] = jitter
@@ -43,6 +48,18 @@ class Store(LedgerMixin):
 
     def close(self) -> None:
         self.engine.dispose()
+        Store._open_stores.discard(self)
+
+    @classmethod
+    def open_stores(cls) -> list[Store]:
+        return list(cls._open_stores)
+
+    @classmethod
+    def close_all(cls, except_: set[Store] | None = None) -> None:
+        """Release the pools this process opened (the CLI, on the way out of a command)."""
+        for store in list(cls._open_stores):
+            if not except_ or store not in except_:
+                store.close()
 
     def ready(self) -> tuple[bool, str]:
         """For /readyz: the database answers and no migration is pending."""

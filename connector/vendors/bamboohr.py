@@ -17,6 +17,7 @@ owner's id and the port's `GoalRef` has no other place for it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -85,6 +86,11 @@ def goal_marker(key: GoalKey) -> str:
 def evidence_tag(evidence: Evidence) -> str:
     """The tag that makes an evidence comment findable again (course and completion day)."""
     return f"[evidence {evidence.course_id} {evidence.completed_at.date().isoformat()}]"
+
+
+def note_tag(text: str) -> str:
+    """The tag that makes a note findable again: the same note text, the same tag."""
+    return f"[note {hashlib.sha256(text.encode()).hexdigest()[:12]}]"
 
 
 def training_tag(evidence: Evidence) -> str:
@@ -240,8 +246,10 @@ class BambooHRGoals:
     # -- evidence and notes --
 
     def evidence_exists(self, goal: GoalRef, evidence: Evidence) -> bool:
+        return self._has_comment(goal, evidence_tag(evidence), "the evidence")
+
+    def _has_comment(self, goal: GoalRef, tag: str, what: str) -> bool:
         eid, gid = _split_ref(goal, "list goal comments")
-        tag = evidence_tag(evidence)
         body = self.http.get_json(f"{_GOALS.format(eid=eid)}/{gid}/comments",
                                   operation="list goal comments")
         comments = body.get("comments") if isinstance(body, dict) else None
@@ -257,7 +265,7 @@ class BambooHRGoals:
         if any(tag in str(c.get("text", "")) for c in everything):
             return True
         if len(everything) <= LIST_CAP:
-            raise FatalAPIError("goal has 50+ comments; cannot prove the evidence is absent",
+            raise FatalAPIError(f"goal has 50+ comments; cannot prove {what} is absent",
                                 vendor=VENDOR, operation="list goal comments")
         return False
 
@@ -265,7 +273,13 @@ class BambooHRGoals:
         self._comment(goal, f"{evidence.text()}\n{evidence_tag(evidence)}", "add evidence")
 
     def add_note(self, goal: GoalRef, text: str) -> None:
-        self._comment(goal, text, "add note")
+        """Post the note once. A comment POST is not idempotent and a note has no ledger read
+        of its own, so the note carries a tag of its text and a retry after a lost answer (a
+        timeout, a dropped connection) finds it instead of posting it again."""
+        tag = note_tag(text)
+        if self._has_comment(goal, tag, "the note"):
+            return
+        self._comment(goal, f"{text}\n{tag}", "add note")
 
     def _comment(self, goal: GoalRef, text: str, operation: str) -> None:
         eid, gid = _split_ref(goal, operation)

@@ -34,7 +34,7 @@ from connector.errors import (
 from connector.models import Employee, Evidence, GoalKey, GoalRef
 from connector.ports import GoalTracker
 from connector.settings import Settings
-from connector.vendors.bamboohr import BambooHRGoals, evidence_tag, goal_marker
+from connector.vendors.bamboohr import BambooHRGoals, evidence_tag, goal_marker, note_tag
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "vendor-specs" / "bamboohr-public-api.yaml"
 BASE = "https://acme.bamboohr.com"
@@ -347,10 +347,21 @@ def test_evidence_exists_refuses_to_guess_past_the_cap(goals: BambooHRGoals) -> 
 
 
 @responses.activate
-def test_add_note_posts_a_plain_comment(goals: BambooHRGoals) -> None:
+def test_add_note_posts_the_comment_with_its_tag(goals: BambooHRGoals) -> None:
+    note = "Attempted Negotiation basics: not passed"
+    responses.get(f"{GOALS}/42/comments", json={"comments": []})
     responses.post(f"{GOALS}/42/comments", json={"id": "901"}, status=201)
-    goals.add_note(REF, "Attempted Negotiation basics: not passed")
-    assert sent_json() == {"text": "Attempted Negotiation basics: not passed"}
+    goals.add_note(REF, note)
+    assert sent_json() == {"text": f"{note}\n{note_tag(note)}"}
+
+
+@responses.activate
+def test_add_note_again_after_a_lost_answer_posts_nothing(goals: BambooHRGoals) -> None:
+    note = "Attempted Negotiation basics: not passed"
+    responses.get(f"{GOALS}/42/comments",
+                  json={"comments": [{"id": "901", "text": f"{note}\n{note_tag(note)}"}]})
+    goals.add_note(REF, note)
+    assert [c.request.method for c in responses.calls] == ["GET"]
 
 
 def test_a_foreign_goal_reference_is_refused(goals: BambooHRGoals) -> None:

@@ -160,3 +160,29 @@ def test_float_noise_does_not_hide_a_gap(mapping: Mapping) -> None:
 def test_gaps_are_sorted_by_skill(mapping: Mapping) -> None:
     gaps, _ = find_gaps(review(r("negotiation", 1), r("communication", 1)), mapping)
     assert [g.skill_id for g in gaps] == ["communication", "negotiation"]
+
+
+def test_one_rating_object_in_reviews_of_different_roles(mapping: Mapping) -> None:
+    # Review files hand out one shared Rating object per distinct row; what the gap finder
+    # remembers about it must not carry one review's role over to another.
+    shared = r("negotiation", 3)
+    executive = find_gaps(review(shared), mapping)[0]
+    assert [(g.target, g.gap) for g in executive] == [(4, 1)]
+    assert find_gaps(review(shared, role=None), mapping) == ([], [])
+    assert [g.gap for g in find_gaps(review(shared), mapping)[0]] == [1]
+
+
+def test_equal_ratings_from_separate_objects_agree(mapping: Mapping) -> None:
+    for _ in range(3):
+        gaps, unmapped = find_gaps(review(r("communication", 2), r("Zen", 1)), mapping)
+        assert [(g.skill_id, g.gap) for g in gaps] == [("communication", 1)]
+        assert [u.reason for u in unmapped] == ["unknown skill"]
+
+
+def test_name_memos_stay_bounded() -> None:
+    from mappings.schema import MEMO_LIMIT, remember
+
+    memo: dict[int, int] = {}
+    for n in range(MEMO_LIMIT + 10):
+        remember(memo, n, n)
+    assert len(memo) == 10 and memo[MEMO_LIMIT + 9] == MEMO_LIMIT + 9

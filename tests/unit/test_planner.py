@@ -121,7 +121,7 @@ def test_shared_course_is_enrolled_once_and_linked_to_both_goals(mapping: Mappin
     plan = plan_reviews(
         [review(("communication", 1), ("writing", 1))], load_mapping_text(limits, "m.toml")
     )
-    enrolled = [a.course_id for a in plan.actions if a.kind is ActionKind.ENROLL]
+    enrolled = [a.course_id or "" for a in plan.actions if a.kind is ActionKind.ENROLL]
     assert sorted(enrolled) == ["103", "104", "105"]
     goals = {str(a.goal): a.course_ids for a in plan.actions if a.kind is ActionKind.OPEN_GOAL}
     assert goals == {
@@ -210,3 +210,50 @@ def test_action_keys_match_the_model(mapping: Mapping) -> None:
     for action in plan.actions:
         rebuilt = PlanAction.model_validate(action.model_dump())
         assert rebuilt.key == action.key
+
+
+def test_plans_built_without_validation_equal_validated_ones(mapping: Mapping) -> None:
+    # The planner builds its results without pydantic validation (the hot path): every field
+    # must be there, of the right type, in declaration order, exactly as validation makes it.
+    ledger = LedgerView(open_courses={"E1": frozenset({"104"})})
+    planner = Planner(mapping, ledger, today=date(2026, 3, 2))
+    for one in (
+        review(("writing", 1), ("negotiation", 2), ("communication", 1), ("Typing", 1)),
+        review(("negotiation", 1), employee="E9", review_id="R9"),
+    ):
+        plan = planner.plan_review(one)
+        rebuilt = Plan.model_validate(plan.model_dump())
+        assert rebuilt == plan
+        assert repr(rebuilt) == repr(plan)
+        assert all(a.model_fields_set == PlanAction.model_fields.keys() for a in plan.actions)
+    assert plan.skipped and plan.gaps
+
+
+def test_changing_a_copy_of_an_action_leaves_the_plan_alone(mapping: Mapping) -> None:
+    plan = plan_reviews([review(("negotiation", 2))], mapping)
+    enroll = plan.actions[2]
+    changed = enroll.model_copy(update={"course_id": "999"})
+    assert changed.course_id == "999" and enroll.course_id == "101"
+    assert plan.actions[3].model_fields_set == PlanAction.model_fields.keys()
+
+
+def test_goal_titles_are_worked_out_per_employee_and_cycle(mapping: Mapping) -> None:
+    # The same rule and levels for different people and cycles: a title each.
+    planner = Planner(mapping)
+    titles = []
+    for employee, name, cycle in (
+        ("E1", "Ana", "2026-H1"), ("E2", "Ben", "2026-H1"), ("E3", "Ben", "2026-H2"),
+    ):
+        one = Review(
+            review_id=f"{employee}{cycle}", source="csv", cycle=cycle,
+            employee=Employee(employee_id=employee, first_name=name),
+            completed_at=datetime(2026, 3, 1, tzinfo=UTC),
+            ratings=(Rating(skill_key="negotiation", value=2),),
+        )
+        plan = planner.plan_review(one)
+        titles += [a.goal_title for a in plan.actions if a.kind is ActionKind.OPEN_GOAL]
+    assert titles == [
+        "Raise negotiation from 2 to 3 for Ana (2026-H1, gap 1)",
+        "Raise negotiation from 2 to 3 for Ben (2026-H1, gap 1)",
+        "Raise negotiation from 2 to 3 for Ben (2026-H2, gap 1)",
+    ]

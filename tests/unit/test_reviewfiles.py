@@ -105,6 +105,49 @@ E7,R7,2026-H1,2026-03-01,Writing,,,
     assert str(file.errors[0]).endswith("reviews.csv:3: employee_id is empty")
 
 
+def test_repeated_bad_rows_are_each_reported(tmp_path: Path) -> None:
+    # Rows with the same rating cells are read once and remembered, but only good ones: the
+    # same bad cells on several lines are a rejected row each time.
+    text = """employee_id,review_id,cycle,completed_at,skill,rating,scale_min,scale_max
+E1,R1,2026-H1,2026-03-01,Writing,2,5,1
+E1,R1,2026-H1,2026-03-01,Writing,2,5,1
+E1,R1,2026-H1,2026-03-01,Typing,2,,
+E1,R1,2026-H1,2026-03-01,Writing,2,5,1
+E2,R2,2026-H1,2026-03-01,Writing,2,5,1
+E2,R2,2026-H1,2026-03-01,Typing,2,,
+E1,R1,2026-H1,2026-03-01,Typing,2,,
+"""
+    file = read_reviews(write(tmp_path, text))
+    reviews = list(file)
+    assert [(r.review_id, [x.skill_key for x in r.ratings]) for r in reviews] == [
+        ("R1", ["Typing"]), ("R2", ["Typing"]),
+    ]
+    # The same good cells give equal ratings in both reviews.
+    assert reviews[0].ratings == reviews[1].ratings
+    assert [(e.row_number, e.reason) for e in file.errors] == [
+        (2, "scale_min 5 must be below scale_max 1"),
+        (3, "scale_min 5 must be below scale_max 1"),
+        (5, "scale_min 5 must be below scale_max 1"),
+        (6, "scale_min 5 must be below scale_max 1"),
+        # R1 last grew on line 5's predecessor: line 4 (line 5 was rejected).
+        (8, "review 'R1': its rows must be consecutive (earlier rows end at line 4)"),
+    ]
+
+
+def test_a_review_whose_only_row_was_rejected_ends_on_its_first_line(tmp_path: Path) -> None:
+    text = """employee_id,review_id,cycle,completed_at,skill,rating,scale_min
+E1,R1,2026-H1,2026-03-01,Writing,2,x
+E2,R2,2026-H1,2026-03-01,Writing,2,
+E1,R1,2026-H1,2026-03-01,Typing,2,
+"""
+    file = read_reviews(write(tmp_path, text))
+    assert [r.review_id for r in file] == ["R1", "R2"]
+    assert [(e.row_number, e.reason) for e in file.errors] == [
+        (2, "scale_min 'x' is not a number"),
+        (4, "review 'R1': its rows must be consecutive (earlier rows end at line 2)"),
+    ]
+
+
 def test_wide_form_with_skill_matcher(tmp_path: Path) -> None:
     text = """Employee;Cycle;Review date;Department;Negotiation;KPI 7;Rater
 E1;2026-H1;2026-03-01;Sales;2;Meets expectations;calibrated
