@@ -1,0 +1,209 @@
+"""The store on both engines: migrations, the deduplicating inbox, cursors, the rate budget."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from connector.errors import ConfigError
+from connector.store import Store, migrations
+from connector.store.engine import make_engine, redact_url
+from connector.store.schema import jobs, schema_migrations
+
+
+class Clock:
+    """A settable clock (epoch seconds) injected into the store."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str) -> Iterator[str]:
+    """A database no migration has touched: SQLite's is per test already; PostgreSQL's is
+    shared by the run (and migrated), so make and drop one of our own beside it."""
+    if not database_url.startswith("postgresql"):
+        yield database_url
+        return
+    base, name = database_url.rsplit("/", 1)
+    fresh = f"{name}_m{uuid.uuid4().hex[:6]}"
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{fresh}"'))
+    try:
+        yield f"{base}/{fresh}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# -- migrations ---------------------------------------------------------------------------
+
+def test_upgrade_twice_applies_nothing_the_second_time(fresh_database_url: str) -> None:
+    engine = make_engine(fresh_database_url)
+    try:
+        assert migrations.pending(engine) == [name for name, _ in migrations.MIGRATIONS]
+        first = migrations.upgrade(engine)
+        second = migrations.upgrade(engine)
+        assert first == [name for name, _ in migrations.MIGRATIONS]
+        assert second == []
+        assert migrations.pending(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_ready_reports_pending_migrations_then_ok(fresh_database_url: str) -> None:
+    store = Store.open(fresh_database_url, upgrade=False)
+    try:
+        ok, why = store.ready()
+        assert not ok
+        assert "0001_initial" in why
+        migrations.upgrade(store.engine)
+        assert store.ready() == (True, "ok")
+    finally:
+        store.close()
+
+
+def test_concurrent_upgrades_apply_each_migration_once(fresh_database_url: str) -> None:
+    """Several processes starting at once (one engine each, here threads) upgrade once."""
+    n = 4
+    barrier = threading.Barrier(n)
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def start() -> None:
+        engine = make_engine(fresh_database_url)
+        try:
+            barrier.wait(timeout=10)
+            applied = migrations.upgrade(engine)
+            with lock:
+                results.append(applied)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            with lock:
+                errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=start) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    names = [name for name, _ in migrations.MIGRATIONS]
+    assert sorted(results, key=len) == [[]] * (n - 1) + [names]
+    engine = make_engine(fresh_database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(schema_migrations.c.name)).scalars().all()
+        assert sorted(rows) == sorted(names)
+    finally:
+        engine.dispose()
+
+
+def test_unknown_database_url_is_a_config_error_without_the_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_engine("mysql://admin:hunter2@db.example/connector")
+    assert "hunter2" not in str(info.value)
+    assert redact_url("postgresql://u:hunter2@h/db") == "postgresql://u:***@h/db"
+
+
+# -- inbox --------------------------------------------------------------------------------
+
+def test_inbox_dedupes_on_source_and_event_id_and_queues_one_job(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        payload = {"review": {"review_id": "R1"}}
+        assert store.ingest("csv", "R1", "review", payload, employee_id="E1") is True
+        assert store.ingest("csv", "R1", "review", payload, employee_id="E1") is False
+        # The same event id from another source is another event.
+        assert store.ingest("orangehrm", "R1", "review", payload, employee_id="E1") is True
+        assert store.inbox_count("csv") == 1
+        assert store.inbox_count() == 2
+        with store.engine.connect() as conn:
+            queued = conn.execute(select(jobs.c.kind, jobs.c.employee_id, jobs.c.payload)
+                                  .order_by(jobs.c.id)).all()
+        assert [(k, e) for k, e, _ in queued] == [("review", "E1"), ("review", "E1")]
+        assert '"event_id": "R1"' in queued[0][2]
+        assert '"source": "csv"' in queued[0][2]
+    finally:
+        store.close()
+
+
+def test_ingest_can_name_another_job_kind(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        assert store.ingest("bamboohr", "evt-1", "webhook", {"x": 1}, job_kind="employee")
+        job = store.jobs.claim("w")
+        assert job is not None
+        assert job.kind == "employee"
+        assert job.payload == {"source": "bamboohr", "event_id": "evt-1", "x": 1}
+    finally:
+        store.close()
+
+
+# -- cursors ------------------------------------------------------------------------------
+
+def test_cursor_round_trip_and_failure_keeps_the_value(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        assert store.cursor("talentlms.timeline") is None
+        store.save_cursor("talentlms.timeline", "100")
+        store.save_cursor("talentlms.timeline", "250")
+        store.cursor_failed("talentlms.timeline", "HTTP 503")
+        assert store.cursor("talentlms.timeline") == "250"
+        (poller,) = store.pollers()
+        assert poller["name"] == "talentlms.timeline"
+        assert poller["last_error"] == "HTTP 503"
+        store.save_cursor("talentlms.timeline", "300")
+        assert store.pollers()[0]["last_error"] is None
+    finally:
+        store.close()
+
+
+# -- shared rate budget -------------------------------------------------------------------
+
+def test_rate_budget_goes_while_tokens_last_then_says_how_long_to_wait(
+        database_url: str) -> None:
+    clock = Clock()
+    store = Store.open(database_url, clock=clock)
+    try:
+        assert store.acquire("talentlms") == 0.0  # no budget configured: no limit
+        store.configure_budget("talentlms", per_hour=3600, burst=2)  # 1 call/s, burst 2
+        assert store.acquire("talentlms") == 0.0
+        assert store.acquire("talentlms") == 0.0
+        assert store.acquire("talentlms") == pytest.approx(1.0)
+        assert store.acquire("talentlms") == pytest.approx(2.0)  # reserved behind the first
+        clock.now += 4.0  # refills 4 tokens onto -2, capped at the burst of 2
+        assert store.acquire("talentlms") == 0.0
+        assert store.acquire("talentlms") == 0.0
+        assert store.acquire("talentlms") == pytest.approx(1.0)
+    finally:
+        store.close()
+
+
+def test_rate_budget_is_shared_by_every_store_on_the_database(database_url: str) -> None:
+    clock = Clock()
+    first = Store.open(database_url, clock=clock)
+    second = Store.open(database_url, clock=clock)
+    try:
+        first.configure_budget("bamboohr", per_hour=360, burst=3)  # one call per 10 s
+        waits = [first.acquire("bamboohr"), second.acquire("bamboohr"),
+                 first.acquire("bamboohr"), second.acquire("bamboohr")]
+        assert waits[:3] == [0.0, 0.0, 0.0]
+        assert waits[3] == pytest.approx(10.0)
+        # Reconfiguring keeps what has been spent.
+        second.configure_budget("bamboohr", per_hour=720, burst=3)
+        assert first.acquire("bamboohr") == pytest.approx(10.0)  # -2 tokens at 0.2/s
+    finally:
+        first.close()
+        second.close()
