@@ -218,7 +218,7 @@ def online_checks(mapping: Any) -> int:
 
 def _open(settings: Settings | None = None) -> tuple[Settings, Store]:
     settings = settings or load_settings()
-    return settings, Store.open(settings.database_url)
+    return settings, Store.open(settings.database_url, max_attempts=settings.job_max_attempts)
 
 
 # -- db ---------------------------------------------------------------------------------

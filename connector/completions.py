@@ -109,6 +109,9 @@ def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) ->
         # milestone; its evidence comment is the record there.
         if not ref.milestone_ids or course_id in ref.milestone_ids:
             tracker.complete_course(ref, course_id, percent)
+        record_training = getattr(tracker, "record_training", None)
+        if record_training is not None:  # BambooHR with a training type configured
+            record_training(employee_id, evidence)  # finds its own earlier record first
 
     def already() -> bool:
         if tracker is None or not tracker.evidence_exists(ref, evidence):

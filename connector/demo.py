@@ -69,15 +69,14 @@ def start_sandboxes() -> Sandboxes:
 def sandbox_settings(sb: Sandboxes, database_url: str, mapping_file: Path | None = None,
                      **extra: Any) -> Settings:
     """Settings that point the real product at the sandboxes."""
-    values: dict[str, Any] = dict(
+    values: dict[str, Any] = {**dict(
         database_url=database_url,
         talentlms_base_url=sb.talentlms.url, talentlms_api_key=SANDBOX_KEY,
         talentlms_hourly_limit=100_000,
         bamboohr_base_url=sb.bamboohr.url, bamboohr_api_key=SANDBOX_KEY,
         orangehrm_base_url=sb.orangehrm.url, orangehrm_client_id="demo-client",
         orangehrm_client_secret=SANDBOX_KEY,
-        review_sources="orangehrm", goal_tracker="bamboohr", lms="talentlms",
-        **extra)
+        review_sources="orangehrm", goal_tracker="bamboohr", lms="talentlms"), **extra}
     if mapping_file is not None:
         values["mapping_file"] = mapping_file
     return load_settings(**values)

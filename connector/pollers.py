@@ -34,9 +34,10 @@ class PollReport:
 
 
 def queue_completion(store: Store, event: CompletionEvent) -> bool:
-    employee_id = event.employee_id or store.employee_for_learner(event.lms_user_id, event.email)
     return store.ingest(event.source, event.event_id, "completion",
-                        {"completion": event.model_dump(mode="json")}, employee_id=employee_id)
+                        {"completion": event.model_dump(mode="json")},
+                        employee_id=event.employee_id,
+                        learner=(event.lms_user_id, event.email))
 
 
 def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
@@ -172,11 +173,16 @@ def queue_employee(store: Store, employee: Employee, action: str, *,
                         employee_id=employee.employee_id)
 
 
-def poll_all(rt: Runtime, *, confirm: bool = False) -> PollReport:
-    """One round of every poller; an error in one source does not stop the others."""
+ALL_POLLERS = frozenset({"directory", "reviews", "completions", "recertification"})
+
+
+def poll_all(rt: Runtime, *, confirm: bool = False,
+             only: frozenset[str] = ALL_POLLERS) -> PollReport:
+    """One round of every poller (or those in `only`); an error in one source does not stop
+    the others."""
     report = PollReport()
     store = rt.store
-    if rt.directory is not None:
+    if rt.directory is not None and "directory" in only:
         try:
             report.employees, report.leavers = sync_directory(
                 store, rt.directory, max_leaver_share=rt.settings.max_leaver_share,
@@ -185,7 +191,7 @@ def poll_all(rt: Runtime, *, confirm: bool = False) -> PollReport:
             raise
         except ConnectorError as exc:
             report.errors.append(f"directory: {exc}")
-    for source in rt.review_sources:
+    for source in rt.review_sources if "reviews" in only else ():
         try:
             report.reviews += poll_reviews(store, source, confirm=confirm,
                                            limits=(rt.settings, rt.ctx.mapping))
@@ -193,12 +199,13 @@ def poll_all(rt: Runtime, *, confirm: bool = False) -> PollReport:
             raise
         except ConnectorError as exc:
             report.errors.append(f"{source.name} reviews: {exc}")
-    if rt.lms is not None:
+    if rt.lms is not None and "completions" in only:
         try:
             report.completions, report.reconciled = poll_completions(store, rt.lms)
         except ConnectorError as exc:
             report.errors.append(f"{rt.lms.name} completions: {exc}")
     from connector.recert import check_recertifications
 
-    report.recertifications = check_recertifications(rt.ctx)
+    if "recertification" in only:
+        report.recertifications = check_recertifications(rt.ctx)
     return report

@@ -7,10 +7,14 @@ Every HTTP adapter shares the store's rate budget and reports to the metrics reg
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from connector.errors import ConfigError
 from connector.executor import Context
@@ -61,7 +65,7 @@ def resolve_mapping_path(settings: Settings) -> Path:
 
 
 def open_store(settings: Settings) -> Store:
-    return Store.open(settings.database_url)
+    return Store.open(settings.database_url, max_attempts=settings.job_max_attempts)
 
 
 def build_runtime(settings: Settings, *, store: Store | None = None,
@@ -72,7 +76,7 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     mapping = mapping or load_mapping(resolve_mapping_path(settings))
     kw: dict[str, Any] = {"budget": store, "observer": observe_vendor_call, **(http_kw or {})}
     lms = _build_lms(settings, store, kw)
-    token = _orangehrm_token(settings, kw)
+    token = _orangehrm_token(settings, store, kw)
     goals = _build_goals(settings, kw, token)
     ctx = Context(store=store, mapping=mapping, lms=lms, goals=goals,
                   create_learners=settings.talentlms_create_learners,
@@ -114,16 +118,36 @@ def _build_goals(settings: Settings, kw: dict[str, Any], token: Any) -> GoalTrac
     return WebhookGoals.from_settings(settings, **kw)
 
 
-def _orangehrm_token(settings: Settings, kw: dict[str, Any]) -> Any:
+REFRESH_TOKEN_CURSOR = "_secret.orangehrm.refresh_token"  # noqa: S105 - a key, not a secret
+
+
+def _orangehrm_token(settings: Settings, store: Store, kw: dict[str, Any]) -> Any:
     """One OAuth token holder per process for every OrangeHRM client: OrangeHRM rotates the
-    refresh token on each use, so two holders would revoke each other's."""
+    refresh token on each use, so two holders would revoke each other's.
+
+    Each rotated refresh token is kept in the store, so the next process start (a cron'd
+    `sync --once`, a restart) continues the chain instead of presenting a revoked token. A
+    newly configured token (the admin consented again) starts a new chain.
+    """
     wanted = settings.goal_tracker == "orangehrm" or (
         "orangehrm" in settings.review_sources and settings.orangehrm_client_id is not None)
     if not wanted:
         return None
     from connector.vendors.orangehrm import orangehrm_token
 
-    return orangehrm_token(settings, **kw)
+    configured = settings.orangehrm_refresh_token
+    on_refresh = None
+    if configured is not None:
+        seed = hashlib.sha256(configured.get_secret_value().encode()).hexdigest()[:16]
+        saved = json.loads(store.cursor(REFRESH_TOKEN_CURSOR) or "{}")
+        if saved.get("seed") == seed and saved.get("token"):
+            settings = settings.model_copy(
+                update={"orangehrm_refresh_token": SecretStr(saved["token"])})
+
+        def on_refresh(token: str) -> None:
+            store.save_cursor(REFRESH_TOKEN_CURSOR, json.dumps({"seed": seed, "token": token}))
+
+    return orangehrm_token(settings, on_refresh_token=on_refresh, **kw)
 
 
 def _build_review_sources(settings: Settings, kw: dict[str, Any], token: Any

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +39,10 @@ class StoreInbox:
             body = {"review": payload}
         elif kind == "completion":
             body = {"completion": payload}
-            employee_id = employee_id or self.store.employee_for_learner(
-                payload.get("lms_user_id"), payload.get("email"))
+            if employee_id is None:
+                return self.store.ingest(source, event_id, kind, body, raw,
+                                         learner=(payload.get("lms_user_id"),
+                                                  payload.get("email")))
         elif kind == "employee":
             body = employee_job_payload(self.store, payload)
         else:
@@ -126,6 +129,7 @@ class Service:
         self.rt = rt
         self.host = host
         self.port = port
+        self.fixed = poll_seconds  # one interval for every poller (tests, the demo)
         self.poll_seconds = poll_seconds or float(rt.settings.talentlms_poll_seconds)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -141,6 +145,7 @@ class Service:
                                   request_handler=QuietRequestHandler)
         self.port = self.server.server_port
         worker = Worker(self.rt.ctx, lease_seconds=self.rt.settings.job_lease_seconds)
+        self.rt.store.on_new_job = worker.notify  # a webhook's job starts at once
         self.threads = [
             threading.Thread(target=self.server.serve_forever, name="receiver", daemon=True),
             threading.Thread(target=worker.run_forever, name="worker", daemon=True,
@@ -155,14 +160,27 @@ class Service:
         return url
 
     def _poll_loop(self) -> None:
+        """Each poller on its own schedule: the LMS timeline every
+        CONNECTOR_TALENTLMS_POLL_SECONDS, reviews and the directory every
+        CONNECTOR_ORANGEHRM_POLL_SECONDS (or `poll_seconds` when given, for tests)."""
+        settings = self.rt.settings
+        every = {"completions": self.poll_seconds,
+                 "reviews": self.fixed or float(settings.orangehrm_poll_seconds),
+                 "directory": self.fixed or float(settings.orangehrm_poll_seconds),
+                 "recertification": self.fixed or 3600.0}
+        due = dict.fromkeys(every, 0.0)
         while not self.stop_event.is_set():
+            now = time.monotonic()
+            ready = frozenset(name for name, at in due.items() if at <= now)
             try:
-                report = poll_all(self.rt)
+                report = poll_all(self.rt, only=ready)
                 for error in report.errors:
                     log.warning("poll failed", extra={"error": error})
             except ConnectorError as exc:
                 log.warning("poll stopped", extra={"error": str(exc)})
-            self.stop_event.wait(self.poll_seconds)
+            for name in ready:
+                due[name] = now + every[name]
+            self.stop_event.wait(max(0.05, min(due.values()) - time.monotonic()))
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -68,6 +68,7 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()
         self._lock = threading.Lock()
+        self._wake = threading.Event()
 
     def run_once(self, owner_suffix: str = "") -> bool:
         """Claim and run one job; False when nothing is runnable now."""
@@ -156,8 +157,14 @@ class Worker:
         counts = self.store.jobs.counts()
         return counts.get("pending", 0) + counts.get("running", 0) > 0
 
+    def notify(self) -> None:
+        """New work was queued in this process: wake an idle loop now, not at its next poll."""
+        self._wake.set()
+
     def run_forever(self, stop: threading.Event, *, concurrency: int = 1,
-                    idle_sleep: float = 0.5) -> None:
+                    idle_sleep: float = 0.25) -> None:
+        """Work until `stop`. Idle loops poll the store every `idle_sleep` seconds (other
+        processes queue work too) and wake at once on `notify()`."""
         def loop(index: int) -> None:
             while not stop.is_set():
                 try:
@@ -166,7 +173,14 @@ class Worker:
                     log.warning("worker loop error", extra={"error": str(exc)})
                     busy = False
                 if not busy:
-                    stop.wait(idle_sleep)
+                    self._wake.wait(idle_sleep)
+                    self._wake.clear()
+
+        def wake_on_stop() -> None:
+            stop.wait()
+            self._wake.set()
+
+        threading.Thread(target=wake_on_stop, daemon=True).start()
 
         threads = [threading.Thread(target=loop, args=(i,), name=f"worker-{i}", daemon=True)
                    for i in range(concurrency)]

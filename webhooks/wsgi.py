@@ -24,7 +24,8 @@ def _get_store() -> Store:
     global _store  # one store per gunicorn process, made on first use
     with _lock:
         if _store is None:
-            _store = Store.open(_settings.database_url)
+            _store = Store.open(_settings.database_url,
+                                max_attempts=_settings.job_max_attempts)
             register_job_gauges(_store)
         return _store
 

@@ -38,7 +38,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             _configure_sqlite(engine)
             return engine
         if url.startswith("postgresql"):
-            return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+            # No pre-ping (a round trip per checkout on the receiver's hot path): a connection
+            # dropped by a server restart fails one call, which is retried, and the pool
+            # replaces it; recycling keeps idle connections fresh.
+            return create_engine(url, pool_size=pool_size, max_overflow=10, pool_recycle=300)
     except (sa_exc.ArgumentError, ImportError) as exc:
         raise ConfigError(f"CONNECTOR_DATABASE_URL {redact_url(url)!r}: {exc}") from None
     raise ConfigError(

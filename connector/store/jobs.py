@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -92,8 +91,6 @@ _SWEEP = (
             last_error="lease expired (worker stopped or stalled)")
 )
 
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
-
 _COMPLETE = (
     update(jobs)
     .where(jobs.c.id == bindparam("job_id"), jobs.c.lease_owner == bindparam("owner"))
@@ -104,27 +101,29 @@ _COMPLETE = (
 
 class JobQueue:
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
-                 jitter: Callable[[], float] = random.random, backoff_base: float = 2.0) -> None:
+                 jitter: Callable[[], float] = random.random, backoff_base: float = 2.0,
+                 max_attempts: int = 8) -> None:
         self.engine = engine
+        self.max_attempts = max_attempts  # CONNECTOR_JOB_MAX_ATTEMPTS
         self.clock = clock
         self.jitter = jitter
         self.backoff_base = backoff_base
         # Built once: constructing these Core statements per call cost more CPU than the
         # database spent running them (bench/pipeline.py).
-        self._postgres = is_postgres(engine)
-        self._claim_stmt = _claim_statement(self._postgres)
+        self._claim_stmt = _claim_statement(is_postgres(engine))
         self._last_sweep = float("-inf")
 
     # -- producing -----------------------------------------------------------------------
     def enqueue(self, conn: Connection, kind: str, payload: dict[str, Any], *,
                 employee_id: str | None = None, inbox_id: int | None = None,
-                max_attempts: int = 8, delay: float = 0.0) -> int:
+                max_attempts: int | None = None, delay: float = 0.0) -> int:
         """Queue a job inside the caller's transaction (so it commits with what caused it)."""
         now = self.clock()
         result = conn.execute(
             jobs.insert().values(
                 kind=kind, payload=json.dumps(payload, sort_keys=True), employee_id=employee_id,
-                inbox_id=inbox_id, state=PENDING, attempts=0, max_attempts=max_attempts,
+                inbox_id=inbox_id, state=PENDING, attempts=0,
+                max_attempts=max_attempts or self.max_attempts,
                 run_after=now + delay, created_at=now,
             )
         )
@@ -139,9 +138,6 @@ class JobQueue:
     #: (and always before answering "nothing to do"): a dead worker's job waits a few
     #: seconds longer, and a busy queue does not pay an extra UPDATE on every claim.
     sweep_every: float = 5.0
-    #: PostgreSQL: commit claims and completions asynchronously (see `_bookkeeping`). Off
-    #: until measured on a quiet machine: `bench/pipeline.py --async-bookkeeping`.
-    async_bookkeeping: bool = False
 
     def claim(self, owner: str, lease_seconds: float = 60.0) -> Job | None:
         """Take the next runnable job under a lease, or None when there is nothing to do.
@@ -152,7 +148,6 @@ class JobQueue:
         now = self.clock()
         params = {"now": now, "owner": owner, "expires": now + lease_seconds}
         with transaction(self.engine) as conn:
-            self._bookkeeping(conn)
             swept = False
             if now - self._last_sweep >= self.sweep_every:
                 self._sweep(conn, now)
@@ -191,20 +186,7 @@ class JobQueue:
             conn.execute(_COMPLETE, params)
             return
         with transaction(self.engine) as own:
-            self._bookkeeping(own)
             own.execute(_COMPLETE, params)
-
-    def _bookkeeping(self, conn: Connection) -> None:
-        """PostgreSQL: commit this claim or completion without waiting for the WAL flush.
-
-        Safe because a job's row is only scheduling: every effect and ledger write commits
-        synchronously in its own transaction, and WAL is flushed in order, so such a commit
-        also makes every earlier claim or completion durable. What a database crash can lose
-        is the newest claims and completions, and losing them re-runs an idempotent job. It
-        takes the WAL flush off both of a job's own commits.
-        """
-        if self._postgres and self.async_bookkeeping:
-            conn.execute(_ASYNC_COMMIT)
 
     def fail(self, job: Job, error: str, *, retriable: bool, retry_after: float | None = None,
              count_attempt: bool = True) -> str:

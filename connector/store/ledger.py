@@ -104,16 +104,17 @@ class LedgerMixin:
             rows = conn.execute(select(identities).order_by(identities.c.employee_id)).mappings()
             return [dict(r) for r in rows]
 
-    def employee_for_learner(self, lms_user_id: str | None, email: str | None) -> str | None:
+    def employee_for_learner(self, lms_user_id: str | None, email: str | None,
+                             conn: Connection | None = None) -> str | None:
         """The HR employee behind an LMS user: by linked LMS id first, then by email."""
-        with transaction(self.engine) as conn:
+        with self._tx(conn) as c:
             if lms_user_id:
-                found = conn.execute(select(identities.c.employee_id)
+                found = c.execute(select(identities.c.employee_id)
                                      .where(identities.c.lms_user_id == lms_user_id)).scalar()
                 if found:
                     return str(found)
             if email:
-                rows = conn.execute(select(identities.c.employee_id)
+                rows = c.execute(select(identities.c.employee_id)
                                     .where(identities.c.email == email.strip().lower())).all()
                 if len(rows) == 1:
                     return str(rows[0][0])

@@ -25,6 +25,16 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any],
     return bool(conn.execute(stmt).rowcount == 1)
 
 
+def insert_ignore_returning_id(conn: Connection, table: Table, values: dict[str, Any],
+                              conflict: list[str]) -> int | None:
+    """Insert-or-ignore in one round trip; the new row's id, or None when it existed."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt: Any = (insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+                 .returning(table.c.id))
+    found = conn.execute(stmt).scalar()
+    return None if found is None else int(found)
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 

@@ -18,7 +18,7 @@ from connector.store.engine import make_engine, transaction
 from connector.store.jobs import JobQueue
 from connector.store.ledger import LedgerMixin
 from connector.store.schema import audit, cursors, inbox, rate_budget
-from connector.store.sql import dumps, insert_ignore, loads
+from connector.store.sql import dumps, insert_ignore, insert_ignore_returning_id, loads
 
 
 class Store(LedgerMixin):
@@ -29,11 +29,15 @@ class Store(LedgerMixin):
     _open_stores: ClassVar[set[Store]] = set()
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
-                 jitter: Callable[[], float] | None = None, backoff_base: float = 2.0) -> None:
+                 jitter: Callable[[], float] | None = None, backoff_base: float = 2.0,
+                 max_attempts: int = 8) -> None:
         self.engine = engine
         self.clock = clock
+        # Called after an event and its job commit, so an idle worker in this process wakes.
+        self.on_new_job: Callable[[], None] | None = None
         Store._open_stores.add(self)
-        kw: dict[str, Any] = {"clock": clock, "backoff_base": backoff_base}
+        kw: dict[str, Any] = {"clock": clock, "backoff_base": backoff_base,
+                              "max_attempts": max_attempts}
         if jitter is not None:
             kw["jitter"] = jitter
         self.jobs = JobQueue(engine, **kw)
@@ -74,28 +78,31 @@ class Store(LedgerMixin):
     # -- inbox ---------------------------------------------------------------------------
     def ingest(self, source: str, event_id: str, kind: str, payload: dict[str, Any],
                raw: bytes | None = None, employee_id: str | None = None, *,
-               job_kind: str | None = None) -> bool:
+               job_kind: str | None = None, learner: tuple[str | None, str | None] | None = None
+               ) -> bool:
         """Store an inbound event and its job in one transaction; False for a duplicate.
 
         Once this returns, the event is durable and will be processed: a caller may
-        acknowledge it.
+        acknowledge it. `learner` = (LMS user id, email) finds the employee in the same
+        transaction when the sender did not name one (this is the receiver's hot path).
         """
         with transaction(self.engine) as conn:
-            inserted = insert_ignore(
+            if employee_id is None and learner is not None and any(learner):
+                employee_id = self.employee_for_learner(*learner, conn=conn)
+            inbox_id = insert_ignore_returning_id(
                 conn, inbox,
                 dict(source=source, event_id=event_id, kind=kind, employee_id=employee_id,
                      payload=dumps(payload), raw=raw, received_at=utcnow()),
                 ["source", "event_id"],
             )
-            if not inserted:
+            if inbox_id is None:
                 return False
-            inbox_id = conn.execute(
-                select(inbox.c.id).where(inbox.c.source == source, inbox.c.event_id == event_id)
-            ).scalar_one()
             self.jobs.enqueue(conn, job_kind or kind,
                               {"source": source, "event_id": event_id, **payload},
                               employee_id=employee_id, inbox_id=inbox_id)
-            return True
+        if self.on_new_job is not None:
+            self.on_new_job()
+        return True
 
     def inbox_count(self, source: str | None = None) -> int:
         from sqlalchemy import func
@@ -137,7 +144,9 @@ class Store(LedgerMixin):
     def pollers(self) -> list[dict[str, Any]]:
         with transaction(self.engine) as conn:
             rows = conn.execute(select(cursors.c.name, cursors.c.last_success_at,
-                                       cursors.c.last_error).order_by(cursors.c.name))
+                                       cursors.c.last_error)
+                                .where(~cursors.c.name.startswith("_", autoescape=True))
+                                .order_by(cursors.c.name))
             return [dict(r._mapping) for r in rows]
 
     # -- audit ---------------------------------------------------------------------------
