@@ -265,12 +265,3 @@ def test_counts_and_oldest_pending_age(store: Store, clock: Clock) -> None:
     store.jobs.fail(claim(store), "x", retriable=False)
     assert store.jobs.counts() == {DONE: 1, DEAD: 1, PENDING: 1}
 
-
-def test_async_bookkeeping_changes_no_outcome(store: Store) -> None:
-    store.jobs.async_bookkeeping = True
-    job_id = store.jobs.add("noop", {}, employee_id="E1")
-    job = claim(store)
-    assert job.id == job_id
-    store.jobs.complete(job)
-    assert row(store, job_id)["state"] == DONE
-    assert store.jobs.claim("w1") is None
