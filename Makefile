@@ -25,7 +25,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -q -x -m "not slow and not postgres" tests/unit tests/contract
 
 lint: $(STAMP)
-	$(BIN)/ruff check connector mappings webhooks tests bench
+	$(BIN)/ruff check connector mappings webhooks tests bench bench/run
 	$(BIN)/mypy
 
 bench: $(STAMP)
