@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector.demo import Sandboxes, sandbox_settings, seed_organisation, start_sandboxes
+from connector.cli import main
+from connector.demo import (
+    SANDBOX_KEY,
+    Sandboxes,
+    sandbox_settings,
+    seed_organisation,
+    start_sandboxes,
+)
 from connector.pollers import poll_reviews
 from connector.runtime import REFRESH_TOKEN_CURSOR, build_runtime
 from connector.store import Store
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "example.toml"
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +50,39 @@ def test_rotated_orangehrm_refresh_tokens_survive_a_restart(sandboxes: Sandboxes
         rt.close()
     assert Store.open(url).inbox_count() == 6
     Store.close_all()
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, sb: Sandboxes, tmp_path: Path, **over: str) -> None:
+    values = {"DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
+              "TALENTLMS_BASE_URL": sb.talentlms.url, "TALENTLMS_API_KEY": SANDBOX_KEY,
+              "BAMBOOHR_BASE_URL": sb.bamboohr.url, "BAMBOOHR_API_KEY": SANDBOX_KEY,
+              "ORANGEHRM_BASE_URL": sb.orangehrm.url, "ORANGEHRM_CLIENT_ID": "demo-client",
+              "ORANGEHRM_CLIENT_SECRET": SANDBOX_KEY, "REVIEW_SOURCES": "orangehrm", **over}
+    for name, value in values.items():
+        monkeypatch.setenv(f"CONNECTOR_{name}", value)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_check_online_confirms_keys_and_courses(sandboxes: Sandboxes, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    _env(monkeypatch, sandboxes, tmp_path)
+    assert main(["check", "--online", "--mapping", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "✔ talentlms: key accepted" in out
+    assert "course ids exist" in out and "✘" not in out
+
+
+def test_check_online_names_a_rejected_key_and_missing_courses(
+        sandboxes: Sandboxes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(EXAMPLE.read_text(encoding="utf-8").replace('"101"', '"9999"', 1),
+                       encoding="utf-8")
+    _env(monkeypatch, sandboxes, tmp_path)
+    assert main(["check", "--online", "--mapping", str(mapping)]) == 1
+    assert "do not exist: 9999" in capsys.readouterr().out
+    _env(monkeypatch, sandboxes, tmp_path, BAMBOOHR_API_KEY="wrong-key-123")
+    assert main(["check", "--online", "--mapping", str(EXAMPLE)]) == 1
+    out = capsys.readouterr().out
+    assert "✘ bamboohr directory" in out and "wrong-key-123" not in out
