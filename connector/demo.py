@@ -234,9 +234,11 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
         summary = summarise(rt, sb)
         _say(format_summary(summary))
         _show_trace(rt)
+        prefix = "" if database == Path("connector.db") else f"CONNECTOR_DATABASE_URL={url} "
+        command = _connector_command()
         _say(f"\nfinished in {time.monotonic() - started:.1f} s. Explore with:\n"
-             f"  CONNECTOR_DATABASE_URL={url} connector status\n"
-             f"  CONNECTOR_DATABASE_URL={url} connector trace {summary['example_employee']}")
+             f"  {prefix}{command} status\n"
+             f"  {prefix}{command} trace {summary['example_employee']}")
         ok = summary["checks_ok"]
         if keep_running:
             _keep_running(rt, sb)
@@ -244,6 +246,19 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
         return 0 if ok else 1
     finally:
         sb.stop()
+
+
+def _connector_command() -> str:
+    """How this user runs `connector`: on PATH, else from the virtualenv we run in."""
+    import shutil
+
+    if shutil.which("connector"):
+        return "connector"
+    local = Path(sys.executable).parent / "connector"
+    try:
+        return str(local.relative_to(Path.cwd()))
+    except ValueError:
+        return str(local)
 
 
 def _require(value: Any) -> Any:
