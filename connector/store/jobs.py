@@ -53,6 +53,9 @@ def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 600.0,
     return jitter() * min(cap, base * (2 ** (attempt - 1)))
 
 
+_INSERT_JOB = jobs.insert()  # built once; values go as parameters (hot path)
+
+
 def _claim_statement(postgres: bool) -> Any:
     """Pick the first runnable job and lease it, returning the leased row.
 
@@ -119,14 +122,12 @@ class JobQueue:
                 max_attempts: int | None = None, delay: float = 0.0) -> int:
         """Queue a job inside the caller's transaction (so it commits with what caused it)."""
         now = self.clock()
-        result = conn.execute(
-            jobs.insert().values(
-                kind=kind, payload=json.dumps(payload, sort_keys=True), employee_id=employee_id,
-                inbox_id=inbox_id, state=PENDING, attempts=0,
-                max_attempts=max_attempts or self.max_attempts,
-                run_after=now + delay, created_at=now,
-            )
-        )
+        result = conn.execute(_INSERT_JOB, dict(
+            kind=kind, payload=json.dumps(payload, sort_keys=True), employee_id=employee_id,
+            inbox_id=inbox_id, state=PENDING, attempts=0,
+            max_attempts=max_attempts or self.max_attempts,
+            run_after=now + delay, created_at=now,
+        ))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def add(self, kind: str, payload: dict[str, Any], **kw: Any) -> int:

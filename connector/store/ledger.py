@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, and_, delete, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, select, update
 
 from connector.models import (
     ActionKind,
@@ -36,6 +36,11 @@ from connector.store.sql import dumps, insert_ignore, loads
 
 if TYPE_CHECKING:
     from connector.store.jobs import JobQueue
+
+# Built once: the completion path (receiver and poller) resolves employees on every event.
+_BY_LMS_USER = select(identities.c.employee_id).where(
+    identities.c.lms_user_id == bindparam("lms_user_id"))
+_BY_EMAIL = select(identities.c.employee_id).where(identities.c.email == bindparam("email"))
 
 # Effect states in the actions table.
 AWAITING_APPROVAL, PLANNED, INTENT, DONE, WAITING, CANCELLED = (
@@ -109,13 +114,11 @@ class LedgerMixin:
         """The HR employee behind an LMS user: by linked LMS id first, then by email."""
         with self._tx(conn) as c:
             if lms_user_id:
-                found = c.execute(select(identities.c.employee_id)
-                                     .where(identities.c.lms_user_id == lms_user_id)).scalar()
+                found = c.execute(_BY_LMS_USER, {"lms_user_id": lms_user_id}).scalar()
                 if found:
                     return str(found)
             if email:
-                rows = c.execute(select(identities.c.employee_id)
-                                    .where(identities.c.email == email.strip().lower())).all()
+                rows = c.execute(_BY_EMAIL, {"email": email.strip().lower()}).all()
                 if len(rows) == 1:
                     return str(rows[0][0])
         return None
