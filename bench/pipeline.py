@@ -118,15 +118,9 @@ def _worker_process(url: str, ready: Any, go: Any, done: Any) -> None:
     ready.set()
     go.wait()
     try:
-        while True:
-            if worker.run_once():
-                continue
-            # Nothing runnable now: the rest is leased by other workers or waits behind an
-            # employee's earlier job. Stop only when nothing is left at all.
-            counts = store.jobs.counts()
-            if counts.get("pending", 0) + counts.get("running", 0) == 0:
-                break
-            time.sleep(0.002)
+        # Nothing runnable now may mean leased by other workers or waiting behind an
+        # employee's earlier job: stop only when nothing is left at all.
+        worker.drain(wait_for_retries=True, idle_sleep=0.002)
     finally:
         done.put(worker.stats.done)
         store.close()

@@ -134,8 +134,9 @@ class Worker:
                 log.warning("heartbeat failed", extra={"job_id": job.id})
 
     def drain(self, *, concurrency: int = 1, deadline: float | None = None,
-              wait_for_retries: bool = False) -> WorkerStats:
-        """Run until no job is runnable (or, with `wait_for_retries`, none is pending)."""
+              wait_for_retries: bool = False, idle_sleep: float = 0.2) -> WorkerStats:
+        """Run until no job is runnable (or, with `wait_for_retries`, until none is pending or
+        running anywhere: other workers' leases and backoffs are waited out)."""
 
         def loop(index: int) -> None:
             while deadline is None or time.monotonic() < deadline:
@@ -143,7 +144,7 @@ class Worker:
                     continue
                 if not wait_for_retries or not self._pending_left():
                     return
-                time.sleep(0.2)
+                time.sleep(idle_sleep)
 
         threads = [threading.Thread(target=loop, args=(i,), daemon=True)
                    for i in range(concurrency)]

@@ -81,13 +81,7 @@ def recording_worker(url: str, name: str, go: object) -> None:
     store.jobs.counts()  # connect before the start signal
     go.wait()  # type: ignore[attr-defined]
     try:
-        while True:
-            if worker.run_once():
-                continue
-            counts = store.jobs.counts()
-            if counts.get("pending", 0) + counts.get("running", 0) == 0:
-                return
-            time.sleep(0.002)
+        worker.drain(wait_for_retries=True, idle_sleep=0.002)
     finally:
         store.close()
 
