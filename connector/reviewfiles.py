@@ -21,7 +21,6 @@ What a single row means (header names, dates, numbers, one rating) is `connector
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -185,7 +184,8 @@ class ReviewFile(Iterator[Review]):
                 if not header_line.strip():
                     raise InputError(f"{self.path}: the file is empty (a header row is needed)")
                 delimiter = detect_delimiter(header_line)
-                reader = csv.reader(itertools.chain([header_line], fh), delimiter=delimiter)
+                fh.seek(0)  # the reader reads the header again: its lines then count from 1
+                reader = csv.reader(fh, delimiter=delimiter)
                 header = [cell.strip() for cell in next(reader)]
                 columns = self._columns(header)
                 if "skill" in columns and "rating" in columns:

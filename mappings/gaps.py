@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.models import Cause, Rating, Review, SkillGap, Unmapped
-from mappings.schema import MEMO_LIMIT, Mapping, MappingIndex, Rule
+from mappings.schema import MEMO_LIMIT, Mapping, MappingIndex, Rule, remember
 from mappings.trusted import trusted_maker
 
 # Ratings are rounded after normalisation so that 3 - 1.9999999999 counts as a gap of 1.
@@ -20,9 +20,17 @@ _cause = trusted_maker(Cause)
 _skill_gap = trusted_maker(SkillGap)
 _unmapped_entry = trusted_maker(Unmapped)
 
+#: What one rating means for one role's targets: None (no gap worth a course), why it cannot
+#: be placed, or (value, raw, target, gap, rule index, rule).
+_Verdict = tuple[float, str, float, float, int, Rule] | str | None
+
 #: What the gap finder knows about one rating whatever the review: its skill id (None when
-#: unknown), its rater's rank and where it lands on the mapping's scale.
-_RatingFacts = tuple[Rating, str | None, int, tuple[float, str] | str]
+#: unknown), its rater's rank, where it lands on the mapping's scale, and its verdicts so far
+#: (id(role levels) → (those levels, the verdict)).
+_RatingFacts = tuple[
+    Rating, str | None, int, tuple[float, str] | str,
+    dict[int, tuple[dict[str, float], _Verdict]],
+]
 
 
 def find_gaps(review: Review, mapping: Mapping) -> tuple[list[SkillGap], list[Unmapped]]:
@@ -70,26 +78,19 @@ def gaps_for_planning(
     if not chosen:
         return gaps, ranked, unmapped
     levels = index.levels_for(employee.role)
-    default_target = index.default_target
-    found_rules = index.rules
-    for skill_id in sorted(chosen):
-        rating, _skill, _rank, placed = chosen[skill_id]
-        if isinstance(placed, str):
-            unmapped.append(_unmapped(review, rating.skill_key, placed))
+    levels_id = id(levels)
+    for skill_id, facts in sorted(chosen.items()):
+        known = facts[4].get(levels_id)
+        if known is None or known[0] is not levels:
+            known = _verdict(facts, levels, index)
+        verdict = known[1]
+        if verdict is None:
             continue
-        value, raw = placed
-        target = levels.get(skill_id, default_target)
-        gap = round(target - value, _PRECISION)
-        if gap <= 0:
+        if isinstance(verdict, str):
+            unmapped.append(_unmapped(review, rating.skill_key, verdict))
             continue
-        found = found_rules.get(skill_id)
-        if found is None:
-            reason = f"no rule: gap {gap:g} (rating {value:g}, target {target:g})"
-            unmapped.append(_unmapped(review, rating.skill_key, reason))
-            continue
-        rule_index, rule = found
-        if gap < rule.min_gap:
-            continue
+        rating = facts[0]
+        value, raw, target, gap, rule_index, rule = verdict
         cause = _cause({
             "review_id": review.review_id,
             "source": review.source,
@@ -118,22 +119,53 @@ def gaps_for_planning(
 
 # A review file repeats the same few ratings (a skill, a value, a rater) over and over, and the
 # file reader hands out one shared `Rating` object per distinct row, so what the gap finder
-# learns about a rating is remembered per object (`MappingIndex.rating_facts`). The memo holds
-# the rating itself, so an id is never mistaken for a later object's that reused it.
+# learns about a rating is remembered per object (`MappingIndex.rating_facts`), and with it what
+# that rating means for each role's targets (its verdicts). The memo holds the rating itself,
+# so an id is never mistaken for a later object's that reused it.
 
 
 def _facts(rating: Rating, index: MappingIndex, memo: dict[int, Any]) -> _RatingFacts:
     """Work out and remember what `_RatingFacts` says about `rating`."""
-    facts = (
+    facts: _RatingFacts = (
         rating,
         index.skill_id_for(rating.skill_key),
         index.rater_rank(rating.rater),
         normalise_rating(rating, index),
+        {},
     )
     if len(memo) >= MEMO_LIMIT:
         memo.clear()
     memo[id(rating)] = facts
     return facts
+
+
+def _verdict(
+    facts: _RatingFacts, levels: dict[str, float], index: MappingIndex
+) -> tuple[dict[str, float], _Verdict]:
+    """Work out and remember (in `facts`) what its rating means for a role with `levels`."""
+    _rating, skill_id, _rank, placed, verdicts = facts
+    if skill_id is None:
+        raise AssertionError("only ratings of known skills get a verdict")
+    verdict: _Verdict
+    if isinstance(placed, str):
+        verdict = placed
+    else:
+        value, raw = placed
+        target = levels.get(skill_id, index.default_target)
+        gap = round(target - value, _PRECISION)
+        found = index.rules.get(skill_id) if gap > 0 else None
+        if gap <= 0:
+            verdict = None
+        elif found is None:
+            verdict = f"no rule: gap {gap:g} (rating {value:g}, target {target:g})"
+        elif gap < found[1].min_gap:
+            verdict = None
+        else:
+            verdict = (value, raw, target, gap, found[0], found[1])
+    # The levels object is kept with its verdict, so that a reused id is never mistaken.
+    known = (levels, verdict)
+    remember(verdicts, id(levels), known)
+    return known
 
 
 def normalise_rating(rating: Rating, index: MappingIndex) -> tuple[float, str] | str:
