@@ -15,10 +15,11 @@ from sqlalchemy import Connection, Engine, select, update
 from connector.models import utcnow
 from connector.store import migrations
 from connector.store.engine import make_engine, transaction
+from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
 from connector.store.ledger import LedgerMixin
 from connector.store.schema import audit, cursors, inbox, rate_budget
-from connector.store.sql import dumps, insert_ignore, insert_ignore_returning_id, loads
+from connector.store.sql import dumps, insert_ignore, loads
 
 
 class Store(LedgerMixin):
@@ -41,6 +42,7 @@ class Store(LedgerMixin):
         if jitter is not None:
             kw["jitter"] = jitter
         self.jobs = JobQueue(engine, **kw)
+        self.intake = EventIntake(engine, self.jobs)
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:
@@ -86,20 +88,10 @@ class Store(LedgerMixin):
         acknowledge it. `learner` = (LMS user id, email) finds the employee in the same
         transaction when the sender did not name one (this is the receiver's hot path).
         """
-        with transaction(self.engine) as conn:
-            if employee_id is None and learner is not None and any(learner):
-                employee_id = self.employee_for_learner(*learner, conn=conn)
-            inbox_id = insert_ignore_returning_id(
-                conn, inbox,
-                dict(source=source, event_id=event_id, kind=kind, employee_id=employee_id,
-                     payload=dumps(payload), raw=raw, received_at=utcnow()),
-                ["source", "event_id"],
-            )
-            if inbox_id is None:
-                return False
-            self.jobs.enqueue(conn, job_kind or kind,
-                              {"source": source, "event_id": event_id, **payload},
-                              employee_id=employee_id, inbox_id=inbox_id)
+        if not self.intake.ingest(source=source, event_id=event_id, kind=kind,
+                                  payload=payload, raw=raw, employee_id=employee_id,
+                                  job_kind=job_kind or kind, learner=learner):
+            return False
         if self.on_new_job is not None:
             self.on_new_job()
         return True

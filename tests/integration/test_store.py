@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
 
 from connector.errors import ConfigError
+from connector.models import Employee
 from connector.store import Store, migrations
 from connector.store.engine import make_engine, redact_url
-from connector.store.schema import jobs, schema_migrations
+from connector.store.schema import inbox, jobs, schema_migrations
 
 
 class Clock:
@@ -147,6 +149,39 @@ def test_ingest_can_name_another_job_kind(database_url: str) -> None:
         assert job is not None
         assert job.kind == "employee"
         assert job.payload == {"source": "bamboohr", "event_id": "evt-1", "x": 1}
+    finally:
+        store.close()
+
+
+def test_ingest_finds_the_employee_behind_an_lms_user(database_url: str) -> None:
+    """The receiver names the employee on the job (so the queue keeps their jobs in order):
+    by linked LMS user id first, then by an email only one employee has."""
+    store = Store.open(database_url)
+    try:
+        for eid, email in [("E1", "ann@example.com"), ("E2", "bo@example.com"),
+                           ("E3", "shared@example.com"), ("E4", "shared@example.com")]:
+            store.upsert_employee(Employee(employee_id=eid, email=email))
+        store.set_identity("E2", state="matched", lms_user_id="lms-2")
+
+        def queued_for(event_id: str, **kw: Any) -> str | None:
+            assert store.ingest("lms", event_id, "completion", {"completion": {}}, **kw)
+            with store.engine.connect() as conn:
+                row = conn.execute(select(jobs.c.employee_id, inbox.c.employee_id)
+                                   .join(inbox, inbox.c.id == jobs.c.inbox_id)
+                                   .where(inbox.c.event_id == event_id)).one()
+            assert row[0] == row[1]  # the inbox row and its job agree
+            return row[0]  # type: ignore[no-any-return]
+
+        assert queued_for("a", learner=("lms-2", "ann@example.com")) == "E2"  # id wins
+        assert queued_for("b", learner=("lms-404", " Ann@Example.com ")) == "E1"
+        assert queued_for("c", learner=(None, "shared@example.com")) is None  # ambiguous
+        assert queued_for("d", learner=(None, "nobody@example.com")) is None
+        assert queued_for("e", learner=("", "")) is None
+        assert queued_for("f", employee_id="E9", learner=("lms-2", None)) == "E9"
+        # A duplicate stores nothing, not even a second job.
+        assert store.ingest("lms", "a", "completion", {"completion": {}},
+                            learner=("lms-2", None)) is False
+        assert store.jobs.counts() == {"pending": 6}
     finally:
         store.close()
 
