@@ -102,7 +102,11 @@ def translate_errors() -> Iterator[None]:
 
 
 def _short(exc: sa_exc.DBAPIError) -> str:
-    return str(exc.orig).splitlines()[0][:200] if exc.orig is not None else type(exc).__name__
+    return _first_line(exc.orig) if exc.orig is not None else type(exc).__name__
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 @contextmanager
@@ -110,3 +114,53 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction, with driver errors translated."""
     with translate_errors(), engine.begin() as conn:
         yield conn
+
+
+@contextmanager
+def driver_cursor(engine: Engine, *, single_statement: bool = False) -> Iterator[Any]:
+    """A cursor of the driver itself, from the engine's pool, in one transaction that
+    commits when the block ends (and rolls back if it raises); errors translated like
+    `transaction`'s. `single_statement=True`: the block runs one statement, which is atomic
+    on its own, so PostgreSQL runs it in autocommit (no BEGIN and COMMIT round trips).
+
+    For the receiver's hot path only (see store/intake.py): elsewhere SQLAlchemy's own
+    execution is worth its cost.
+    """
+    postgres = is_postgres(engine)
+    dialect = engine.dialect
+    with translate_errors():
+        pooled = engine.raw_connection()
+    conn: Any = pooled.driver_connection
+    cursor = None
+    try:
+        cursor = conn.cursor()
+        autocommit = postgres and single_statement
+        if autocommit:
+            conn.autocommit = True
+        elif not postgres:
+            cursor.execute("BEGIN IMMEDIATE")  # as every SQLite transaction here (see above)
+        try:
+            yield cursor
+            if not autocommit:
+                conn.commit()
+        except BaseException:
+            if not autocommit:
+                conn.rollback()
+            raise
+        finally:
+            if autocommit:
+                conn.autocommit = False
+    except dialect.loaded_dbapi.Error as exc:
+        if dialect.is_disconnect(exc, conn, cursor):
+            pooled.invalidate(exc)  # the pool opens a new connection next time
+            raise RetriableStoreError(f"database connection lost: {_first_line(exc)}") from exc
+        if isinstance(exc, dialect.loaded_dbapi.IntegrityError):
+            raise StoreError(f"database constraint violated: {_first_line(exc)}") from exc
+        if isinstance(exc, (dialect.loaded_dbapi.OperationalError,
+                            dialect.loaded_dbapi.InterfaceError)):
+            raise RetriableStoreError(f"database unavailable or busy: {_first_line(exc)}") from exc
+        raise StoreError(f"database error: {_first_line(exc)}") from exc
+    finally:
+        if cursor is not None:
+            cursor.close()
+        pooled.close()  # back to the pool

@@ -56,12 +56,6 @@ def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 600.0,
 _INSERT_JOB = jobs.insert()  # built once; values go as parameters (hot path)
 
 
-def insert_job(conn: Connection, row: dict[str, Any]) -> int:
-    """Insert a `JobQueue.job_row` in the caller's transaction; the new job's id."""
-    result = conn.execute(_INSERT_JOB, row)
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-
 def _claim_statement(postgres: bool) -> Any:
     """Pick the first runnable job and lease it, returning the leased row.
 
@@ -127,9 +121,10 @@ class JobQueue:
                 employee_id: str | None = None, inbox_id: int | None = None,
                 max_attempts: int | None = None, delay: float = 0.0) -> int:
         """Queue a job inside the caller's transaction (so it commits with what caused it)."""
-        return insert_job(conn, self.job_row(kind, payload, employee_id=employee_id,
-                                             inbox_id=inbox_id, max_attempts=max_attempts,
-                                             delay=delay))
+        result = conn.execute(_INSERT_JOB, self.job_row(
+            kind, payload, employee_id=employee_id, inbox_id=inbox_id,
+            max_attempts=max_attempts, delay=delay))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def job_row(self, kind: str, payload: dict[str, Any], *, employee_id: str | None = None,
                 inbox_id: int | None = None, max_attempts: int | None = None,

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any],
@@ -23,6 +24,31 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any],
     # once the cursor is closed), so ask: without it every insert looks ignored on PG.
     stmt = stmt.execution_options(preserve_rowcount=True)
     return bool(conn.execute(stmt).rowcount == 1)
+
+
+class DriverStatement:
+    """A Core statement compiled once for one dialect, to run on a driver cursor
+    (`engine.driver_cursor`): its SQL, and its parameters in the driver's style with the
+    columns' bind processing (e.g. `UtcDateTime`) applied as SQLAlchemy would apply it."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._order: list[str] | None = (list(compiled.positiontup)
+                                         if compiled.positiontup is not None else None)
+        self._defaults = {name: bind.value for name, bind in compiled.binds.items()
+                          if not bind.required}
+        self._processors = {
+            name: process for name, bind in compiled.binds.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        """The driver's parameters for `values` (every required parameter, by name)."""
+        bound = {**self._defaults, **values}
+        for name, process in self._processors.items():
+            bound[name] = process(bound[name])
+        return bound if self._order is None else [bound[name] for name in self._order]
 
 
 def dumps(value: Any) -> str:

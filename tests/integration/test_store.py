@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, RetriableStoreError, StoreError
 from connector.models import Employee
 from connector.store import Store, migrations
-from connector.store.engine import make_engine, redact_url
+from connector.store.engine import driver_cursor, make_engine, redact_url
 from connector.store.schema import inbox, jobs, schema_migrations
 
 
@@ -182,6 +182,48 @@ def test_ingest_finds_the_employee_behind_an_lms_user(database_url: str) -> None
         assert store.ingest("lms", "a", "completion", {"completion": {}},
                             learner=("lms-2", None)) is False
         assert store.jobs.counts() == {"pending": 6}
+    finally:
+        store.close()
+
+
+def test_driver_cursor_commits_rolls_back_and_translates_errors(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        insert = ("INSERT INTO cursors (name, value, updated_at) VALUES ('{}', 'v', "
+                  "'2026-01-01 00:00:00')")
+        with driver_cursor(store.engine) as cursor:
+            cursor.execute(insert.format("kept"))
+        with pytest.raises(RuntimeError), driver_cursor(store.engine) as cursor:
+            cursor.execute(insert.format("rolled-back"))
+            raise RuntimeError("the caller failed half-way")
+        with pytest.raises(StoreError, match="constraint violated"), \
+                driver_cursor(store.engine) as cursor:
+            cursor.execute(insert.format("kept"))  # the same primary key again
+        with pytest.raises(StoreError), driver_cursor(store.engine) as cursor:
+            cursor.execute("SELECT no_such_column FROM cursors")
+        assert store.cursor("kept") == "v"
+        assert store.cursor("rolled-back") is None
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_driver_cursor_on_a_dropped_connection_is_retriable_then_recovers(
+    pg_database_url: str,
+) -> None:
+    store = Store.open(pg_database_url)
+    try:
+        assert store.ingest("lms", "before", "completion", {"completion": {}})
+        admin = create_engine(pg_database_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:  # what a server restart does to idle pooled connections
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        admin.dispose()
+        with pytest.raises(RetriableStoreError):
+            store.ingest("lms", "during", "completion", {"completion": {}})
+        # The dead connection was dropped from the pool: the sender's retry is stored.
+        assert store.ingest("lms", "during", "completion", {"completion": {}})
+        assert store.inbox_count("lms") == 2
     finally:
         store.close()
 
