@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3,
                         help="closed-loop windows per server, alternating between servers")
     parser.add_argument("--clients", type=int, default=16, help="closed-loop connections")
-    parser.add_argument("--workers", type=int, default=min(2 * (os.cpu_count() or 1) + 1, 8),
+    parser.add_argument("--workers", type=int, default=min((os.cpu_count() or 1) + 1, 8),
                         help="gunicorn processes (default: docs/gunicorn.conf.py's own)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per process")
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop events/s")

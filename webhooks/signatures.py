@@ -40,6 +40,8 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     if value is None:
         lowered = name.lower()
+        value = headers.get(lowered)  # the receiver passes its headers with lowercase names
+    if value is None:
         for key, candidate in headers.items():
             if key.lower() == lowered:
                 value = candidate

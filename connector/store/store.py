@@ -82,11 +82,11 @@ class Store(LedgerMixin):
                raw: bytes | None = None, employee_id: str | None = None, *,
                job_kind: str | None = None, learner: tuple[str | None, str | None] | None = None
                ) -> bool:
-        """Store an inbound event and its job in one transaction; False for a duplicate.
+        """Store an inbound event and its job, atomically; False for a duplicate.
 
         Once this returns, the event is durable and will be processed: a caller may
         acknowledge it. `learner` = (LMS user id, email) finds the employee in the same
-        transaction when the sender did not name one (this is the receiver's hot path).
+        statement when the sender did not name one (the receiver's hot path: intake.py).
         """
         if not self.intake.ingest(source=source, event_id=event_id, kind=kind,
                                   payload=payload, raw=raw, employee_id=employee_id,
