@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -70,15 +71,40 @@ class Worker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
 
-    def run_once(self, owner_suffix: str = "") -> bool:
-        """Claim and run one job; False when nothing is runnable now."""
-        job = self.store.jobs.claim(self.owner + owner_suffix, self.lease_seconds)
-        if job is None:
-            return False
-        self.run_job(job)
-        return True
+    def run_available(self, owner_suffix: str = "",
+                      keep_going: Callable[[], bool] = lambda: True) -> int:
+        """Claim and run jobs until none is runnable now (or `keep_going()` is false); how
+        many ran.
 
-    def run_job(self, job: Job) -> None:
+        A job that succeeded is marked done in the transaction that claims the next one (one
+        commit per job instead of two; bench/pipeline.py), and the last one before this
+        returns, so nothing it ran is left unmarked.
+        """
+        owner = self.owner + owner_suffix
+        ran = 0
+        finished: tuple[Job, str] | None = None
+        try:
+            while keep_going():
+                job = self.store.jobs.claim(owner, self.lease_seconds,
+                                            finished=finished[0] if finished else None)
+                if finished is not None:
+                    self._done(*finished)
+                    finished = None
+                if job is None:
+                    break
+                ran += 1
+                outcome = self.run_job(job, complete=False)
+                if outcome is not None:
+                    finished = (job, outcome)
+        finally:
+            if finished is not None:
+                self.store.jobs.complete(finished[0])
+                self._done(*finished)
+        return ran
+
+    def run_job(self, job: Job, *, complete: bool = True) -> str | None:
+        """Run one claimed job: its outcome, or None when it failed (the failure is recorded,
+        as a retry or a dead letter). `complete=False`: the caller marks it done."""
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True)
         beat.start()
@@ -90,17 +116,23 @@ class Worker:
             outcome = handler(self.ctx, job)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
             self._failed(job, exc)
-        else:
-            self.store.jobs.complete(job)
-            _jobs_finished.inc(kind=job.kind, outcome="done")
-            with self._lock:
-                self.stats.done += 1
-            log.info("job done", extra={"job_id": job.id, "kind": job.kind,
-                                        "employee_id": job.employee_id, "outcome": outcome})
+            return None
         finally:
             stop.set()
             beat.join(timeout=1)
             _job_seconds.observe(time.perf_counter() - started, kind=job.kind)
+        if complete:
+            self.store.jobs.complete(job)
+            self._done(job, outcome)
+        return outcome
+
+    def _done(self, job: Job, outcome: str) -> None:
+        """Count and log a job once it is marked done."""
+        _jobs_finished.inc(kind=job.kind, outcome="done")
+        with self._lock:
+            self.stats.done += 1
+        log.info("job done", extra={"job_id": job.id, "kind": job.kind,
+                                    "employee_id": job.employee_id, "outcome": outcome})
 
     def _failed(self, job: Job, exc: BaseException) -> None:
         retriable, retry_after = classify(exc)
@@ -138,10 +170,12 @@ class Worker:
         """Run until no job is runnable (or, with `wait_for_retries`, until none is pending or
         running anywhere: other workers' leases and backoffs are waited out)."""
 
+        def before_deadline() -> bool:
+            return deadline is None or time.monotonic() < deadline
+
         def loop(index: int) -> None:
-            while deadline is None or time.monotonic() < deadline:
-                if self.run_once(f":{index}"):
-                    continue
+            while before_deadline():
+                self.run_available(f":{index}", before_deadline)
                 if not wait_for_retries or not self._pending_left():
                     return
                 time.sleep(idle_sleep)
@@ -169,13 +203,12 @@ class Worker:
         def loop(index: int) -> None:
             while not stop.is_set():
                 try:
-                    busy = self.run_once(f":{index}")
+                    self.run_available(f":{index}", lambda: not stop.is_set())
                 except ConnectorError as exc:
                     log.warning("worker loop error", extra={"error": str(exc)})
-                    busy = False
-                if not busy:
-                    self._wake.wait(idle_sleep)
-                    self._wake.clear()
+                # Nothing runnable now: wait for a poll interval or a notify().
+                self._wake.wait(idle_sleep)
+                self._wake.clear()
 
         def wake_on_stop() -> None:
             stop.wait()

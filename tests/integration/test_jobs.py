@@ -62,6 +62,20 @@ def test_claim_takes_the_job_under_a_lease(store: Store, clock: Clock) -> None:
     assert (r["state"], r["lease_owner"], r["finished_at"]) == (DONE, None, clock.now)
 
 
+def test_claim_can_mark_the_workers_finished_job_done_first(store: Store) -> None:
+    """One transaction per job for a busy worker: the job it finished is marked done by the
+    claim of its next one, before the pick, so that employee's next job is runnable at once."""
+    first_id = store.jobs.add("noop", {"n": 1}, employee_id="E1")
+    second_id = store.jobs.add("noop", {"n": 2}, employee_id="E1")
+    first = claim(store, "w1")
+    assert store.jobs.claim("w2") is None  # E1's second job waits behind the first
+    second = store.jobs.claim("w1", finished=first)
+    assert second is not None and (first.id, second.id) == (first_id, second_id)
+    assert (row(store, first_id)["state"], row(store, second_id)["state"]) == (DONE, RUNNING)
+    assert store.jobs.claim("w1", finished=second) is None  # nothing left: still recorded
+    assert row(store, second_id)["state"] == DONE
+
+
 def test_heartbeat_extends_the_lease(store: Store, clock: Clock) -> None:
     store.jobs.add("noop", {})
     job = claim(store, lease=30)
