@@ -113,7 +113,8 @@ class Worker:
             handler = self.handlers.get(job.kind)
             if handler is None:
                 raise InputError(f"no handler for job kind {job.kind!r}")
-            outcome = handler(self.ctx, job)
+            # A handler that says nothing succeeded all the same: None means failure here.
+            outcome = handler(self.ctx, job) or "ok"
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
             self._failed(job, exc)
             return None

@@ -80,6 +80,7 @@ def gaps_for_planning(
     levels = index.levels_for(employee.role)
     levels_id = id(levels)
     for skill_id, facts in sorted(chosen.items()):
+        rating = facts[0]
         known = facts[4].get(levels_id)
         if known is None or known[0] is not levels:
             known = _verdict(facts, levels, index)
@@ -89,7 +90,6 @@ def gaps_for_planning(
         if isinstance(verdict, str):
             unmapped.append(_unmapped(review, rating.skill_key, verdict))
             continue
-        rating = facts[0]
         value, raw, target, gap, rule_index, rule = verdict
         cause = _cause({
             "review_id": review.review_id,

@@ -241,9 +241,9 @@ class MappingIndex:
     """
 
     __slots__ = (
-        "_levels_by_role", "_rank_by_rater", "_skill_by_key", "by_name", "default_target",
-        "due_after", "labels", "protected", "rater_rank_of", "rating_facts", "role_targets",
-        "rules", "scale_max", "scale_min", "skills", "unranked",
+        "_levels_by_role", "_no_targets", "_rank_by_rater", "_skill_by_key", "by_name",
+        "default_target", "due_after", "labels", "protected", "rater_rank_of", "rating_facts",
+        "role_targets", "rules", "scale_max", "scale_min", "skills", "unranked",
     )
 
     def __init__(self, mapping: Mapping) -> None:
@@ -284,6 +284,7 @@ class MappingIndex:
         self._skill_by_key: dict[str, str | None] = {}
         self._rank_by_rater: dict[str, int] = {}
         self._levels_by_role: dict[str | None, dict[str, float]] = {}
+        self._no_targets: dict[str, float] = {}
 
     def skill_id_for(self, name: str) -> str | None:
         """The skill id a source's name (id or alias, any spelling) stands for."""
@@ -312,7 +313,11 @@ class MappingIndex:
         try:
             return self._levels_by_role[role]
         except KeyError:
-            levels = self.role_targets.get(normalise_name(role), {}) if role else {}
+            # Roles without targets of their own share one (never changed) empty mapping, so
+            # what is remembered per role's levels (mappings.gaps) stays bounded by the
+            # mapping's roles, not by how many job titles a file spells.
+            levels = (self.role_targets.get(normalise_name(role), self._no_targets) if role
+                      else self._no_targets)
             remember(self._levels_by_role, role, levels)
             return levels
 

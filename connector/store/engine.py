@@ -132,9 +132,9 @@ def driver_cursor(engine: Engine, *, single_statement: bool = False) -> Iterator
         pooled = engine.raw_connection()
     conn: Any = pooled.driver_connection
     cursor = None
+    autocommit = postgres and single_statement
     try:
         cursor = conn.cursor()
-        autocommit = postgres and single_statement
         if autocommit:
             conn.autocommit = True
         elif not postgres:
@@ -148,11 +148,19 @@ def driver_cursor(engine: Engine, *, single_statement: bool = False) -> Iterator
                 conn.rollback()
             raise
         finally:
-            if autocommit:
+            if autocommit and not conn.closed:
                 conn.autocommit = False
     except dialect.loaded_dbapi.Error as exc:
-        if dialect.is_disconnect(exc, conn, cursor):
-            pooled.invalidate(exc)  # the pool opens a new connection next time
+        disconnect = dialect.is_disconnect(exc, conn, cursor)
+        if disconnect or (autocommit and conn.autocommit):
+            # Never back to the pool: dead, or still in autocommit (which would quietly
+            # split the next user's transaction into single statements).
+            pooled.invalidate(exc)
+        if disconnect:
+            # What SQLAlchemy does on a disconnect: the pool's other connections are
+            # presumed dead too (a server restart), so it starts afresh; otherwise every
+            # one of them would fail one more delivery.
+            engine.dispose()
             raise RetriableStoreError(f"database connection lost: {_first_line(exc)}") from exc
         if isinstance(exc, dialect.loaded_dbapi.IntegrityError):
             raise StoreError(f"database constraint violated: {_first_line(exc)}") from exc
@@ -161,6 +169,6 @@ def driver_cursor(engine: Engine, *, single_statement: bool = False) -> Iterator
             raise RetriableStoreError(f"database unavailable or busy: {_first_line(exc)}") from exc
         raise StoreError(f"database error: {_first_line(exc)}") from exc
     finally:
-        if cursor is not None:
+        if cursor is not None and not getattr(conn, "closed", False):
             cursor.close()
         pooled.close()  # back to the pool

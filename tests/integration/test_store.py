@@ -213,15 +213,19 @@ def test_driver_cursor_on_a_dropped_connection_is_retriable_then_recovers(
 ) -> None:
     store = Store.open(pg_database_url)
     try:
+        # Several pooled connections, as a busy receiver process has.
+        held = [store.engine.raw_connection() for _ in range(4)]
+        for connection in held:
+            connection.close()
         assert store.ingest("lms", "before", "completion", {"completion": {}})
         admin = create_engine(pg_database_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:  # what a server restart does to idle pooled connections
             conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                               "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
         admin.dispose()
-        with pytest.raises(RetriableStoreError):
+        with pytest.raises(RetriableStoreError, match="terminating connection"):
             store.ingest("lms", "during", "completion", {"completion": {}})
-        # The dead connection was dropped from the pool: the sender's retry is stored.
+        # The dead connections were dropped from the pool: the sender's retry is stored.
         assert store.ingest("lms", "during", "completion", {"completion": {}})
         assert store.inbox_count("lms") == 2
     finally:

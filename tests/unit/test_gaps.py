@@ -136,6 +136,17 @@ def test_unmapped_reasons(mapping: Mapping, rating: Rating, reason: str) -> None
     assert unmapped[0].review_id == "R1" and unmapped[0].employee_id == "E1"
 
 
+def test_each_unmapped_entry_names_its_own_rating(mapping: Mapping) -> None:
+    # Several ratings in one review: a reason is never reported under another skill's name.
+    gaps, unmapped = find_gaps(review(r("typing", 1), r("communication", 2),
+                                      r("leadership", label="Superb")), mapping)
+    assert [g.skill_id for g in gaps] == ["communication"]
+    assert [(u.skill_key, u.reason.split(":")[0]) for u in unmapped] == [
+        ("leadership", "rating label 'Superb' is not in [labels]"),
+        ("typing", "no rule"),
+    ]
+
+
 def test_unknown_skill_reported_once(mapping: Mapping) -> None:
     _, unmapped = find_gaps(review(r("Zen", 1), r("Zen", 2, rater="self")), mapping)
     assert len(unmapped) == 1
@@ -177,6 +188,15 @@ def test_equal_ratings_from_separate_objects_agree(mapping: Mapping) -> None:
         gaps, unmapped = find_gaps(review(r("communication", 2), r("Zen", 1)), mapping)
         assert [(g.skill_id, g.gap) for g in gaps] == [("communication", 1)]
         assert [u.reason for u in unmapped] == ["unknown skill"]
+
+
+def test_what_is_remembered_per_role_is_bounded_by_the_mappings_roles(mapping: Mapping) -> None:
+    # Free-text job titles without targets of their own all share the default targets, so
+    # a shared rating is judged once for all of them, not once per title.
+    shared = r("communication", 2)
+    for n in range(50):
+        assert [g.gap for g in find_gaps(review(shared, role=f"Title {n}"), mapping)[0]] == [1]
+    assert len(mapping.index.rating_facts[id(shared)][4]) == 1
 
 
 def test_name_memos_stay_bounded() -> None:
