@@ -18,7 +18,6 @@ and each vendor module would otherwise grow its own slightly different copy.
 from __future__ import annotations
 
 import collections
-import json as jsonlib
 import logging
 import random
 import re
@@ -84,7 +83,7 @@ def error_for_response(
     status = response.status_code
     text = _safe_text(response)
     excerpt = text[:BODY_EXCERPT_CHARS] if text else None
-    msg = message or _generic_message(text) or response.reason or f"HTTP {status}"
+    msg = message or _generic_message(response) or response.reason or f"HTTP {status}"
     kwargs: dict[str, Any] = {
         "vendor": vendor,
         "operation": operation,
@@ -147,15 +146,20 @@ def _safe_text(response: requests.Response) -> str:
         return ""
 
 
-def _generic_message(text: str) -> str | None:
-    """A message from the common JSON error shapes, when the vendor module gave none."""
-    if not text:
-        return None
+def json_object(response: requests.Response) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when it is not JSON or not an object: for reading
+    vendors' error bodies, which come in every shape (or none)."""
     try:
-        body = jsonlib.loads(text)
-    except ValueError:
+        body = response.json()
+    except (ValueError, RuntimeError, requests.RequestException):
         return None
-    if not isinstance(body, dict):
+    return body if isinstance(body, dict) else None
+
+
+def _generic_message(response: requests.Response) -> str | None:
+    """A message from the common JSON error shapes, when the vendor module gave none."""
+    body = json_object(response)
+    if body is None:
         return None
     for found in (body.get("error"), body.get("message"), body.get("detail")):
         candidate = found.get("message") if isinstance(found, dict) else found

@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 from connector.errors import ConfigError, FatalAPIError, VendorError
-from connector.http import VendorHttp
+from connector.http import VendorHttp, json_object
 from connector.models import Employee, Evidence, GoalKey, GoalRef
 from connector.settings import Settings
 
@@ -48,11 +48,8 @@ def bamboohr_error_message(response: requests.Response) -> str | None:
     header = response.headers.get(ERROR_HEADER, "").strip()
     if header:
         return header
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if isinstance(body, dict):
+    body = json_object(response)
+    if body is not None:
         for value in (body.get("error"), body.get("message"), body.get("errors")):
             candidate = value.get("message") or value.get("error") if isinstance(value, dict) \
                 else value

@@ -39,7 +39,7 @@ from typing import Any
 import requests
 
 from connector.errors import ConfigError, NotFoundError
-from connector.http import VendorHttp
+from connector.http import VendorHttp, json_object
 from connector.models import Employee, Evidence, GoalKey, GoalRef, Outcome, Rating, Review
 from connector.settings import Settings
 from connector.vendors.orangehrm_auth import TOKEN_PATH, OAuthToken, token_error_message
@@ -59,11 +59,10 @@ CURSOR_VERSION = 1
 
 def error_message(response: requests.Response) -> str | None:
     """OrangeHRM's `{"error": {"status", "message", "data": {"invalidParamKeys"}}}` as text."""
-    try:
-        body = response.json()
-    except ValueError:
+    body = json_object(response)
+    if body is None:
         return None
-    error = body.get("error") if isinstance(body, dict) else None
+    error = body.get("error")
     if not isinstance(error, dict):
         return token_error_message(response)
     message = str(error.get("message") or "")

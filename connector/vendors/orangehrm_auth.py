@@ -24,7 +24,7 @@ import requests
 import requests.auth
 
 from connector.errors import AuthenticationError, VendorError
-from connector.http import VendorHttp
+from connector.http import VendorHttp, json_object
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,8 @@ EXPIRY_MARGIN = 60.0  # seconds: refresh this long before the vendor says the to
 
 def token_error_message(response: requests.Response) -> str | None:
     """The OAuth error body (`error`, `error_description`) as a short message, no secrets."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
+    body = json_object(response)
+    if body is None:
         return None
     code = body.get("error")
     description = body.get("error_description") or body.get("message")

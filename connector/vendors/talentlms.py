@@ -28,7 +28,7 @@ import requests
 from pydantic import SecretStr
 
 from connector.errors import ConfigError, FatalAPIError, VendorError
-from connector.http import RateBudget, VendorHttp
+from connector.http import RateBudget, VendorHttp, json_object
 from connector.models import CompletionEvent, Course, Employee, LearnerRef, Outcome, Progress
 from connector.settings import Settings
 from connector.vendors.talentlms_poller import (
@@ -67,11 +67,8 @@ def v1_path(resource: str, **params: object) -> str:
 
 def error_message(response: requests.Response) -> str | None:
     """The message from v1 `{"error":{"message"}}` and v2 `{"type","message"}` bodies."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    if not isinstance(body, dict):
+    body = json_object(response)
+    if body is None:
         return None
     error = body.get("error")
     if isinstance(error, dict):
