@@ -4,25 +4,13 @@ OpenAPI file), the goal and evidence markers, response parsing, and every error 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import requests
 import responses
-import yaml
 from openapi_core import OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
-from openapi_core.validation.request.exceptions import MissingRequestBody
-from openapi_core.validation.request.validators import (
-    V31RequestBodyValidator,
-    V31RequestParametersValidator,
-)
-from openapi_core.validation.response.validators import V31ResponseDataValidator
 
 from connector.errors import (
     AuthenticationError,
@@ -35,8 +23,8 @@ from connector.models import Employee, Evidence, GoalKey, GoalRef
 from connector.ports import GoalTracker
 from connector.settings import Settings
 from connector.vendors.bamboohr import BambooHRGoals, evidence_tag, goal_marker, note_tag
+from tests.support.bamboohr_spec import check_request, check_response, load_spec
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "vendor-specs" / "bamboohr-public-api.yaml"
 BASE = "https://acme.bamboohr.com"
 GOALS = f"{BASE}/api/v1/performance/employees/7/goals"
 API_KEY = "test-key-0123456789"
@@ -49,42 +37,7 @@ ANN = Employee(employee_id="7", email="ann@example.com", first_name="Ann", manag
 
 @pytest.fixture(scope="module")
 def spec() -> OpenAPI:
-    """The official OpenAPI file, loaded once per module (it is 690 kB)."""
-    if not SPEC.exists():
-        pytest.skip(f"vendor spec not found at {SPEC}")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with SPEC.open(encoding="utf-8") as fh:
-        document = yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
-    from openapi_core import Config
-
-    return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
-
-
-def _as_openapi(prepared: requests.PreparedRequest) -> MockRequest:
-    url = urlsplit(prepared.url or "")
-    args = dict(parse_qsl(url.query)) if url.query else None
-    body = prepared.body
-    data = body.encode() if isinstance(body, str) else body
-    return MockRequest(BASE, (prepared.method or "GET").lower(), url.path, args=args, data=data,
-                       content_type=prepared.headers.get("Content-Type", "application/json"))
-
-
-def check_request(spec: OpenAPI, prepared: requests.PreparedRequest) -> None:
-    """Our request's parameters and body are what the spec documents (no extra fields)."""
-    request = _as_openapi(prepared)
-    V31RequestParametersValidator(spec.spec).validate(request)
-    # MissingRequestBody is openapi-core's signal for "no body"; raised only when optional.
-    with contextlib.suppress(MissingRequestBody):
-        V31RequestBodyValidator(spec.spec, forbid_unspecified_additional_properties=True
-                                ).validate(request)
-
-
-def check_response(spec: OpenAPI, prepared: requests.PreparedRequest, status: int,
-                   body: Any) -> None:
-    """The fixture answer we parse is one the spec allows (so the fixture cannot drift)."""
-    response = MockResponse(json.dumps(body).encode(), status_code=status,
-                            content_type="application/json")
-    V31ResponseDataValidator(spec.spec).validate(_as_openapi(prepared), response)
+    return load_spec()
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -188,7 +141,7 @@ def test_open_goal_sends_the_documented_body_and_maps_milestones_by_title(
         "Basic " + base64.b64encode(f"{API_KEY}:x".encode()).decode()
     assert request.headers["Accept"] == "application/json"
     check_request(spec, request)
-    check_response(spec, request, 201, created)
+    check_response(spec, request, 201, json.dumps(created).encode())
 
 
 @responses.activate
@@ -216,7 +169,7 @@ def test_open_goal_reads_milestones_back_when_the_create_answer_lacks_them(
     ref = goals.open_goal(ANN, KEY, "t", date(2026, 5, 1), [("123", "Negotiation basics")])
 
     assert ref.milestone_ids == {"123": "601"}
-    check_response(spec, responses.calls[1].request, 200, aggregate)
+    check_response(spec, responses.calls[1].request, 200, json.dumps(aggregate).encode())
 
 
 @responses.activate
@@ -258,7 +211,7 @@ def test_find_goal_finds_ours_by_the_marker_not_the_title(goals: BambooHRGoals,
     request = responses.calls[0].request
     assert "filter=status-all" in (request.url or "")
     check_request(spec, request)
-    check_response(spec, request, 200, listing)
+    check_response(spec, request, 200, json.dumps(listing).encode())
 
 
 @responses.activate
@@ -310,7 +263,7 @@ def test_add_evidence_posts_the_text_and_the_tag(goals: BambooHRGoals, spec: Ope
         "[evidence 123 2026-03-01]",
     ]
     check_request(spec, responses.calls[0].request)
-    check_response(spec, responses.calls[0].request, 201, answer)
+    check_response(spec, responses.calls[0].request, 201, json.dumps(answer).encode())
 
 
 @responses.activate
@@ -323,7 +276,7 @@ def test_evidence_exists_reads_the_tag_from_the_comments(goals: BambooHRGoals,
     assert goals.evidence_exists(REF, evidence()) is True
     assert goals.evidence_exists(REF, evidence(day=2)) is False  # another completion day
     assert goals.evidence_exists(REF, evidence(course="456")) is False
-    check_response(spec, responses.calls[0].request, 200, listing)
+    check_response(spec, responses.calls[0].request, 200, json.dumps(listing).encode())
 
 
 @responses.activate
@@ -381,7 +334,7 @@ def test_complete_course_ticks_the_milestone(goals: BambooHRGoals, spec: OpenAPI
 
     assert sent_json() == {"complete": True}
     check_request(spec, responses.calls[0].request)
-    check_response(spec, responses.calls[0].request, 200, answer)
+    check_response(spec, responses.calls[0].request, 200, json.dumps(answer).encode())
 
 
 @responses.activate
@@ -413,7 +366,7 @@ def test_close_goal_posts_close(goals: BambooHRGoals, spec: OpenAPI) -> None:
 
     assert responses.calls[0].request.body is None
     check_request(spec, responses.calls[0].request)
-    check_response(spec, responses.calls[0].request, 201, answer)
+    check_response(spec, responses.calls[0].request, 201, json.dumps(answer).encode())
 
 
 @responses.activate
@@ -474,7 +427,7 @@ def test_record_training_posts_once(sleeps: Sleeps, spec: OpenAPI) -> None:
     assert body["type"] == 4
     assert "[connector 7/negotiation/2026H1 123 2026-03-01]" in body["notes"]
     check_request(spec, responses.calls[1].request)
-    check_response(spec, responses.calls[1].request, 201, created)
+    check_response(spec, responses.calls[1].request, 201, json.dumps(created).encode())
 
 
 @responses.activate

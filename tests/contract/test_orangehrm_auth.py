@@ -11,21 +11,14 @@ from connector.errors import AuthenticationError, RetriableAPIError
 from connector.http import VendorHttp
 from connector.vendors.orangehrm import error_message
 from connector.vendors.orangehrm_auth import OAuthToken
+from tests.support.fakes import ManualClock
 
 BASE = "https://hr.example.com"
 TOKEN_URL = f"{BASE}/web/index.php/oauth2/token"
 KPIS_URL = f"{BASE}/web/index.php/api/v2/performance/kpis"
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make(clock: FakeClock, *, refresh: str | None = None, seen: list[str] | None = None,
+def make(clock: ManualClock, *, refresh: str | None = None, seen: list[str] | None = None,
          margin: float = 60.0) -> tuple[OAuthToken, VendorHttp]:
     kw = {"clock": clock, "sleep": lambda _s: None, "jitter": lambda: 0.0,
           "error_message": error_message, "max_attempts": 2}
@@ -51,7 +44,7 @@ def form_of(call: responses.Call) -> dict[str, str]:
 
 @responses.activate
 def test_client_credentials_token_is_fetched_once_and_sent_as_bearer() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     _, http = make(clock)
     responses.post(TOKEN_URL, json=token_body("tok-A"))
     responses.get(KPIS_URL, json={"data": [], "meta": {"total": 0}, "rels": []})
@@ -69,7 +62,7 @@ def test_client_credentials_token_is_fetched_once_and_sent_as_bearer() -> None:
 
 @responses.activate
 def test_token_is_refreshed_before_expiry_with_the_rotated_refresh_token() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     rotated: list[str] = []
     token, _ = make(clock, refresh="r-1", seen=rotated, margin=60)
     responses.post(TOKEN_URL, json=token_body("tok-A", 600, refresh="r-2"))
@@ -89,7 +82,7 @@ def test_token_is_refreshed_before_expiry_with_the_rotated_refresh_token() -> No
 
 @responses.activate
 def test_one_refresh_on_401_then_the_call_is_sent_once_more() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     token, http = make(clock)
     responses.post(TOKEN_URL, json=token_body("tok-A"))
     responses.post(TOKEN_URL, json=token_body("tok-B"))
@@ -107,7 +100,7 @@ def test_one_refresh_on_401_then_the_call_is_sent_once_more() -> None:
 
 @responses.activate
 def test_a_second_401_is_an_authentication_error_without_looping() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     _, http = make(clock)
     responses.post(TOKEN_URL, json=token_body("tok-A"))
     responses.post(TOKEN_URL, json=token_body("tok-B"))
@@ -128,7 +121,7 @@ def test_a_second_401_is_an_authentication_error_without_looping() -> None:
 ])
 def test_token_endpoint_refusal_is_an_authentication_error_without_secrets(
         status: int, body: dict) -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     token, _ = make(clock, refresh="r-secret-9999")
     responses.post(TOKEN_URL, json=body, status=status)
 
@@ -144,7 +137,7 @@ def test_token_endpoint_refusal_is_an_authentication_error_without_secrets(
 
 @responses.activate
 def test_token_endpoint_5xx_is_retriable() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     token, _ = make(clock)
     responses.post(TOKEN_URL, json={"error": "server_error"}, status=503)
 
@@ -155,7 +148,7 @@ def test_token_endpoint_5xx_is_retriable() -> None:
 @responses.activate
 def test_the_access_token_never_reaches_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG")
-    clock = FakeClock()
+    clock = ManualClock(1000.0)
     token, http = make(clock)
     responses.post(TOKEN_URL, json=token_body("tok-very-secret-value"))
     responses.get(KPIS_URL, json={"error": {"status": "500", "message": "boom"}}, status=500)

@@ -3,28 +3,20 @@ and every answer the simulator gives checked against the official OpenAPI file."
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-import yaml
 from flask import Flask, request
-from openapi_core import Config, OpenAPI
-from openapi_core.testing import MockRequest, MockResponse
-from openapi_core.validation.request.exceptions import MissingRequestBody
+from openapi_core import OpenAPI
+from openapi_core.testing import MockRequest
 from openapi_core.validation.request.validators import (
-    V31RequestBodyValidator,
-    V31RequestParametersValidator,
     V31WebhookRequestBodyValidator,
 )
-from openapi_core.validation.response.validators import V31ResponseDataValidator
 
 from connector.errors import FatalAPIError, RetriableAPIError
 from connector.models import Employee, Evidence, GoalKey
@@ -32,13 +24,12 @@ from connector.sandbox.bamboohr import create_app
 from connector.sandbox.common import RunningSimulator, serve
 from connector.settings import Settings
 from connector.vendors.bamboohr import LIST_CAP, BambooHRDirectory, BambooHRGoals
+from tests.support.bamboohr_spec import SPEC_HOST, check_request, check_response, load_spec
 from webhooks.payloads import parse_bamboohr_employees as parse_employee_webhook
 from webhooks.signatures import SignatureError, verify_bamboohr
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "vendor-specs" / "bamboohr-public-api.yaml"
 API_KEY = "sim-key-4242"
 WEBHOOK_SECRET = "sim-webhook-secret"
-SPEC_HOST = "https://acme.bamboohr.com"  # the spec's server template; the simulator is loopback
 PEOPLE = [
     {"id": "3", "firstName": "Bea", "lastName": "Boss", "workEmail": "bea@example.com",
      "jobTitle": "Sales Director"},
@@ -72,12 +63,7 @@ class FakeClock:
 
 @pytest.fixture(scope="module")
 def spec() -> OpenAPI:
-    if not SPEC.exists():
-        pytest.skip(f"vendor spec not found at {SPEC}")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with SPEC.open(encoding="utf-8") as fh:
-        document = yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader either way
-    return OpenAPI.from_dict(document, config=Config(spec_validator_cls=None))
+    return load_spec()
 
 
 class Recorder:
@@ -93,21 +79,9 @@ class Recorder:
     def check(self, spec: OpenAPI) -> int:
         """Validate our requests and the simulator's 2xx answers; returns how many."""
         for response in self.exchanges:
-            prepared = response.request
-            url = urlsplit(prepared.url or "")
-            body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
-            openapi_request = MockRequest(
-                SPEC_HOST, (prepared.method or "GET").lower(), url.path,
-                args=dict(parse_qsl(url.query)) or None, data=body,
-                content_type=prepared.headers.get("Content-Type", "application/json"))
-            V31RequestParametersValidator(spec.spec).validate(openapi_request)
-            with contextlib.suppress(MissingRequestBody):  # optional body left out
-                V31RequestBodyValidator(spec.spec, forbid_unspecified_additional_properties=True
-                                        ).validate(openapi_request)
+            check_request(spec, response.request)
             if response.ok:
-                V31ResponseDataValidator(spec.spec).validate(openapi_request, MockResponse(
-                    response.content, status_code=response.status_code,
-                    content_type="application/json"))
+                check_response(spec, response.request, response.status_code, response.content)
         return len(self.exchanges)
 
 

@@ -29,7 +29,7 @@ from connector.store import Store
 from connector.store.schema import jobs
 from connector.worker import Worker
 from mappings.loader import load_mapping
-from tests.support.fakes import FakeGoals, FakeLMS
+from tests.support.fakes import FakeGoals, FakeLMS, ManualClock
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 REVIEWED = datetime(2026, 3, 1, tzinfo=UTC)  # when the gap was found
@@ -39,17 +39,9 @@ NEGOTIATION = "E1/negotiation/2026H1"  # courses 101, 102; earlier passes never 
 CUSTOMER = "E1/customer_focus/2026H1"  # courses 105, 106; passes up to 365 days earlier count
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Pipeline:
     def __init__(self, url: str, goals: FakeGoals | None = None) -> None:
-        self.clock = Clock()
+        self.clock = ManualClock(NOW.timestamp())
         self.store = Store.open(url, clock=self.clock, jitter=lambda: 0.0)
         self.lms = FakeLMS({"ann@example.com": "u1"})
         self.goals = goals or FakeGoals()

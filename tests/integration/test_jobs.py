@@ -14,23 +14,16 @@ from sqlalchemy import select
 from connector.store import Store
 from connector.store.jobs import DEAD, DONE, LOST, PENDING, RUNNING, Job, backoff_seconds
 from connector.store.schema import jobs
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.fakes import ManualClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def store(database_url: str, clock: Clock) -> Iterator[Store]:
+def store(database_url: str, clock: ManualClock) -> Iterator[Store]:
     s = Store.open(database_url, clock=clock, jitter=lambda: 0.5, backoff_base=2.0)
     yield s
     s.close()
@@ -49,7 +42,7 @@ def claim(store: Store, owner: str = "w1", lease: float = 60.0) -> Job:
 
 # -- claim, lease, heartbeat --------------------------------------------------------------
 
-def test_claim_takes_the_job_under_a_lease(store: Store, clock: Clock) -> None:
+def test_claim_takes_the_job_under_a_lease(store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {"n": 1}, employee_id="E1", max_attempts=3)
     job = claim(store, "w1", lease=30)
     assert (job.id, job.kind, job.payload, job.employee_id) == (job_id, "noop", {"n": 1}, "E1")
@@ -76,7 +69,7 @@ def test_claim_can_mark_the_workers_finished_job_done_first(store: Store) -> Non
     assert row(store, second_id)["state"] == DONE
 
 
-def test_heartbeat_extends_the_lease(store: Store, clock: Clock) -> None:
+def test_heartbeat_extends_the_lease(store: Store, clock: ManualClock) -> None:
     store.jobs.add("noop", {})
     job = claim(store, lease=30)
     clock.now += 20
@@ -87,7 +80,7 @@ def test_heartbeat_extends_the_lease(store: Store, clock: Clock) -> None:
 
 
 def test_an_expired_lease_is_claimed_again_and_the_old_owner_loses_it(
-        store: Store, clock: Clock) -> None:
+        store: Store, clock: ManualClock) -> None:
     store.jobs.add("noop", {})
     stale = claim(store, "w1", lease=10)
     clock.now += 9
@@ -107,7 +100,7 @@ def test_an_expired_lease_is_claimed_again_and_the_old_owner_loses_it(
 
 
 def test_a_busy_queue_still_sweeps_expired_leases_every_few_seconds(
-        store: Store, clock: Clock) -> None:
+        store: Store, clock: ManualClock) -> None:
     first = store.jobs.add("noop", {})
     others = [store.jobs.add("noop", {}) for _ in range(3)]
     assert claim(store, "dead-worker", lease=1).id == first
@@ -130,7 +123,7 @@ def test_backoff_is_capped_exponential_with_injected_jitter() -> None:
 
 
 def test_retriable_failure_goes_back_to_pending_after_the_backoff(
-        store: Store, clock: Clock) -> None:
+        store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {}, max_attempts=5)
     assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == PENDING
     r = row(store, job_id)
@@ -146,7 +139,7 @@ def test_retriable_failure_goes_back_to_pending_after_the_backoff(
     assert row(store, job_id)["run_after"] == clock.now + 2.0  # attempt 2 → 0.5 * 4 s
 
 
-def test_retry_after_wins_over_a_shorter_backoff(store: Store, clock: Clock) -> None:
+def test_retry_after_wins_over_a_shorter_backoff(store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {})
     store.jobs.fail(claim(store), "HTTP 429", retriable=True, retry_after=120)
     assert row(store, job_id)["run_after"] == clock.now + 120
@@ -159,7 +152,7 @@ def test_an_uncounted_failure_does_not_use_up_an_attempt(store: Store) -> None:
     assert row(store, job_id)["attempts"] == 0
 
 
-def test_permanent_failure_is_a_dead_letter_at_once(store: Store, clock: Clock) -> None:
+def test_permanent_failure_is_a_dead_letter_at_once(store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {}, employee_id="E1", max_attempts=8)
     assert store.jobs.fail(claim(store), "HTTP 400: bad course id", retriable=False) == DEAD
     r = row(store, job_id)
@@ -170,7 +163,7 @@ def test_permanent_failure_is_a_dead_letter_at_once(store: Store, clock: Clock) 
 
 
 def test_max_attempts_turns_a_retriable_failure_into_a_dead_letter(
-        store: Store, clock: Clock) -> None:
+        store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {}, max_attempts=2)
     assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == PENDING
     clock.now += 10
@@ -179,7 +172,7 @@ def test_max_attempts_turns_a_retriable_failure_into_a_dead_letter(
     assert store.jobs.claim("w1") is None
 
 
-def test_replay_one_dead_letter_then_all(store: Store, clock: Clock) -> None:
+def test_replay_one_dead_letter_then_all(store: Store, clock: ManualClock) -> None:
     ids = [store.jobs.add("noop", {"n": n}) for n in range(3)]
     for _ in ids:
         store.jobs.fail(claim(store), "boom", retriable=False)
@@ -214,7 +207,7 @@ def test_jobs_of_one_employee_run_one_at_a_time_in_queue_order(store: Store) -> 
 
 
 def test_an_earlier_job_waiting_for_its_retry_blocks_the_later_ones(
-        store: Store, clock: Clock) -> None:
+        store: Store, clock: ManualClock) -> None:
     a1 = store.jobs.add("noop", {}, employee_id="E1")
     a2 = store.jobs.add("noop", {}, employee_id="E1")
     store.jobs.fail(claim(store), "HTTP 503", retriable=True)  # a1 back to pending, later
@@ -266,7 +259,7 @@ def test_concurrent_claims_never_hand_out_a_job_twice(database_url: str) -> None
 
 # -- operating figures --------------------------------------------------------------------
 
-def test_counts_and_oldest_pending_age(store: Store, clock: Clock) -> None:
+def test_counts_and_oldest_pending_age(store: Store, clock: ManualClock) -> None:
     assert store.jobs.counts() == {}
     assert store.jobs.oldest_pending_age() is None
     store.jobs.add("noop", {})

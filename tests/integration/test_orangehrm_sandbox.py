@@ -21,16 +21,9 @@ from connector.vendors.orangehrm import (
     orangehrm_http,
     orangehrm_token,
 )
+from tests.support.fakes import ManualClock
 
 TODAY = datetime.now(UTC).date()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -80,12 +73,12 @@ def add_review(url: str, *, completed: str) -> int:
 
 
 def client(url: str, *, refresh: str | None = None, rotated: list[str] | None = None,
-           clock: FakeClock | None = None) -> VendorHttp:
+           clock: ManualClock | None = None) -> VendorHttp:
     settings = Settings(_env_file=None, orangehrm_base_url=url,
                         orangehrm_client_id="sandbox-client",
                         orangehrm_client_secret="sandbox-secret",
                         orangehrm_refresh_token=refresh)
-    return orangehrm_http(settings, clock=clock or FakeClock(),
+    return orangehrm_http(settings, clock=clock or ManualClock(5000.0),
                           on_refresh_token=rotated.append if rotated is not None else None,
                           sleep=lambda _s: None, jitter=lambda: 0.0)
 
@@ -129,7 +122,7 @@ def test_expired_tokens_mid_run_are_refreshed_with_the_rotated_refresh_token(
 
 
 def test_tokens_are_refreshed_before_they_expire(sim: RunningSimulator) -> None:
-    clock = FakeClock()
+    clock = ManualClock(5000.0)
     http = client(sim.url, clock=clock)
     reviews = OrangeHRMReviews(http, fetch_emails=False)
 

@@ -15,16 +15,7 @@ from connector.models import Employee
 from connector.store import Store, migrations
 from connector.store.engine import driver_cursor, make_engine, redact_url
 from connector.store.schema import inbox, jobs, schema_migrations
-
-
-class Clock:
-    """A settable clock (epoch seconds) injected into the store."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.fakes import ManualClock
 
 
 @pytest.fixture
@@ -255,7 +246,7 @@ def test_cursor_round_trip_and_failure_keeps_the_value(database_url: str) -> Non
 
 def test_rate_budget_goes_while_tokens_last_then_says_how_long_to_wait(
         database_url: str) -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = Store.open(database_url, clock=clock)
     try:
         assert store.acquire("talentlms") == 0.0  # no budget configured: no limit
@@ -273,7 +264,7 @@ def test_rate_budget_goes_while_tokens_last_then_says_how_long_to_wait(
 
 
 def test_rate_budget_is_shared_by_every_store_on_the_database(database_url: str) -> None:
-    clock = Clock()
+    clock = ManualClock()
     first = Store.open(database_url, clock=clock)
     second = Store.open(database_url, clock=clock)
     try:

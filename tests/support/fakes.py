@@ -23,6 +23,17 @@ from connector.models import (
 )
 
 
+class ManualClock:
+    """Time that moves only when a test sets `now` (epoch or monotonic seconds, as the code
+    under test expects): leases, backoff and token expiry become exact, and nothing sleeps."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeLMS:
     name = "fakelms"
 
