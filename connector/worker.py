@@ -72,16 +72,14 @@ class Worker:
         self._wake = threading.Event()
 
     def run_available(self, owner_suffix: str = "",
-                      keep_going: Callable[[], bool] = lambda: True) -> int:
-        """Claim and run jobs until none is runnable now (or `keep_going()` is false); how
-        many ran.
+                      keep_going: Callable[[], bool] = lambda: True) -> None:
+        """Claim and run jobs until none is runnable now (or `keep_going()` is false).
 
         A job that succeeded is marked done in the transaction that claims the next one (one
         commit per job instead of two; bench/pipeline.py), and the last one before this
         returns, so nothing it ran is left unmarked.
         """
         owner = self.owner + owner_suffix
-        ran = 0
         finished: tuple[Job, str] | None = None
         try:
             while keep_going():
@@ -92,19 +90,17 @@ class Worker:
                     finished = None
                 if job is None:
                     break
-                ran += 1
-                outcome = self.run_job(job, complete=False)
+                outcome = self.run_job(job)
                 if outcome is not None:
                     finished = (job, outcome)
         finally:
             if finished is not None:
                 self.store.jobs.complete(finished[0])
                 self._done(*finished)
-        return ran
 
-    def run_job(self, job: Job, *, complete: bool = True) -> str | None:
+    def run_job(self, job: Job) -> str | None:
         """Run one claimed job: its outcome, or None when it failed (the failure is recorded,
-        as a retry or a dead letter). `complete=False`: the caller marks it done."""
+        as a retry or a dead letter). Success is the caller's to mark (`run_available`)."""
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(job, stop), daemon=True)
         beat.start()
@@ -122,9 +118,6 @@ class Worker:
             stop.set()
             beat.join(timeout=1)
             _job_seconds.observe(time.perf_counter() - started, kind=job.kind)
-        if complete:
-            self.store.jobs.complete(job)
-            self._done(job, outcome)
         return outcome
 
     def _done(self, job: Job, outcome: str) -> None:
