@@ -358,9 +358,9 @@ def measure_evidence(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         names = course_catalogue()
         todo = []
         for row in rt.store.assignments_for(state="enrolled"):
-            identity = rt.store.identity(row["employee_id"])
-            if identity and identity["lms_user_id"]:
-                todo.append((identity["lms_user_id"], row["course_id"]))
+            identity = rt.store.identity(row.employee_id)
+            if identity and identity.lms_user_id:
+                todo.append((identity.lms_user_id, row.course_id))
         rt.close()
         todo = todo[: args.completions]
         if not todo:

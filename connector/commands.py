@@ -12,13 +12,14 @@ import argparse
 import json
 import sys
 import threading
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from connector.errors import ConnectorError, InputError
 from connector.settings import Settings, load_settings
-from connector.store import Store
+from connector.store import ApprovalState, MatchState, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
 
@@ -160,18 +161,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     executor = Executor(rt.ctx)
     kept = learners = 0
     for row in rt.store.all_identities():
-        learner = executor.linked_learner(row["employee_id"])
+        learner = executor.linked_learner(row.employee_id)
         if learner is None:
             found = lms.find_learner(rt.store.employee_of(row))
             if found is None:
                 continue
-            rt.store.set_identity(row["employee_id"], state="linked",
+            rt.store.set_identity(row.employee_id, state=MatchState.LINKED,
                                   lms_user_id=found.lms_user_id, note="matched (backfill)")
             learner = found
         learners += 1
         for event in lms.learner_history(learner):
             if event.completed_at >= args.since:
-                kept += rt.store.record_completion(event, row["employee_id"])
+                kept += rt.store.record_completion(event, row.employee_id)
     rt.store.audit(None, None, "backfill", f"backfill since {args.since.date()}: {kept} past "
                    f"completion(s) of {learners} learner(s) kept as history")
     print(f"{kept} past completion(s) of {learners} learner(s) recorded as history")
@@ -274,11 +275,11 @@ def status_report(store: Store) -> dict[str, Any]:
         "oldest_pending_seconds": store.jobs.oldest_pending_age(),
         "dead_letters": len(store.jobs.dead_letters(limit=10_000)),
         "pollers": [
-            {"name": p["name"],
-             "last_success": p["last_success_at"].isoformat() if p["last_success_at"] else None,
-             "last_error": p["last_error"]} for p in store.pollers()],
-        "identities_pending": len(store.identities_in_state("pending")),
-        "approvals_pending": len(store.approvals_list("pending")),
+            {"name": p.name,
+             "last_success": p.last_success_at.isoformat() if p.last_success_at else None,
+             "last_error": p.last_error} for p in store.pollers()],
+        "identities_pending": len(store.identities_in_state(MatchState.PENDING)),
+        "approvals_pending": len(store.approvals_list(ApprovalState.PENDING)),
         "assignments": len(store.assignments_for()),
     }
 
@@ -313,14 +314,15 @@ def trace_report(store: Store, employee_id: str) -> dict[str, Any]:
     if identity is None:
         raise InputError(f"employee {employee_id!r} is not known to the connector")
     return {
-        "employee": {k: _plain(v) for k, v in identity.items()},
-        "goals": [{k: _plain(v) for k, v in g.items()} for g in store.goals_for(employee_id)],
-        "assignments": [{k: _plain(v) for k, v in a.items()}
+        "employee": {k: _plain(v) for k, v in asdict(identity).items()},
+        "goals": [{k: _plain(v) for k, v in asdict(g).items()}
+                  for g in store.goals_for(employee_id)],
+        "assignments": [{k: _plain(v) for k, v in asdict(a).items()}
                         for a in store.assignments_for(employee_id)],
-        "completions": [{k: _plain(v) for k, v in c.items()}
+        "completions": [{k: _plain(v) for k, v in asdict(c).items()}
                         for c in store.completions_for(employee_id)],
-        "audit": [{"at": _plain(a["at"]), "event": a["event"], "message": a["message"],
-                   "cause": a["cause"], "ref": a["ref"]} for a in store.audit_trail(employee_id)],
+        "audit": [{"at": _plain(a.at), "event": a.event, "message": a.message,
+                   "cause": a.cause, "ref": a.ref} for a in store.audit_trail(employee_id)],
     }
 
 
@@ -365,13 +367,13 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     if args.dl_command == "list":
         rows = store.jobs.dead_letters(limit=1000)
         if getattr(args, "json", False):
-            print(json.dumps(rows, indent=2, default=str))
+            print(json.dumps([asdict(r) for r in rows], indent=2, default=str))
             return 0
         if not rows:
             print("no dead letters")
         for r in rows:
-            print(f"#{r['id']} {r['kind']} employee {r['employee_id'] or '-'} after "
-                  f"{r['attempts']} attempt(s): {r['last_error']}")
+            print(f"#{r.id} {r.kind} employee {r.employee_id or '-'} after "
+                  f"{r.attempts} attempt(s): {r.last_error}")
         return 0
     if args.all == (args.id is not None):
         raise InputError("replay takes a dead-letter ID or --all (one of the two)")
@@ -404,27 +406,28 @@ def cmd_identities(args: argparse.Namespace) -> int:
 
 def _identities(args: argparse.Namespace, store: Store) -> int:
     if args.id_command == "pending":
-        rows = store.identities_in_state("pending")
+        rows = store.identities_in_state(MatchState.PENDING)
         if not rows:
             print("no identities waiting")
         for r in rows:
-            print(f"{r['employee_id']}  {r['email'] or '-'}  {r['match_note'] or ''}")
+            print(f"{r.employee_id}  {r.email or '-'}  {r.match_note or ''}")
         return 0
     if store.identity(args.employee) is None:
         raise InputError(f"employee {args.employee!r} is not known to the connector")
     if args.id_command == "link":
-        with store._tx(None) as conn:
-            store.set_identity(args.employee, state="linked", lms_user_id=args.lms_user,
-                               note="linked by a person", conn=conn)
-            store.audit(conn, args.employee, "identity.linked",
+        with store.transaction() as tx:
+            store.set_identity(args.employee, state=MatchState.LINKED, lms_user_id=args.lms_user,
+                               note="linked by a person", tx=tx)
+            store.audit(tx, args.employee, "identity.linked",
                         f"linked to LMS user {args.lms_user} by a person")
-            store.jobs.enqueue(conn, "resume", {"employee_id": args.employee},
+            store.jobs.enqueue(tx, "resume", {"employee_id": args.employee},
                                employee_id=args.employee)
         print(f"linked {args.employee} → LMS user {args.lms_user}; waiting work is queued")
         return 0
-    with store._tx(None) as conn:
-        store.set_identity(args.employee, state="ignored", note="ignored by a person", conn=conn)
-        store.audit(conn, args.employee, "identity.ignored",
+    with store.transaction() as tx:
+        store.set_identity(args.employee, state=MatchState.IGNORED, note="ignored by a person",
+                           tx=tx)
+        store.audit(tx, args.employee, "identity.ignored",
                     "a person chose to ignore this employee")
     print(f"{args.employee} will be left alone")
     return 0
@@ -443,18 +446,18 @@ def _approvals(args: argparse.Namespace, store: Store) -> int:
     import getpass
 
     if args.ap_command == "list":
-        rows = store.approvals_list("pending")
+        rows = store.approvals_list(ApprovalState.PENDING)
         if not rows:
             print("no plans waiting for approval")
         for r in rows:
-            print(f"#{r['id']} employee {r['employee_id']} review {r['review_source']}:"
-                  f"{r['review_id']}: {r['summary']}")
+            print(f"#{r.id} employee {r.employee_id} review {r.review_source}:"
+                  f"{r.review_id}: {r.summary}")
         return 0
     if args.all == (args.id is not None):
         raise InputError(f"{args.ap_command} takes an approval ID or --all (one of the two)")
-    ids = [r["id"] for r in store.approvals_list("pending")] if args.all else [args.id]
+    ids = [r.id for r in store.approvals_list(ApprovalState.PENDING)] if args.all else [args.id]
     by = args.by or getpass.getuser()
-    state = "approved" if args.ap_command == "approve" else "rejected"
+    state = ApprovalState.APPROVED if args.ap_command == "approve" else ApprovalState.REJECTED
     decided = 0
     for approval_id in ids:
         row = store.decide_approval(approval_id, state, by)
@@ -462,13 +465,13 @@ def _approvals(args: argparse.Namespace, store: Store) -> int:
             raise InputError(f"no pending approval #{approval_id}")
         decided += 1
         when = datetime.now(UTC).isoformat(timespec="seconds")
-        store.audit(None, row["employee_id"], f"approval.{state}",
-                    f"plan for review {row['review_source']}:{row['review_id']} {state} by "
+        store.audit(None, row.employee_id, f"approval.{state}",
+                    f"plan for review {row.review_source}:{row.review_id} {state} by "
                     f"{by} at {when}")
-        if state == "approved":
-            review = json.loads(row["payload"])
+        if state is ApprovalState.APPROVED:
+            review = json.loads(row.payload)
             store.jobs.add("review", {"review": review, "approved": True},
-                           employee_id=row["employee_id"])
+                           employee_id=row.employee_id)
     print(f"{state} {decided} plan(s)" + ("; a worker will carry them out"
-                                          if state == "approved" else ""))
+                                          if state is ApprovalState.APPROVED else ""))
     return 0

@@ -12,12 +12,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
 from connector.errors import EffectPending
 from connector.executor import Context, Executor, goal_key_of
 from connector.models import CompletionEvent, Evidence, GoalRef, Outcome
-from connector.store.ledger import INTENT, PLANNED, WAITING
+from connector.store import ActionState, AssignmentState, Goal, GoalState, Transaction
 
 
 def handle_completion(ctx: Context, event: CompletionEvent, *, job_id: int | None = None
@@ -32,13 +30,14 @@ def handle_completion(ctx: Context, event: CompletionEvent, *, job_id: int | Non
                     f"{event.lms_user_id or event.email} matches no known employee",
                     ref=f"{event.source}:{event.event_id}")
         return "unmatched"
-    goals = [g for g in store.goals_for(employee_id, state="open")
-             if event.course_id in g["course_ids"]]
+    goals = [g for g in store.goals_for(employee_id, state=GoalState.OPEN)
+             if event.course_id in g.course_ids]
     if not ctx.count_unassigned_completions:
         # Only goals for which the connector itself assigned this course.
-        assigned = {a["goal_key"] for a in store.assignments_for(employee_id)
-                    if a["course_id"] == event.course_id and a["state"] != "cancelled"}
-        goals = [g for g in goals if g["goal_key"] in assigned]
+        assigned = {a.goal_key for a in store.assignments_for(employee_id)
+                    if a.course_id == event.course_id
+                    and a.state is not AssignmentState.CANCELLED}
+        goals = [g for g in goals if g.goal_key in assigned]
     if not goals:
         if _assignment_on_its_way(ctx, employee_id, event.course_id, job_id):
             raise EffectPending(
@@ -55,20 +54,21 @@ def handle_completion(ctx: Context, event: CompletionEvent, *, job_id: int | Non
 
 def _assignment_on_its_way(ctx: Context, employee_id: str, course_id: str,
                            job_id: int | None) -> bool:
-    pending = ctx.store.actions_for(employee_id, (PLANNED, INTENT, WAITING))
+    pending = ctx.store.actions_for(
+        employee_id, (ActionState.PLANNED, ActionState.INTENT, ActionState.WAITING))
     if any(a.course_id == course_id or course_id in a.course_ids for a in pending):
         return True
     return ctx.store.jobs.has_unfinished(employee_id, before_id=job_id)
 
 
-def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) -> str:
+def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
     store = ctx.store
     executor = Executor(ctx)
-    employee_id = goal["employee_id"]
-    goal_key = goal["goal_key"]
+    employee_id = goal.employee_id
+    goal_key = goal.goal_key
     course_id = event.course_id
-    ref = GoalRef(tracker=goal["tracker"] or "none", goal_id=goal["goal_id"] or goal_key,
-                  milestone_ids=goal["milestone_ids"])
+    ref = GoalRef(tracker=goal.tracker or "none", goal_id=goal.goal_id or goal_key,
+                  milestone_ids=goal.milestone_ids)
     tracker = ctx.goals
     evidence = Evidence(goal=goal_key_of(goal_key), course_id=course_id,
                         course_name=event.course_name or ctx.course_title(course_id),
@@ -96,8 +96,8 @@ def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) ->
                     f"evidence for goal {goal_key}: {why_not}", ref=source_ref)
         return "ignored"
 
-    linked = goal["course_ids"]
-    done_before = {e["course_id"] for e in store.evidence_for(goal_key)}
+    linked = goal.course_ids
+    done_before = {e.course_id for e in store.evidence_for(goal_key)}
     done_after = done_before | {course_id}
     percent = round(100.0 * len(done_after & set(linked)) / max(1, len(linked)), 1)
 
@@ -121,10 +121,10 @@ def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) ->
         tracker.complete_course(ref, course_id, percent)
         return True
 
-    def record(conn: Connection, _: Any) -> None:
-        store.save_evidence(conn, goal_key, course_id, event.event_id, event.completed_at)
-        store.complete_assignment(conn, employee_id, course_id, goal_key, event.completed_at)
-        store.update_goal(goal_key, conn, progress=percent)
+    def record(tx: Transaction, _: Any) -> None:
+        store.save_evidence(tx, goal_key, course_id, event.event_id, event.completed_at)
+        store.complete_assignment(tx, employee_id, course_id, goal_key, event.completed_at)
+        store.set_goal_progress(goal_key, percent, tx)
 
     posted = executor.effect(
         f"evidence:{goal_key}:{course_id}", "goal.evidence", employee_id, call=post,
@@ -136,35 +136,34 @@ def apply_to_goal(ctx: Context, goal: dict[str, Any], event: CompletionEvent) ->
     return "evidence" if posted else "duplicate"
 
 
-def close_goal(ctx: Context, executor: Executor, goal: dict[str, Any], ref: GoalRef) -> None:
+def close_goal(ctx: Context, executor: Executor, goal: Goal, ref: GoalRef) -> None:
     tracker = ctx.goals
-    goal_key = goal["goal_key"]
+    goal_key = goal.goal_key
 
     def call() -> None:
         if tracker is not None and ctx.close_goals:
             tracker.close_goal(ref)
 
-    def record(conn: Connection, _: Any) -> None:
-        ctx.store.update_goal(goal_key, conn, state="closed", progress=100.0,
-                              closed_at=ctx.now())
+    def record(tx: Transaction, _: Any) -> None:
+        ctx.store.close_goal(goal_key, ctx.now(), tx)
 
-    executor.effect(f"close:{goal_key}", "goal.close", goal["employee_id"], call=call,
+    executor.effect(f"close:{goal_key}", "goal.close", goal.employee_id, call=call,
                     record=record, goal_key=goal_key, cause={"goal": goal_key},
                     message=f"every linked course is done: goal {goal_key} "
                             + ("closed" if ctx.close_goals else "left open at 100 %"))
 
 
-def _not_evidence(ctx: Context, goal: dict[str, Any], event: CompletionEvent) -> str | None:
+def _not_evidence(ctx: Context, goal: Goal, event: CompletionEvent) -> str | None:
     """Why a pass does not count for this goal, or None when it does."""
     now = ctx.now()
     if event.expires_at is not None and event.expires_at <= now:
         return f"its certification expired on {event.expires_at.date()}"
-    found = goal["gap_found_at"]
+    found = goal.gap_found_at
     if event.completed_at >= found:
         return None
     rule = None
-    if goal.get("rule_index") is not None and goal["rule_index"] < len(ctx.mapping.rules):
-        rule = ctx.mapping.rules[goal["rule_index"]]
+    if goal.rule_index is not None and goal.rule_index < len(ctx.mapping.rules):
+        rule = ctx.mapping.rules[goal.rule_index]
     if rule is not None and rule.prior_completion == "accept_within_days":
         window = timedelta(days=rule.accept_within_days or 0)
         if found - event.completed_at <= window:

@@ -28,7 +28,7 @@ from connector.sandbox import orangehrm as sandbox_orangehrm
 from connector.sandbox import talentlms as sandbox_talentlms
 from connector.sandbox.common import RunningSimulator, serve
 from connector.settings import Settings, load_settings
-from connector.store import Store
+from connector.store import AssignmentState, GoalState, MatchState, Store
 from connector.worker import Worker
 
 ROLES = {
@@ -154,11 +154,11 @@ def course_catalogue() -> dict[str, str]:
 def complete_some_courses(sb: Sandboxes, store: Store, rng: random.Random) -> tuple[int, int]:
     """Learners finish about half of their courses in the LMS; a few fail first."""
     done = failed = 0
-    for row in store.assignments_for(state="enrolled"):
-        identity = store.identity(row["employee_id"])
-        if not identity or not identity["lms_user_id"] or rng.random() > 0.55:
+    for row in store.assignments_for(state=AssignmentState.ENROLLED):
+        identity = store.identity(row.employee_id)
+        if not identity or not identity.lms_user_id or rng.random() > 0.55:
             continue
-        item = {"user_id": identity["lms_user_id"], "course_id": row["course_id"],
+        item = {"user_id": identity.lms_user_id, "course_id": row.course_id,
                 "score": rng.randint(70, 100), "passed": True}
         if rng.random() < 0.1:
             requests.post(f"{sb.talentlms.url}/_sandbox/complete",
@@ -269,31 +269,32 @@ def _require(value: Any) -> Any:
 
 def summarise(rt: Runtime, sb: Sandboxes) -> dict[str, Any]:
     store = rt.store
-    ids = [r["employee_id"] for r in store.all_identities()]
+    ids = [r.employee_id for r in store.all_identities()]
     goals = [g for eid in ids for g in store.goals_for(eid)]
     assignments = store.assignments_for()
-    evidence = sum(len(store.evidence_for(g["goal_key"])) for g in goals)
+    evidence = sum(len(store.evidence_for(g.goal_key)) for g in goals)
     unmapped = store.audit_events("skill.unmapped")
     bamboo = requests.get(f"{sb.bamboohr.url}/_sandbox/state", timeout=10).json()
     tlms = requests.get(f"{sb.talentlms.url}/_sandbox/state", timeout=10).json()
     vendor_goals = _count(bamboo, "goals")
     vendor_enrollments = _count(tlms, "enrollments")
-    closed = [g for g in goals if g["state"] == "closed"]
-    example = (closed or goals or [{"employee_id": ids[0] if ids else "-"}])[0]["employee_id"]
+    closed = [g for g in goals if g.state is GoalState.CLOSED]
+    example = (closed or goals)[0].employee_id if goals else (ids[0] if ids else "-")
     checks = {
         "every ledger goal exists once in BambooHR": vendor_goals == len(goals),
         "every assignment exists once in TalentLMS": vendor_enrollments == len(assignments),
         "no dead letters": not store.jobs.dead_letters(),
     }
     return {
-        "reviews": len(store.audit_events("gap.found")) and _count_reviews(store),
+        "reviews": len(store.audit_events("gap.found")) and store.review_count(),
         "gaps": len(store.audit_events("gap.found")),
         "assignments": len(assignments),
         "goals_open": len(goals) - len(closed), "goals_closed": len(closed),
         "evidence": evidence,
         "failed_attempts_noted": len(store.audit_events("goal.note")),
-        "unmapped": sorted({u["message"].split(":")[0] for u in unmapped}),
-        "identities_pending": [r["employee_id"] for r in store.identities_in_state("pending")],
+        "unmapped": sorted({u.message.split(":")[0] for u in unmapped}),
+        "identities_pending": [r.employee_id
+                               for r in store.identities_in_state(MatchState.PENDING)],
         "checks": checks, "checks_ok": all(checks.values()), "example_employee": example,
     }
 
@@ -304,15 +305,6 @@ def _count(state: dict[str, Any], key: str) -> int:
         return len(value)
     counts = state.get("counts") or {}
     return int(counts.get(key, 0))
-
-
-def _count_reviews(store: Store) -> int:
-    from sqlalchemy import func, select
-
-    from connector.store.schema import reviews
-
-    with store._tx(None) as conn:
-        return int(conn.execute(select(func.count()).select_from(reviews)).scalar_one())
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -335,10 +327,10 @@ def _show_trace(rt: Runtime) -> None:
     from connector.commands import format_trace, trace_report
 
     closed = [g for r in rt.store.all_identities()
-              for g in rt.store.goals_for(r["employee_id"], state="closed")]
+              for g in rt.store.goals_for(r.employee_id, state=GoalState.CLOSED)]
     if closed:
-        _say(f"\n━━ trace of employee {closed[0]['employee_id']} ━━")
-        _say(format_trace(trace_report(rt.store, closed[0]["employee_id"])))
+        _say(f"\n━━ trace of employee {closed[0].employee_id} ━━")
+        _say(format_trace(trace_report(rt.store, closed[0].employee_id)))
 
 
 def _keep_running(rt: Runtime, sb: Sandboxes) -> None:

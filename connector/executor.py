@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-
 from connector.errors import EffectPending
-from connector.models import ActionKind, Employee, GoalKey, LearnerRef, PlanAction, utcnow
+from connector.models import (
+    ActionKind,
+    Employee,
+    GoalKey,
+    LearnerRef,
+    Outcome,
+    PlanAction,
+    utcnow,
+)
 from connector.ports import GoalTracker, LearningPlatform
-from connector.store import Store
-from connector.store.ledger import DONE, INTENT, PLANNED, WAITING
-from connector.store.sql import dumps
+from connector.store import ActionState, MatchState, Store, Transaction
 from mappings.schema import Mapping
 
 log = logging.getLogger(__name__)
@@ -69,16 +73,16 @@ class Executor:
 
     # -- the one pattern for every side effect -------------------------------------------
     def effect(self, key: str, kind: str, employee_id: str, *, call: Callable[[], Any],
-               record: Callable[[Connection, Any], None] | None = None,
+               record: Callable[[Transaction, Any], None] | None = None,
                already: Callable[[], Any] | None = None, message: str, cause: Any = None,
                course_id: str | None = None, goal_key: str | None = None) -> bool:
         """Make one effect happen once. Returns False when it had already been done."""
         previous = self.store.begin_effect(key, kind, employee_id, course_id=course_id,
                                            goal_key=goal_key)
-        if previous in (DONE, "cancelled"):
+        if previous in (ActionState.DONE, ActionState.CANCELLED):
             return False
         result = None
-        if previous == INTENT and already is not None:
+        if previous is ActionState.INTENT and already is not None:
             result = already()
             if result:
                 self.store.audit(None, employee_id, f"{kind}.recovered",
@@ -86,17 +90,18 @@ class Executor:
                                  cause, key)
         if not result:
             result = call()
-        with self.store._tx(None) as conn:
+        with self.store.transaction() as tx:
             if record is not None:
-                record(conn, result)
-            self.store.set_action_state(key, DONE, _jsonable(result), conn)
-            self.store.audit(conn, employee_id, kind, message, cause, key)
+                record(tx, result)
+            self.store.set_action_state(key, ActionState.DONE, _jsonable(result), tx)
+            self.store.audit(tx, employee_id, kind, message, cause, key)
         return True
 
     # -- plan actions --------------------------------------------------------------------
     def run_employee(self, employee_id: str) -> dict[str, int]:
         """Carry out every planned (or interrupted) action of one employee, in order."""
-        todo = self.store.actions_for(employee_id, (PLANNED, INTENT, WAITING))
+        todo = self.store.actions_for(
+            employee_id, (ActionState.PLANNED, ActionState.INTENT, ActionState.WAITING))
         todo.sort(key=lambda a: (_ORDER[a.kind], a.key))
         counts = {"done": 0, "waiting": 0}
         learner: LearnerRef | None = None
@@ -110,7 +115,8 @@ class Executor:
             else:
                 learner = learner or self.linked_learner(employee_id)
                 if learner is None:
-                    self.store.set_action_state(action.key, WAITING, only_from=(PLANNED,))
+                    self.store.set_action_state(action.key, ActionState.WAITING,
+                                                only_from=(ActionState.PLANNED,))
                     counts["waiting"] += 1
                     continue
                 self.enroll(action, learner)
@@ -119,8 +125,8 @@ class Executor:
 
     def linked_learner(self, employee_id: str) -> LearnerRef | None:
         row = self.store.identity(employee_id)
-        if row and row["match_state"] == "linked" and row["lms_user_id"]:
-            return LearnerRef(lms_user_id=row["lms_user_id"], email=row["email"])
+        if row and row.match_state is MatchState.LINKED and row.lms_user_id:
+            return LearnerRef(lms_user_id=row.lms_user_id, email=row.email)
         return None
 
     def ensure_learner(self, action: PlanAction) -> LearnerRef | None:
@@ -133,7 +139,8 @@ class Executor:
         eid = employee.employee_id
         known = self.linked_learner(eid)
         if known is not None:
-            self.store.set_action_state(action.key, DONE, {"lms_user_id": known.lms_user_id})
+            self.store.set_action_state(action.key, ActionState.DONE,
+                                        {"lms_user_id": known.lms_user_id})
             return known
         lms = self.ctx.lms
         if lms is None:
@@ -145,19 +152,19 @@ class Executor:
             how = "created"
         if found is None:
             note = f"no {self.ctx.lms_name} user matches {employee.email or eid}"
-            with self.store._tx(None) as conn:
-                self.store.set_identity(eid, state="pending", note=note, conn=conn)
-                self.store.set_action_state(action.key, WAITING, conn=conn)
-                self.store.audit(conn, eid, "identity.pending",
+            with self.store.transaction() as tx:
+                self.store.set_identity(eid, state=MatchState.PENDING, note=note, tx=tx)
+                self.store.set_action_state(action.key, ActionState.WAITING, tx=tx)
+                self.store.audit(tx, eid, "identity.pending",
                                  f"{note}; assignments wait for `connector identities link`",
                                  ref=action.key)
             return None
-        with self.store._tx(None) as conn:
-            self.store.set_identity(eid, state="linked", lms_user_id=found.lms_user_id,
-                                    note=how, conn=conn)
-            self.store.set_action_state(action.key, DONE, {"lms_user_id": found.lms_user_id},
-                                        conn=conn)
-            self.store.audit(conn, eid, "identity.linked",
+        with self.store.transaction() as tx:
+            self.store.set_identity(eid, state=MatchState.LINKED, lms_user_id=found.lms_user_id,
+                                    note=how, tx=tx)
+            self.store.set_action_state(action.key, ActionState.DONE,
+                                        {"lms_user_id": found.lms_user_id}, tx=tx)
+            self.store.audit(tx, eid, "identity.linked",
                              f"{how} {self.ctx.lms_name} user {found.lms_user_id}",
                              ref=action.key)
         return found
@@ -187,9 +194,9 @@ class Executor:
         cause = [c.model_dump(mode="json") for c in action.causes]
         gap_found_at = self._gap_found_at(action)
 
-        def record(conn: Connection, ref: Any) -> None:
+        def record(tx: Transaction, ref: Any) -> None:
             self.store.save_goal(
-                conn, goal_key=str(goal), employee_id=employee.employee_id,
+                tx, goal_key=str(goal), employee_id=employee.employee_id,
                 skill_id=goal.skill_id, cycle=goal.cycle, title=title,
                 course_ids=list(action.course_ids),
                 tracker=tracker.name if tracker else None,
@@ -222,16 +229,13 @@ class Executor:
         eid = action.employee.employee_id
         cause = [c.model_dump(mode="json") for c in action.causes]
 
-        def record(conn: Connection, _: Any) -> None:
+        def record(tx: Transaction, _: Any) -> None:
             self.store.save_assignment(
-                conn, employee_id=eid, course_id=course_id, goal_key=str(action.goal),
+                tx, employee_id=eid, course_id=course_id, goal_key=str(action.goal),
                 review_id=action.causes[0].review_id if action.causes else "",
                 due_date=action.due_date.isoformat() if action.due_date else None)
-            goal = self.store.goal(str(action.goal), conn)
-            if goal is not None and course_id not in goal["course_ids"]:
-                # A re-opened review added a course to a goal opened earlier.
-                self.store.update_goal(str(action.goal), conn,
-                                       course_ids=dumps([*goal["course_ids"], course_id]))
+            # A re-opened review may have added a course to a goal opened earlier.
+            self.store.add_goal_course(str(action.goal), course_id, tx)
 
         reset = self._needs_reset(action, eid, course_id)
 
@@ -261,23 +265,17 @@ class Executor:
                                    and not recertifying):
             return False
         found = self._gap_found_at(action)
-        return any(row["outcome"] == "passed" and row["completed_at"] < found
+        return any(row.outcome is Outcome.PASSED and row.completed_at < found
                    for row in self.store.completions_for(employee_id, course_id))
 
     def _gap_found_at(self, action: PlanAction) -> datetime:
         """When the gap was found: the review's completion time (from the ledger)."""
-        from sqlalchemy import select
-
-        from connector.store.schema import reviews
-
         recorded = self.store.goal(str(action.goal)) if action.goal else None
         if recorded is not None:  # recorded ahead (a recertification cycle)
-            return recorded["gap_found_at"]
+            return recorded.gap_found_at
         if action.causes:
             c = action.causes[0]
-            with self.store._tx(None) as conn:
-                found = conn.execute(select(reviews.c.completed_at).where(
-                    reviews.c.source == c.source, reviews.c.review_id == c.review_id)).scalar()
+            found = self.store.review_completed_at(c.source, c.review_id)
             if found is not None:
                 return found
         return self.ctx.now()

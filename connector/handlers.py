@@ -9,14 +9,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
-
 from connector.completions import apply_to_goal, handle_completion
 from connector.executor import Context, Executor
-from connector.models import CompletionEvent, Employee, Outcome, Plan, PlanAction, Review, utcnow
+from connector.models import CompletionEvent, Employee, Outcome, Plan, Review
 from connector.planner import LedgerView, plan_reviews
-from connector.store.jobs import Job
-from connector.store.ledger import CANCELLED, PLANNED, WAITING
+from connector.store import ActionState, GoalState, Job
 
 log = logging.getLogger(__name__)
 
@@ -73,38 +70,27 @@ def record_plan(ctx: Context, review: Review, plan: Plan) -> None:
     store = ctx.store
     eid = review.employee.employee_id
     ref = f"{review.source}:{review.review_id}"
-    with store._tx(None) as conn:
-        store.record_review(review, conn)
+    with store.transaction() as tx:
+        store.record_review(review, tx)
         for gap in plan.gaps:
-            store.audit(conn, eid, "gap.found",
+            store.audit(tx, eid, "gap.found",
                         f"{gap.skill_id}: rated {gap.rating:g} against a target of "
                         f"{gap.target:g} (gap {gap.gap:g})", gap.cause.model_dump(mode="json"),
                         ref)
         for action in plan.actions:
-            if store.record_action(action, PLANNED, conn) or _replan_cancelled(conn, action):
-                store.audit(conn, eid, f"planned.{action.kind.value}", _describe(action),
+            # A key cancelled when the employee left (`learner:E` above all) and planned
+            # again by a later review, after a rehire, is planned work again: without that
+            # a rehire's enrollments would wait forever for a learner nobody looks for.
+            if (store.record_action(action, ActionState.PLANNED, tx)
+                    or store.replan_cancelled(action, tx)):
+                store.audit(tx, eid, f"planned.{action.kind.value}", _describe(action),
                             [c.model_dump(mode="json") for c in action.causes], action.key)
         for item in plan.unmapped:
-            store.audit(conn, eid, "skill.unmapped", f"{item.skill_key}: {item.reason}",
+            store.audit(tx, eid, "skill.unmapped", f"{item.skill_key}: {item.reason}",
                         ref=ref)
         for skip in plan.skipped:
-            store.audit(conn, eid, "planned.skipped",
+            store.audit(tx, eid, "planned.skipped",
                         f"{skip.skill_id} course {skip.course_id or '-'}: {skip.reason}", ref=ref)
-
-
-def _replan_cancelled(conn: Connection, action: PlanAction) -> bool:
-    """A key cancelled when the employee left (`learner:E` above all) and planned again by a
-    later review, after a rehire: it is planned work again, with the new review's facts.
-    (The planner re-plans cancelled keys; without this the ledger kept them cancelled and a
-    rehire's enrollments waited forever for a learner nobody would look for.)"""
-    from sqlalchemy import update
-
-    from connector.store.schema import actions
-
-    changed = conn.execute(update(actions).where(
-        actions.c.key == action.key, actions.c.state == CANCELLED).values(
-        state=PLANNED, payload=action.model_dump_json(), updated_at=utcnow()))
-    return bool(changed.rowcount)
 
 
 def _describe(action: Any) -> str:
@@ -117,17 +103,17 @@ def _describe(action: Any) -> str:
 
 def catch_up_completions(ctx: Context, employee_id: str) -> None:
     """Passes recorded before the goal existed (an early completion) are applied now."""
-    for goal in ctx.store.goals_for(employee_id, state="open"):
-        for course in goal["course_ids"]:
+    for goal in ctx.store.goals_for(employee_id, state=GoalState.OPEN):
+        for course in goal.course_ids:
             for row in ctx.store.completions_for(employee_id, course):
-                if row["outcome"] != Outcome.PASSED.value:
+                if row.outcome is not Outcome.PASSED:
                     continue
                 event = CompletionEvent(
-                    source=row["source"], event_id=row["event_id"], course_id=course,
-                    lms_user_id=row["lms_user_id"], employee_id=employee_id,
-                    completed_at=row["completed_at"], outcome=Outcome.PASSED,
-                    score=row["score"], certificate_url=row["certificate_url"],
-                    expires_at=row["expires_at"])
+                    source=row.source, event_id=row.event_id, course_id=course,
+                    lms_user_id=row.lms_user_id, employee_id=employee_id,
+                    completed_at=row.completed_at, outcome=Outcome.PASSED,
+                    score=row.score, certificate_url=row.certificate_url,
+                    expires_at=row.expires_at)
                 apply_to_goal(ctx, goal, event)
 
 
@@ -159,7 +145,7 @@ def handle_employee_job(ctx: Context, job: Job) -> str:
     if action == "deleted" or not employee.active:
         return cancel_pending(ctx, eid)
     row = store.identity(eid)
-    if row is not None and not row["active"]:
+    if row is not None and not row.active:
         store.set_active(eid, True)
         store.audit(None, eid, "employee.rehired",
                     "employee is active again; the same identity continues")
@@ -169,12 +155,12 @@ def handle_employee_job(ctx: Context, job: Job) -> str:
 def cancel_pending(ctx: Context, employee_id: str) -> str:
     """A leaver: pending assignments are cancelled; goals and LMS records are left as they are."""
     store = ctx.store
-    pending = store.actions_for(employee_id, (PLANNED, WAITING))
-    with store._tx(None) as conn:
-        store.set_active(employee_id, False, conn)
+    pending = store.actions_for(employee_id, (ActionState.PLANNED, ActionState.WAITING))
+    with store.transaction() as tx:
+        store.set_active(employee_id, False, tx)
         for action in pending:
-            store.set_action_state(action.key, "cancelled", conn=conn)
-        store.audit(conn, employee_id, "employee.left",
+            store.set_action_state(action.key, ActionState.CANCELLED, tx=tx)
+        store.audit(tx, employee_id, "employee.left",
                     f"employee left: {len(pending)} pending action(s) cancelled; goals and LMS "
                     "records are left as they are")
     return f"left: cancelled {len(pending)}"

@@ -60,7 +60,7 @@ def check_bulk_limits(store: Store, settings: Settings, mapping: Mapping,
         planner.plan_review(review)
     if result is not None:
         result.assignments_planned = planner.enrollments_planned
-    headcount = len({row["employee_id"] for row in store.all_identities()} | set(employee_ids))
+    headcount = len({row.employee_id for row in store.all_identities()} | set(employee_ids))
     problems = planner.bulk_limit_problems(headcount)
     if planner.enrollments_planned > settings.max_assignments_per_run:
         problems.append(f"{planner.enrollments_planned} new course assignments exceed "

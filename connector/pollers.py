@@ -16,7 +16,7 @@ from connector.errors import ConnectorError, SafetyStop
 from connector.models import CompletionEvent, Employee, LearnerRef, Outcome
 from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
 from connector.runtime import Runtime
-from connector.store import Store
+from connector.store import AssignmentState, Identity, Store
 from connector.vendors.talentlms_poller import completion_event_id
 
 log = logging.getLogger(__name__)
@@ -64,21 +64,21 @@ def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
 def reconcile_assignments(store: Store, lms: LearningPlatform) -> int:
     """Ask the LMS about each open assignment; queue what finished. Catches anything missed."""
     found = 0
-    for row in store.assignments_for(state="enrolled"):
-        identity = store.identity(row["employee_id"])
-        if not identity or not identity["lms_user_id"]:
+    for row in store.assignments_for(state=AssignmentState.ENROLLED):
+        identity = store.identity(row.employee_id)
+        if not identity or not identity.lms_user_id:
             continue
-        learner = LearnerRef(lms_user_id=identity["lms_user_id"], email=identity["email"])
-        progress = lms.progress(learner, row["course_id"])
+        learner = LearnerRef(lms_user_id=identity.lms_user_id, email=identity.email)
+        progress = lms.progress(learner, row.course_id)
         if progress.status not in (Outcome.PASSED, Outcome.FAILED) or not progress.completed_at:
             continue
         stamp = int(progress.completed_at.timestamp())
         outcome = Outcome(progress.status)
         event = CompletionEvent(
             source=lms.name,
-            event_id=completion_event_id(learner.lms_user_id, row["course_id"], stamp, outcome),
-            course_id=row["course_id"], lms_user_id=learner.lms_user_id,
-            employee_id=row["employee_id"], completed_at=progress.completed_at,
+            event_id=completion_event_id(learner.lms_user_id, row.course_id, stamp, outcome),
+            course_id=row.course_id, lms_user_id=learner.lms_user_id,
+            employee_id=row.employee_id, completed_at=progress.completed_at,
             outcome=outcome, score=progress.score,
             certificate_url=progress.certificate_url, expires_at=progress.expires_at)
         found += queue_completion(store, event)
@@ -121,7 +121,7 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
         store.cursor_failed(name, str(exc))
         raise
     seen = {e.employee_id for e in employees}
-    identities = {row["employee_id"]: row for row in store.all_identities()}
+    identities = {row.employee_id: row for row in store.all_identities()}
     # A returning leaver reads exactly as before they left: key the event on the ledger's
     # state as well, or the rehire would be dropped as a duplicate of that older read.
     queued = sum(queue_employee(store, e, "updated",
@@ -129,8 +129,8 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
                  for e in employees)
     leavers: list[str] = []
     if complete and employees:
-        known = [row for row in identities.values() if row["active"]]
-        leavers = [row["employee_id"] for row in known if row["employee_id"] not in seen]
+        known = [row for row in identities.values() if row.active]
+        leavers = [row.employee_id for row in known if row.employee_id not in seen]
         share = len(leavers) / max(1, len(known))
         if leavers and share > max_leaver_share and not confirm:
             store.audit(None, None, "safety.leavers",
@@ -145,7 +145,7 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
             row = store.identity(eid)
             if row:  # keyed on the identity's last change: a second leave is new work too
                 queue_employee(store, store.employee_of(row).model_copy(update={"active": False}),
-                               "deleted", since=str(row["updated_at"]))
+                               "deleted", since=str(row.updated_at))
     elif not complete:
         store.audit(None, None, "directory.incomplete",
                     "the directory read was incomplete; no leaver handling this time")
@@ -153,12 +153,12 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
     return queued, len(leavers)
 
 
-def _returning(row: dict[str, Any] | None, employee: Employee) -> str | None:
+def _returning(row: Identity | None, employee: Employee) -> str | None:
     """For an active employee the ledger holds as a leaver, when that identity last changed;
     else None (a leaver listed as inactive is not new work on every read)."""
-    if row is None or row["active"] or not employee.active:
+    if row is None or row.active or not employee.active:
         return None
-    return str(row["updated_at"])
+    return str(row.updated_at)
 
 
 def queue_employee(store: Store, employee: Employee, action: str, *,

@@ -12,7 +12,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -114,6 +114,26 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction, with driver errors translated."""
     with translate_errors(), engine.begin() as conn:
         yield conn
+
+
+class Transaction:
+    """A unit of work: what `Store.transaction()` yields. Pass it as `tx` to store operations
+    and they commit together when the `with` block ends (or roll back together if it raises).
+
+    It holds the transaction's connection for the store's own modules; nothing outside
+    `connector/store` reads it (tests/unit/test_layering.py checks that no module outside
+    the store imports SQLAlchemy).
+    """
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+
+def using(engine: Engine, tx: Transaction | None) -> AbstractContextManager[Connection]:
+    """The caller's transaction when given, else a transaction of its own."""
+    return nullcontext(tx.connection) if tx is not None else transaction(engine)
 
 
 @contextmanager

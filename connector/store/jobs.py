@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
@@ -29,15 +29,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from connector.store.engine import is_postgres, transaction
+from connector.store.engine import Transaction, is_postgres, transaction
+from connector.store.rows import DeadLetter
 from connector.store.schema import jobs
+from connector.store.states import JobState
 
-PENDING, RUNNING, DONE, DEAD = "pending", "running", "done", "dead"
-LOST = "lost"  # returned by `fail` when the job is no longer ours; never stored
+# Plain strings in the statements below: they are compiled once and bound as literals.
+PENDING, RUNNING, DONE, DEAD = (JobState.PENDING.value, JobState.RUNNING.value,
+                                JobState.DONE.value, JobState.DEAD.value)
+LOST: Literal["lost"] = "lost"  # returned by `fail` when the job is no longer ours; never stored
 
 
 @dataclass(frozen=True)
 class Job:
+    """A job as its worker holds it: claimed under `lease_owner`'s lease."""
+
     id: int
     kind: str
     payload: dict[str, Any]
@@ -117,11 +123,11 @@ class JobQueue:
         self._last_sweep = float("-inf")
 
     # -- producing -----------------------------------------------------------------------
-    def enqueue(self, conn: Connection, kind: str, payload: dict[str, Any], *,
+    def enqueue(self, tx: Transaction, kind: str, payload: dict[str, Any], *,
                 employee_id: str | None = None, inbox_id: int | None = None,
                 max_attempts: int | None = None, delay: float = 0.0) -> int:
         """Queue a job inside the caller's transaction (so it commits with what caused it)."""
-        result = conn.execute(_INSERT_JOB, self.job_row(
+        result = tx.connection.execute(_INSERT_JOB, self.job_row(
             kind, payload, employee_id=employee_id, inbox_id=inbox_id,
             max_attempts=max_attempts, delay=delay))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -140,7 +146,7 @@ class JobQueue:
 
     def add(self, kind: str, payload: dict[str, Any], **kw: Any) -> int:
         with transaction(self.engine) as conn:
-            return self.enqueue(conn, kind, payload, **kw)
+            return self.enqueue(Transaction(conn), kind, payload, **kw)
 
     # -- claiming ------------------------------------------------------------------------
     #: Expired leases are swept back to pending at most this often while work is found
@@ -162,7 +168,7 @@ class JobQueue:
         params = {"now": now, "owner": owner, "expires": now + lease_seconds}
         with transaction(self.engine) as conn:
             if finished is not None:
-                self.complete(finished, conn)
+                conn.execute(_COMPLETE, self._complete_params(finished))
             swept = False
             if now - self._last_sweep >= self.sweep_every:
                 self._sweep(conn, now)
@@ -194,17 +200,20 @@ class JobQueue:
             return result.rowcount == 1
 
     # -- finishing -----------------------------------------------------------------------
-    def complete(self, job: Job, conn: Connection | None = None) -> None:
-        """Mark done; pass `conn` to commit it atomically with the job's own ledger writes."""
-        params = {"job_id": job.id, "owner": job.lease_owner, "finished": self.clock()}
-        if conn is not None:
-            conn.execute(_COMPLETE, params)
+    def complete(self, job: Job, tx: Transaction | None = None) -> None:
+        """Mark done; pass `tx` to commit it atomically with the job's own ledger writes."""
+        params = self._complete_params(job)
+        if tx is not None:
+            tx.connection.execute(_COMPLETE, params)
             return
         with transaction(self.engine) as own:
             own.execute(_COMPLETE, params)
 
+    def _complete_params(self, job: Job) -> dict[str, Any]:
+        return {"job_id": job.id, "owner": job.lease_owner, "finished": self.clock()}
+
     def fail(self, job: Job, error: str, *, retriable: bool, retry_after: float | None = None,
-             count_attempt: bool = True) -> str:
+             count_attempt: bool = True) -> JobState | Literal["lost"]:
         """Record a failure: back to pending with backoff, or a dead letter. Returns the state
         (or LOST when the lease had expired and another worker holds the job)."""
         now = self.clock()
@@ -215,10 +224,10 @@ class JobQueue:
                 delay = max(delay, retry_after)
             values: dict[str, Any] = dict(state=PENDING, run_after=now + delay,
                                           attempts=attempts)
-            state = PENDING
+            state = JobState.PENDING
         else:
             values = dict(state=DEAD, finished_at=now, attempts=attempts)
-            state = DEAD
+            state = JobState.DEAD
         with transaction(self.engine) as conn:
             result = conn.execute(
                 update(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == job.lease_owner)
@@ -230,9 +239,11 @@ class JobQueue:
 
     # -- operating -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        """Jobs by state, keyed by `JobState` value (states with no job are left out; a
+        `JobState` member looks its own value up)."""
         with transaction(self.engine) as conn:
             rows = conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
-            return {state: int(n) for state, n in rows}
+            return {JobState(state).value: int(n) for state, n in rows}
 
     def oldest_pending_age(self) -> float | None:
         with transaction(self.engine) as conn:
@@ -241,14 +252,14 @@ class JobQueue:
             ).scalar()
         return None if oldest is None else max(0.0, self.clock() - float(oldest))
 
-    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         with transaction(self.engine) as conn:
             rows = conn.execute(
                 select(jobs.c.id, jobs.c.kind, jobs.c.employee_id, jobs.c.attempts,
                        jobs.c.last_error, jobs.c.finished_at)
                 .where(jobs.c.state == DEAD).order_by(jobs.c.id).limit(limit)
             ).mappings()
-            return [dict(r) for r in rows]
+            return [DeadLetter(**r) for r in rows]
 
     def replay(self, job_id: int | None = None) -> int:
         """Send dead letters (one, or all) back to the queue with fresh attempts."""

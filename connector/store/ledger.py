@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, select, update
 
 from connector.models import (
     ActionKind,
@@ -21,7 +21,16 @@ from connector.models import (
     Review,
     utcnow,
 )
-from connector.store.engine import transaction
+from connector.store.engine import Transaction, transaction, using
+from connector.store.rows import (
+    Action,
+    Approval,
+    Assignment,
+    Completion,
+    EvidenceRecord,
+    Goal,
+    Identity,
+)
 from connector.store.schema import (
     actions,
     approvals,
@@ -33,6 +42,13 @@ from connector.store.schema import (
     reviews,
 )
 from connector.store.sql import dumps, insert_ignore, loads
+from connector.store.states import (
+    ActionState,
+    ApprovalState,
+    AssignmentState,
+    GoalState,
+    MatchState,
+)
 
 if TYPE_CHECKING:
     from connector.store.jobs import JobQueue
@@ -42,34 +58,25 @@ _BY_LMS_USER = select(identities.c.employee_id).where(
     identities.c.lms_user_id == bindparam("lms_user_id"))
 _BY_EMAIL = select(identities.c.employee_id).where(identities.c.email == bindparam("email"))
 
-# Effect states in the actions table.
-AWAITING_APPROVAL, PLANNED, INTENT, DONE, WAITING, CANCELLED = (
-    "awaiting_approval", "planned", "intent", "done", "waiting", "cancelled")
-
 
 class LedgerMixin:
     engine: Engine
     clock: Callable[[], float]
     jobs: JobQueue
 
-    def _tx(self, conn: Connection | None) -> Any:
-        """Use the caller's transaction when given, else open one."""
-        from contextlib import nullcontext
-
-        return nullcontext(conn) if conn is not None else transaction(self.engine)
-
     # -- identities ----------------------------------------------------------------------
-    def upsert_employee(self, employee: Employee, conn: Connection | None = None) -> str | None:
+    def upsert_employee(self, employee: Employee, tx: Transaction | None = None) -> str | None:
         """Record the HR facts of an employee; returns the previous email when it changed."""
         email = employee.email.strip().lower() if employee.email else None
         values = dict(email=email, first_name=employee.first_name, last_name=employee.last_name,
                       role=employee.role, manager_id=employee.manager_id, updated_at=utcnow())
-        with self._tx(conn) as c:
+        with using(self.engine, tx) as c:
             row = c.execute(select(identities.c.email, identities.c.active)
                             .where(identities.c.employee_id == employee.employee_id)).first()
             if row is None:
                 insert_ignore(c, identities, dict(employee_id=employee.employee_id,
-                                                  match_state="new", active=True, **values),
+                                                  match_state=MatchState.NEW.value, active=True,
+                                                  **values),
                               ["employee_id"])
                 return None
             # A partial record (a directory row without a role) never erases what is known.
@@ -78,41 +85,42 @@ class LedgerMixin:
                       .where(identities.c.employee_id == employee.employee_id).values(**values))
             return row.email if email and row.email and row.email != email else None
 
-    def identity(self, employee_id: str) -> dict[str, Any] | None:
+    def identity(self, employee_id: str) -> Identity | None:
         with transaction(self.engine) as conn:
             row = conn.execute(select(identities)
                                .where(identities.c.employee_id == employee_id)).mappings().first()
-            return dict(row) if row else None
+            return Identity.from_row(row) if row else None
 
-    def employee_of(self, row: dict[str, Any]) -> Employee:
-        return Employee(employee_id=row["employee_id"], email=row["email"],
-                        first_name=row["first_name"], last_name=row["last_name"],
-                        role=row["role"], manager_id=row["manager_id"], active=row["active"])
+    def employee_of(self, identity: Identity) -> Employee:
+        return identity.employee()
 
-    def set_identity(self, employee_id: str, *, state: str, lms_user_id: str | None = None,
-                     note: str | None = None, conn: Connection | None = None) -> None:
-        values: dict[str, Any] = dict(match_state=state, match_note=note, updated_at=utcnow())
+    def set_identity(self, employee_id: str, *, state: MatchState,
+                     lms_user_id: str | None = None,
+                     note: str | None = None, tx: Transaction | None = None) -> None:
+        values: dict[str, Any] = dict(match_state=MatchState(state).value, match_note=note,
+                                      updated_at=utcnow())
         if lms_user_id is not None:
             values["lms_user_id"] = lms_user_id
-        with self._tx(conn) as c:
+        with using(self.engine, tx) as c:
             c.execute(update(identities).where(identities.c.employee_id == employee_id)
                       .values(**values))
 
-    def identities_in_state(self, state: str) -> list[dict[str, Any]]:
+    def identities_in_state(self, state: MatchState) -> list[Identity]:
         with transaction(self.engine) as conn:
-            rows = conn.execute(select(identities).where(identities.c.match_state == state)
+            rows = conn.execute(select(identities)
+                                .where(identities.c.match_state == MatchState(state).value)
                                 .order_by(identities.c.employee_id)).mappings()
-            return [dict(r) for r in rows]
+            return [Identity.from_row(r) for r in rows]
 
-    def all_identities(self) -> list[dict[str, Any]]:
+    def all_identities(self) -> list[Identity]:
         with transaction(self.engine) as conn:
             rows = conn.execute(select(identities).order_by(identities.c.employee_id)).mappings()
-            return [dict(r) for r in rows]
+            return [Identity.from_row(r) for r in rows]
 
     def employee_for_learner(self, lms_user_id: str | None, email: str | None,
-                             conn: Connection | None = None) -> str | None:
+                             tx: Transaction | None = None) -> str | None:
         """The HR employee behind an LMS user: by linked LMS id first, then by email."""
-        with self._tx(conn) as c:
+        with using(self.engine, tx) as c:
             if lms_user_id:
                 found = c.execute(_BY_LMS_USER, {"lms_user_id": lms_user_id}).scalar()
                 if found:
@@ -123,8 +131,8 @@ class LedgerMixin:
                     return str(rows[0][0])
         return None
 
-    def set_active(self, employee_id: str, active: bool, conn: Connection | None = None) -> None:
-        with self._tx(conn) as c:
+    def set_active(self, employee_id: str, active: bool, tx: Transaction | None = None) -> None:
+        with using(self.engine, tx) as c:
             c.execute(update(identities).where(identities.c.employee_id == employee_id)
                       .values(active=active, left_at=None if active else utcnow(),
                               updated_at=utcnow()))
@@ -135,8 +143,20 @@ class LedgerMixin:
             return conn.execute(select(reviews.c.fingerprint).where(
                 reviews.c.source == source, reviews.c.review_id == review_id)).scalar()
 
-    def record_review(self, review: Review, conn: Connection | None = None) -> None:
-        with self._tx(conn) as c:
+    def review_completed_at(self, source: str, review_id: str) -> datetime | None:
+        """When a planned review was completed in the HR system (when its gaps were found)."""
+        with transaction(self.engine) as conn:
+            found: datetime | None = conn.execute(select(reviews.c.completed_at).where(
+                reviews.c.source == source, reviews.c.review_id == review_id)).scalar()
+            return found
+
+    def review_count(self) -> int:
+        """How many reviews have been planned (each counted once, however often re-sent)."""
+        with transaction(self.engine) as conn:
+            return int(conn.execute(select(func.count()).select_from(reviews)).scalar_one())
+
+    def record_review(self, review: Review, tx: Transaction | None = None) -> None:
+        with using(self.engine, tx) as c:
             c.execute(delete(reviews).where(reviews.c.source == review.source,
                                             reviews.c.review_id == review.review_id))
             c.execute(reviews.insert().values(
@@ -150,7 +170,8 @@ class LedgerMixin:
         """Keys already planned or executed (anything but cancelled) for these employees."""
         with transaction(self.engine) as conn:
             rows = conn.execute(select(actions.c.key).where(
-                actions.c.employee_id.in_(employee_ids), actions.c.state != CANCELLED))
+                actions.c.employee_id.in_(employee_ids),
+                actions.c.state != ActionState.CANCELLED.value))
             return {r[0] for r in rows}
 
     def open_courses(self, employee_ids: list[str]) -> dict[str, frozenset[str]]:
@@ -160,134 +181,175 @@ class LedgerMixin:
                 select(assignments.c.employee_id, assignments.c.course_id)
                 .join(goals, goals.c.goal_key == assignments.c.goal_key)
                 .where(assignments.c.employee_id.in_(employee_ids),
-                       assignments.c.state != "cancelled", goals.c.state == "open"))
+                       assignments.c.state != AssignmentState.CANCELLED.value,
+                       goals.c.state == GoalState.OPEN.value))
             out: dict[str, set[str]] = {}
             for emp, course in rows:
                 out.setdefault(emp, set()).add(course)
         return {k: frozenset(v) for k, v in out.items()}
 
-    def record_action(self, action: PlanAction, state: str,
-                      conn: Connection | None = None) -> bool:
+    def record_action(self, action: PlanAction, state: ActionState,
+                      tx: Transaction | None = None) -> bool:
         """Put a planned action in the ledger (once per key); True when it was new."""
         now = utcnow()
-        with self._tx(conn) as c:
+        with using(self.engine, tx) as c:
             return insert_ignore(c, actions, dict(
                 key=action.key, kind=action.kind.value, employee_id=action.employee.employee_id,
                 course_id=action.course_id, goal_key=str(action.goal) if action.goal else None,
-                state=state, payload=action.model_dump_json(), created_at=now, updated_at=now),
-                ["key"])
+                state=ActionState(state).value, payload=action.model_dump_json(), created_at=now,
+                updated_at=now), ["key"])
+
+    def replan_cancelled(self, action: PlanAction, tx: Transaction | None = None) -> bool:
+        """A cancelled key planned again (a rehire's new review): planned work again, with the
+        new review's facts. True when the key was cancelled and now is planned."""
+        with using(self.engine, tx) as c:
+            changed = c.execute(update(actions).where(
+                actions.c.key == action.key,
+                actions.c.state == ActionState.CANCELLED.value).values(
+                state=ActionState.PLANNED.value, payload=action.model_dump_json(),
+                updated_at=utcnow()))
+            return bool(changed.rowcount)
 
     def begin_effect(self, key: str, kind: str, employee_id: str, *,
                      course_id: str | None = None, goal_key: str | None = None,
-                     payload: str = "{}") -> str | None:
+                     payload: str = "{}") -> ActionState | None:
         """Record the intent to make an effect; return the state the key was in before.
 
-        None: new. "planned"/"waiting": never attempted. "intent": an earlier attempt may or
-        may not have reached the vendor (ask it first). "done"/"cancelled": do nothing.
+        None: new. PLANNED/WAITING: never attempted. INTENT: an earlier attempt may or may
+        not have reached the vendor (ask it first). DONE/CANCELLED: do nothing.
         """
         now = utcnow()
         with transaction(self.engine) as conn:
             if insert_ignore(conn, actions, dict(
                     key=key, kind=kind, employee_id=employee_id, course_id=course_id,
-                    goal_key=goal_key, state=INTENT, payload=payload, created_at=now,
-                    updated_at=now), ["key"]):
+                    goal_key=goal_key, state=ActionState.INTENT.value, payload=payload,
+                    created_at=now, updated_at=now), ["key"]):
                 return None
-            previous = conn.execute(select(actions.c.state).where(actions.c.key == key)
-                                    ).scalar_one()
-            if previous in (PLANNED, WAITING):
+            previous = ActionState(conn.execute(select(actions.c.state)
+                                                .where(actions.c.key == key)).scalar_one())
+            if previous in (ActionState.PLANNED, ActionState.WAITING):
                 conn.execute(update(actions).where(actions.c.key == key)
-                             .values(state=INTENT, updated_at=now))
-            return str(previous)
+                             .values(state=ActionState.INTENT.value, updated_at=now))
+            return previous
 
-    def action(self, key: str) -> dict[str, Any] | None:
+    def action(self, key: str) -> Action | None:
         with transaction(self.engine) as conn:
             row = conn.execute(select(actions).where(actions.c.key == key)).mappings().first()
-            return dict(row) if row else None
+            return Action.from_row(row) if row else None
 
-    def actions_for(self, employee_id: str, states: tuple[str, ...]) -> list[PlanAction]:
+    def action_states(self, employee_id: str) -> dict[str, ActionState]:
+        """Every effect key of the employee and its state (plan actions and the rest)."""
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(actions.c.key, actions.c.state)
+                                .where(actions.c.employee_id == employee_id))
+            return {str(key): ActionState(state) for key, state in rows}
+
+    def actions_for(self, employee_id: str, states: tuple[ActionState, ...]) -> list[PlanAction]:
         """The employee's plan actions in `states`. Other effects share the table (evidence,
         notes, closes: payload `{}`) and are left out: they are not plan actions."""
         with transaction(self.engine) as conn:
             rows = conn.execute(select(actions.c.payload).where(
-                actions.c.employee_id == employee_id, actions.c.state.in_(states),
+                actions.c.employee_id == employee_id,
+                actions.c.state.in_([ActionState(s).value for s in states]),
                 actions.c.kind.in_([k.value for k in ActionKind]))
                 .order_by(actions.c.created_at, actions.c.key))
             return [PlanAction.model_validate_json(r[0]) for r in rows]
 
-    def set_action_state(self, key: str, state: str, result: Any = None,
-                         conn: Connection | None = None, *,
-                         only_from: tuple[str, ...] = ()) -> bool:
+    def set_action_state(self, key: str, state: ActionState, result: Any = None,
+                         tx: Transaction | None = None, *,
+                         only_from: tuple[ActionState, ...] = ()) -> bool:
         cond = actions.c.key == key
         if only_from:
-            cond = and_(cond, actions.c.state.in_(only_from))
-        values: dict[str, Any] = dict(state=state, updated_at=utcnow())
+            cond = and_(cond, actions.c.state.in_([ActionState(s).value for s in only_from]))
+        values: dict[str, Any] = dict(state=ActionState(state).value, updated_at=utcnow())
         if result is not None:
             values["result"] = dumps(result)
-        with self._tx(conn) as c:
+        with using(self.engine, tx) as c:
             return bool(c.execute(update(actions).where(cond).values(**values)).rowcount)
 
     # -- goals and assignments -----------------------------------------------------------
-    def save_goal(self, conn: Connection, *, goal_key: str, employee_id: str, skill_id: str,
+    def save_goal(self, tx: Transaction, *, goal_key: str, employee_id: str, skill_id: str,
                   cycle: str, title: str, course_ids: list[str], tracker: str | None,
                   goal_id: str | None, milestone_ids: dict[str, str], gap_found_at: datetime,
-                  due_date: str | None, rule_index: int | None, state: str = "open") -> None:
-        """Record a goal; a goal recorded ahead as "pending" (a recertification cycle) keeps
+                  due_date: str | None, rule_index: int | None,
+                  state: GoalState = GoalState.OPEN) -> None:
+        """Record a goal; a goal recorded ahead as PENDING (a recertification cycle) keeps
         its facts and becomes open with the tracker's ids."""
+        conn = tx.connection
         values = dict(employee_id=employee_id, skill_id=skill_id, cycle=cycle, title=title,
                       course_ids=dumps(course_ids), tracker=tracker, goal_id=goal_id,
-                      milestone_ids=dumps(milestone_ids), state=state, progress=0.0,
+                      milestone_ids=dumps(milestone_ids), state=GoalState(state).value,
+                      progress=0.0,
                       gap_found_at=gap_found_at, due_date=due_date, rule_index=rule_index,
                       opened_at=utcnow())
         if not insert_ignore(conn, goals, dict(goal_key=goal_key, **values), ["goal_key"]):
             conn.execute(update(goals).where(goals.c.goal_key == goal_key).values(
                 tracker=tracker, goal_id=goal_id, milestone_ids=dumps(milestone_ids),
-                state=state, opened_at=utcnow()))
+                state=GoalState(state).value, opened_at=utcnow()))
 
-    def goal(self, goal_key: str, conn: Connection | None = None) -> dict[str, Any] | None:
-        with self._tx(conn) as c:
+    def goal(self, goal_key: str, tx: Transaction | None = None) -> Goal | None:
+        with using(self.engine, tx) as c:
             row = c.execute(select(goals).where(goals.c.goal_key == goal_key)).mappings().first()
-            return _goal_row(row) if row else None
+            return Goal.from_row(row) if row else None
 
-    def goals_for(self, employee_id: str, *, state: str | None = None) -> list[dict[str, Any]]:
+    def goals_for(self, employee_id: str, *, state: GoalState | None = None) -> list[Goal]:
         cond = goals.c.employee_id == employee_id
         if state:
-            cond = and_(cond, goals.c.state == state)
+            cond = and_(cond, goals.c.state == GoalState(state).value)
         with transaction(self.engine) as conn:
             rows = conn.execute(select(goals).where(cond).order_by(goals.c.goal_key)).mappings()
-            return [_goal_row(r) for r in rows]
+            return [Goal.from_row(r) for r in rows]
 
-    def update_goal(self, goal_key: str, conn: Connection | None = None, **values: Any) -> None:
-        with self._tx(conn) as c:
-            c.execute(update(goals).where(goals.c.goal_key == goal_key).values(**values))
+    def add_goal_course(self, goal_key: str, course_id: str, tx: Transaction) -> None:
+        """Link one more course to a goal (a re-opened review added it after the goal
+        opened); a course already linked changes nothing."""
+        conn = tx.connection
+        found = conn.execute(select(goals.c.course_ids)
+                             .where(goals.c.goal_key == goal_key)).scalar()
+        if found is None:
+            return
+        linked = json_list(found)
+        if course_id not in linked:
+            conn.execute(update(goals).where(goals.c.goal_key == goal_key)
+                         .values(course_ids=dumps([*linked, course_id])))
 
-    def save_assignment(self, conn: Connection, *, employee_id: str, course_id: str,
+    def set_goal_progress(self, goal_key: str, percent: float, tx: Transaction) -> None:
+        tx.connection.execute(update(goals).where(goals.c.goal_key == goal_key)
+                              .values(progress=percent))
+
+    def close_goal(self, goal_key: str, closed_at: datetime, tx: Transaction) -> None:
+        """Every linked course is done: the goal is closed at 100 %."""
+        tx.connection.execute(update(goals).where(goals.c.goal_key == goal_key).values(
+            state=GoalState.CLOSED.value, progress=100.0, closed_at=closed_at))
+
+    def save_assignment(self, tx: Transaction, *, employee_id: str, course_id: str,
                         goal_key: str, review_id: str, due_date: str | None) -> None:
-        insert_ignore(conn, assignments, dict(
+        insert_ignore(tx.connection, assignments, dict(
             employee_id=employee_id, course_id=course_id, goal_key=goal_key,
-            review_id=review_id, state="enrolled", due_date=due_date, enrolled_at=utcnow()),
-            ["employee_id", "course_id", "goal_key"])
+            review_id=review_id, state=AssignmentState.ENROLLED.value, due_date=due_date,
+            enrolled_at=utcnow()), ["employee_id", "course_id", "goal_key"])
 
     def assignments_for(self, employee_id: str | None = None,
-                        state: str | None = None) -> list[dict[str, Any]]:
+                        state: AssignmentState | None = None) -> list[Assignment]:
         query = select(assignments).order_by(assignments.c.employee_id, assignments.c.course_id)
         if employee_id is not None:
             query = query.where(assignments.c.employee_id == employee_id)
         if state is not None:
-            query = query.where(assignments.c.state == state)
+            query = query.where(assignments.c.state == AssignmentState(state).value)
         with transaction(self.engine) as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [Assignment.from_row(r) for r in conn.execute(query).mappings()]
 
-    def complete_assignment(self, conn: Connection, employee_id: str, course_id: str,
+    def complete_assignment(self, tx: Transaction, employee_id: str, course_id: str,
                             goal_key: str, completed_at: datetime) -> None:
-        conn.execute(update(assignments).where(
+        tx.connection.execute(update(assignments).where(
             assignments.c.employee_id == employee_id, assignments.c.course_id == course_id,
-            assignments.c.goal_key == goal_key).values(state="completed",
+            assignments.c.goal_key == goal_key).values(state=AssignmentState.COMPLETED.value,
                                                        completed_at=completed_at))
 
     # -- completions and evidence --------------------------------------------------------
     def record_completion(self, event: CompletionEvent, employee_id: str | None,
-                          conn: Connection | None = None) -> bool:
-        with self._tx(conn) as c:
+                          tx: Transaction | None = None) -> bool:
+        with using(self.engine, tx) as c:
             return insert_ignore(c, completions, dict(
                 source=event.source, event_id=event.event_id, employee_id=employee_id,
                 lms_user_id=event.lms_user_id, course_id=event.course_id,
@@ -296,24 +358,24 @@ class LedgerMixin:
                 recorded_at=utcnow()), ["source", "event_id"])
 
     def completions_for(self, employee_id: str, course_id: str | None = None
-                        ) -> list[dict[str, Any]]:
+                        ) -> list[Completion]:
         cond = completions.c.employee_id == employee_id
         if course_id is not None:
             cond = and_(cond, completions.c.course_id == course_id)
         with transaction(self.engine) as conn:
             rows = conn.execute(select(completions).where(cond)
                                 .order_by(completions.c.completed_at)).mappings()
-            return [dict(r) for r in rows]
+            return [Completion.from_row(r) for r in rows]
 
-    def evidence_for(self, goal_key: str) -> list[dict[str, Any]]:
+    def evidence_for(self, goal_key: str) -> list[EvidenceRecord]:
         with transaction(self.engine) as conn:
             rows = conn.execute(select(evidence).where(evidence.c.goal_key == goal_key)
                                 .order_by(evidence.c.course_id)).mappings()
-            return [dict(r) for r in rows]
+            return [EvidenceRecord.from_row(r) for r in rows]
 
-    def save_evidence(self, conn: Connection, goal_key: str, course_id: str, event_id: str,
+    def save_evidence(self, tx: Transaction, goal_key: str, course_id: str, event_id: str,
                       completed_at: datetime) -> bool:
-        return insert_ignore(conn, evidence, dict(
+        return insert_ignore(tx.connection, evidence, dict(
             goal_key=goal_key, course_id=course_id, completion_event=event_id,
             completed_at=completed_at, posted_at=utcnow()), ["goal_key", "course_id"])
 
@@ -323,30 +385,32 @@ class LedgerMixin:
             return insert_ignore(conn, approvals, dict(
                 employee_id=review.employee.employee_id, review_source=review.source,
                 review_id=review.review_id, summary=summary,
-                payload=review.model_dump_json(), state="pending", created_at=utcnow()),
-                ["review_source", "review_id"])
+                payload=review.model_dump_json(), state=ApprovalState.PENDING.value,
+                created_at=utcnow()), ["review_source", "review_id"])
 
-    def approvals_list(self, state: str | None = "pending") -> list[dict[str, Any]]:
+    def approvals_list(self, state: ApprovalState | None = ApprovalState.PENDING
+                       ) -> list[Approval]:
         query = select(approvals).order_by(approvals.c.id)
         if state:
-            query = query.where(approvals.c.state == state)
+            query = query.where(approvals.c.state == ApprovalState(state).value)
         with transaction(self.engine) as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [Approval.from_row(r) for r in conn.execute(query).mappings()]
 
-    def decide_approval(self, approval_id: int, state: str, by: str) -> dict[str, Any] | None:
+    def decide_approval(self, approval_id: int, state: ApprovalState, by: str
+                        ) -> Approval | None:
+        """Approve or reject a pending approval; the row as it was (pending), or None when
+        there is no such pending approval (already decided: a double submit changes nothing)."""
         with transaction(self.engine) as conn:
-            row = conn.execute(select(approvals).where(approvals.c.id == approval_id,
-                                                       approvals.c.state == "pending")
-                               ).mappings().first()
+            row = conn.execute(select(approvals).where(
+                approvals.c.id == approval_id,
+                approvals.c.state == ApprovalState.PENDING.value)).mappings().first()
             if row is None:
                 return None
             conn.execute(update(approvals).where(approvals.c.id == approval_id)
-                         .values(state=state, decided_by=by, decided_at=utcnow()))
-            return dict(row)
+                         .values(state=ApprovalState(state).value, decided_by=by,
+                                 decided_at=utcnow()))
+            return Approval.from_row(row)
 
 
-def _goal_row(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    out["course_ids"] = loads(out["course_ids"]) or []
-    out["milestone_ids"] = loads(out["milestone_ids"]) or {}
-    return out
+def json_list(value: str) -> list[str]:
+    return list(loads(value) or [])

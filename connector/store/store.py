@@ -1,25 +1,30 @@
 """The store facade: inbox, cursors, audit trail, shared rate budget, and the job queue.
 
 The ledger (identities, actions, goals, assignments, completions, evidence) lives in
-`ledger.py` and is mixed in here, so callers hold one `Store`.
+`ledger.py` and is mixed in here, so callers hold one `Store`. This is the store's public
+boundary: named operations that return typed rows (`rows.py`) and take states as enums
+(`states.py`); several writes commit together in one unit of work,
+`with store.transaction() as tx:`, passing `tx` to each operation.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Engine, func, select, update
 
 from connector.models import utcnow
 from connector.store import migrations
-from connector.store.engine import make_engine, transaction
+from connector.store.engine import Transaction, make_engine, transaction, using
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
 from connector.store.ledger import LedgerMixin
+from connector.store.rows import AuditEntry, PollerStatus
 from connector.store.schema import audit, cursors, inbox, rate_budget
-from connector.store.sql import dumps, insert_ignore, loads
+from connector.store.sql import dumps, insert_ignore
 
 
 class Store(LedgerMixin):
@@ -67,6 +72,14 @@ class Store(LedgerMixin):
             if not except_ or store not in except_:
                 store.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One unit of work: the operations given the yielded `tx` commit together when the
+        block ends, or none of them does if it raises (driver errors arrive translated, as
+        `StoreError` / `RetriableStoreError`)."""
+        with transaction(self.engine) as conn:
+            yield Transaction(conn)
+
     def ready(self) -> tuple[bool, str]:
         """For /readyz: the database answers and no migration is pending."""
         try:
@@ -97,8 +110,6 @@ class Store(LedgerMixin):
         return True
 
     def inbox_count(self, source: str | None = None) -> int:
-        from sqlalchemy import func
-
         query = select(func.count()).select_from(inbox)
         if source:
             query = query.where(inbox.c.source == source)
@@ -110,20 +121,14 @@ class Store(LedgerMixin):
         with transaction(self.engine) as conn:
             return conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar()
 
-    def save_cursor(self, name: str, value: str | None, conn: Connection | None = None) -> None:
-        def write(c: Connection) -> None:
+    def save_cursor(self, name: str, value: str | None, tx: Transaction | None = None) -> None:
+        with using(self.engine, tx) as c:
             now = utcnow()
             if not insert_ignore(c, cursors, dict(name=name, value=value, last_success_at=now,
                                                   updated_at=now), ["name"]):
                 c.execute(update(cursors).where(cursors.c.name == name)
                           .values(value=value, last_success_at=now, last_error=None,
                                   updated_at=now))
-
-        if conn is not None:
-            write(conn)
-            return
-        with transaction(self.engine) as own:
-            write(own)
 
     def cursor_failed(self, name: str, error: str) -> None:
         with transaction(self.engine) as conn:
@@ -133,38 +138,35 @@ class Store(LedgerMixin):
                 conn.execute(update(cursors).where(cursors.c.name == name)
                              .values(last_error=error[:500], updated_at=now))
 
-    def pollers(self) -> list[dict[str, Any]]:
+    def pollers(self) -> list[PollerStatus]:
         with transaction(self.engine) as conn:
             rows = conn.execute(select(cursors.c.name, cursors.c.last_success_at,
                                        cursors.c.last_error)
                                 .where(~cursors.c.name.startswith("_", autoescape=True))
                                 .order_by(cursors.c.name))
-            return [dict(r._mapping) for r in rows]
+            return [PollerStatus(**r._mapping) for r in rows]
 
     # -- audit ---------------------------------------------------------------------------
-    def audit(self, conn: Connection | None, employee_id: str | None, event: str, message: str,
+    def audit(self, tx: Transaction | None, employee_id: str | None, event: str, message: str,
               cause: Any = None, ref: str | None = None) -> None:
         """One row per decision or effect. `cause` is the JSON-able cause chain."""
         values = dict(at=utcnow(), employee_id=employee_id, event=event, message=message,
                       cause=None if cause is None else dumps(cause), ref=ref)
-        if conn is not None:
-            conn.execute(audit.insert().values(**values))
-            return
-        with transaction(self.engine) as own:
-            own.execute(audit.insert().values(**values))
+        with using(self.engine, tx) as c:
+            c.execute(audit.insert().values(**values))
 
-    def audit_trail(self, employee_id: str) -> list[dict[str, Any]]:
+    def audit_trail(self, employee_id: str) -> list[AuditEntry]:
         with transaction(self.engine) as conn:
             rows = conn.execute(
                 select(audit).where(audit.c.employee_id == employee_id).order_by(audit.c.id)
             ).mappings()
-            return [{**dict(r), "cause": loads(r["cause"])} for r in rows]
+            return [AuditEntry.from_row(r) for r in rows]
 
-    def audit_events(self, event: str) -> list[dict[str, Any]]:
+    def audit_events(self, event: str) -> list[AuditEntry]:
         with transaction(self.engine) as conn:
             rows = conn.execute(select(audit).where(audit.c.event == event)
                                 .order_by(audit.c.id)).mappings()
-            return [dict(r) for r in rows]
+            return [AuditEntry.from_row(r) for r in rows]
 
     # -- shared rate budget --------------------------------------------------------------
     def configure_budget(self, vendor: str, per_hour: float, burst: float | None = None) -> None:

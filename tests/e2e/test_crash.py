@@ -70,8 +70,8 @@ def inbox_count(store: Any, kind: str) -> int:
 
 def chosen_completions(store: Any, rng: random.Random) -> list[tuple[str, str]]:
     """About half of the enrolled (learner, course) pairs, chosen reproducibly."""
-    learners = {r["employee_id"]: r["lms_user_id"] for r in store.all_identities()}
-    pairs = sorted({(learners[a["employee_id"]], a["course_id"])
+    learners = {r.employee_id: r.lms_user_id for r in store.all_identities()}
+    pairs = sorted({(learners[a.employee_id], a.course_id)
                     for a in store.assignments_for(state="enrolled")})
     return [pair for pair in pairs if rng.random() < 0.5]
 

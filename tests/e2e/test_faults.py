@@ -80,8 +80,8 @@ def test_faults_duplicates_and_refusals_end_exactly_once(
             wait_until(lambda: inbox_count(store, "orangehrm", "review") == EMPLOYEES
                        and jobs_idle(store), PHASE_TIMEOUT, "every review carried out")
             assert store.jobs.dead_letters() == [], "a transient fault became a dead letter"
-            learners = {r["employee_id"]: r["lms_user_id"] for r in store.all_identities()}
-            enrolled = sorted({(learners[a["employee_id"]], a["course_id"])
+            learners = {r.employee_id: r.lms_user_id for r in store.all_identities()}
+            enrolled = sorted({(learners[a.employee_id], a.course_id)
                                for a in store.assignments_for(state="enrolled")})
             assert len(enrolled) > 15
             passes = [p for p in enrolled if rng.random() < 0.6]
@@ -155,26 +155,26 @@ def test_faults_duplicates_and_refusals_end_exactly_once(
             # 5. The vendors' state is the ledger's, exactly once, and the ledger is right.
             assert exactly_once_problems(vendors, store) == []
             assert store.jobs.dead_letters() == []
-            by_pair = {(learners[a["employee_id"]], a["course_id"]): a
+            by_pair = {(learners[a.employee_id], a.course_id): a
                        for a in store.assignments_for()}
             for pair in [*passes, *refused]:
-                assert by_pair[pair]["state"] == "completed", pair
-                goal_key = by_pair[pair]["goal_key"]
-                assert pair[1] in {e["course_id"] for e in store.evidence_for(goal_key)}
+                assert by_pair[pair].state == "completed", pair
+                goal_key = by_pair[pair].goal_key
+                assert pair[1] in {e.course_id for e in store.evidence_for(goal_key)}
             for pair in failures:
-                assert by_pair[pair]["state"] == "enrolled", pair
+                assert by_pair[pair].state == "enrolled", pair
             notes = notes_by_goal(store)
             assert sum(notes.values()) == len(failures)
             for pair in failures:
-                assert notes[by_pair[pair]["goal_key"]] >= 1, pair
+                assert notes[by_pair[pair].goal_key] >= 1, pair
             done = set(passes) | set(refused)
             for key, goal in ledger_goals(store).items():
-                eid = goal["employee_id"]
-                all_passed = all((learners[eid], c) in done for c in goal["course_ids"])
-                assert (goal["state"] == "closed") == all_passed, key
-            identities = {r["employee_id"]: r for r in store.all_identities()}
+                eid = goal.employee_id
+                all_passed = all((learners[eid], c) in done for c in goal.course_ids)
+                assert (goal.state == "closed") == all_passed, key
+            identities = {r.employee_id: r for r in store.all_identities()}
             for eid in moved:
-                assert identities[eid]["email"] == f"moved.{eid}@example.com"
+                assert identities[eid].email == f"moved.{eid}@example.com"
             assert inbox_count(store, "bamboohr") == len(moved)
             dump_store_text(store, e2e_log_dir / f"faults-{engine}-store.txt")
     finally:

@@ -92,8 +92,8 @@ def test_burst_of_5000_webhooks_is_acknowledged_stored_once_and_processed(
         with open_ledger(database_url) as store:
             wait_until(lambda: count(store, inbox, inbox.c.kind == "review") == 12
                        and jobs_idle(store), 120, "the review cycle carried out")
-            learners = {r["employee_id"]: r["lms_user_id"] for r in store.all_identities()}
-            real = sorted({(learners[a["employee_id"]], a["course_id"])
+            learners = {r.employee_id: r.lms_user_id for r in store.all_identities()}
+            real = sorted({(learners[a.employee_id], a.course_id)
                            for a in store.assignments_for(state="enrolled")})
             assert real
             events: list[tuple[str, dict[str, Any]]] = [
@@ -145,7 +145,7 @@ def test_burst_of_5000_webhooks_is_acknowledged_stored_once_and_processed(
             assert exactly_once_problems(vendors, store) == []
             for user, course in real:
                 eid = next(e for e, lms in learners.items() if lms == user)
-                assert any(a["course_id"] == course and a["state"] == "completed"
+                assert any(a.course_id == course and a.state == "completed"
                            for a in store.assignments_for(eid))
             dump_store_text(store, e2e_log_dir / f"load-{engine}-store.txt")
     finally:

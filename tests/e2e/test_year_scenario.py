@@ -22,7 +22,7 @@ import pytest
 
 from connector.demo import start_sandboxes
 from connector.errors import SafetyStop
-from connector.store.ledger import CANCELLED, DONE, WAITING
+from connector.store import ActionState, ApprovalState, MatchState
 from tests.support.scenario import Person, ScenarioClock, YearWorld, at
 
 pytestmark = pytest.mark.slow
@@ -170,8 +170,8 @@ def hire_everyone(w: YearWorld) -> None:
     assert (queued, leavers) == (10, 0)
     w.drain()
     identities = w.store.all_identities()
-    assert [r["employee_id"] for r in identities] == [p.employee_id for p in PEOPLE]
-    assert all(r["active"] and r["match_state"] == "new" for r in identities)
+    assert [r.employee_id for r in identities] == [p.employee_id for p in PEOPLE]
+    assert all(r.active and r.match_state == "new" for r in identities)
     assert w.bamboohr()["goals"] == [] and w.talentlms()["enrollments"] == []
 
 
@@ -186,7 +186,7 @@ def history_from_before_the_connector(w: YearWorld) -> None:
     assert w.poll_completions() == 4
     w.drain()
     for person in (IVY, RITA, OLIVE, ABE):
-        assert [c["outcome"] for c in w.store.completions_for(person.employee_id)] == ["passed"]
+        assert [c.outcome for c in w.store.completions_for(person.employee_id)] == ["passed"]
         assert "completion.unassigned" in w.events(person.employee_id)
     assert w.bamboohr()["goals"] == []
 
@@ -219,11 +219,11 @@ def h1_review_cycle_stopped_by_a_safety_limit_then_confirmed(w: YearWorld) -> No
         assert [m["title"] for m in vendor["milestones"]] == ["Negotiation Fundamentals"]
         assert "completedDateTime" not in vendor["milestones"][0]
         assert w.enrollment(str(person.lms_user_id), "101") is not None
-        assert w.identity(person.employee_id)["lms_user_id"] == person.lms_user_id
+        assert w.identity(person.employee_id).lms_user_id == person.lms_user_id
 
     # "ignore": the 2024 pass is no evidence; the LMS is left as it is.
     key = goal(IVY, "negotiation", "2025-H1")
-    assert w.ledger_goal(key)["state"] == "open" and w.store.evidence_for(key) == []
+    assert w.ledger_goal(key).state == "open" and w.store.evidence_for(key) == []
     assert w.vendor_goal(key)["comments"] == []
     assert "completion.ignored" in w.events(IVY.employee_id)
     assert w.enrollment("1203", "101") == {"user_id": "1203", "course_id": "101",
@@ -231,8 +231,8 @@ def h1_review_cycle_stopped_by_a_safety_limit_then_confirmed(w: YearWorld) -> No
 
     # "accept_within_days": 100 days before the review is inside the 120-day window.
     key = goal(ABE, "communication", "2025-H1")
-    assert w.ledger_goal(key)["state"] == "closed"
-    assert [e["completed_at"].date().isoformat() for e in w.store.evidence_for(key)] == \
+    assert w.ledger_goal(key).state == "closed"
+    assert [e.completed_at.date().isoformat() for e in w.store.evidence_for(key)] == \
         ["2025-04-01"]
     vendor = w.vendor_goal(key)
     assert vendor["status"] == "closed" and vendor["percentComplete"] == 100
@@ -240,17 +240,17 @@ def h1_review_cycle_stopped_by_a_safety_limit_then_confirmed(w: YearWorld) -> No
         "Completed Clear Business Writing in TalentLMS on 2025-04-01"]
     # ... and 312 days before is outside it.
     key = goal(OLIVE, "communication", "2025-H1")
-    assert w.ledger_goal(key)["state"] == "open" and w.store.evidence_for(key) == []
-    assert any("outside the 120-day window" in a["message"]
+    assert w.ledger_goal(key).state == "open" and w.store.evidence_for(key) == []
+    assert any("outside the 120-day window" in a.message
                for a in w.store.audit_trail(OLIVE.employee_id)
-               if a["event"] == "completion.ignored")
+               if a.event == "completion.ignored")
 
     # "reset": removeuserfromcourse + addusertocourse; the ledger keeps the 2024 pass.
     key = goal(RITA, "customer_focus", "2025-H1")
     tlms = w.talentlms()
     assert tlms["calls_by_route"].get("GET removeuserfromcourse") == 1
     assert w.enrolled("1206", "105")["completion_status"] == "not_attempted"
-    assert w.ledger_goal(key)["state"] == "open" and w.store.evidence_for(key) == []
+    assert w.ledger_goal(key).state == "open" and w.store.evidence_for(key) == []
     assert len(w.store.completions_for(RITA.employee_id, "105")) == 1
     for person in (IVY, ABE, OLIVE):  # no other mode resets anything
         assert w.enrolled(str(person.lms_user_id), "101" if person is IVY else "103")[
@@ -259,10 +259,10 @@ def h1_review_cycle_stopped_by_a_safety_limit_then_confirmed(w: YearWorld) -> No
     # No LMS account: the goal opens, the enrollment waits for a person.
     assert waiting_for_a_person(w) == {MONA.employee_id, LEO.employee_id}
     for person in (MONA, LEO):
-        assert w.identity(person.employee_id)["match_state"] == "pending"
+        assert w.identity(person.employee_id).match_state == "pending"
         states = w.action_states(person.employee_id)
         assert states[f"enroll:{person.employee_id}:101:"
-                      f"{goal(person, 'negotiation', '2025-H1')}"] == WAITING
+                      f"{goal(person, 'negotiation', '2025-H1')}"] == ActionState.WAITING
         assert w.vendor_goal(goal(person, "negotiation", "2025-H1"))["status"] == "in_progress"
     assert tlms["counts"]["users"] == 8  # the connector created no learner
     assert w.check_recertifications() == 0
@@ -276,9 +276,9 @@ def a_person_links_the_missing_identity(w: YearWorld) -> None:
     assert w.enrollment(MONA_LMS, "101") is None  # nothing happens until a worker runs
     w.drain()
     identity = w.identity(MONA.employee_id)
-    assert (identity["match_state"], identity["lms_user_id"]) == ("linked", MONA_LMS)
+    assert (identity.match_state, identity.lms_user_id) == ("linked", MONA_LMS)
     assert w.enrollment(MONA_LMS, "101") is not None
-    assert [(a["course_id"], a["state"]) for a in w.store.assignments_for(MONA.employee_id)] \
+    assert [(a.course_id, a.state) for a in w.store.assignments_for(MONA.employee_id)] \
         == [("101", "enrolled")]
     assert waiting_for_a_person(w) == {LEO.employee_id}
 
@@ -292,7 +292,7 @@ def a_pass_and_a_failure(w: YearWorld) -> None:
 
     key = goal(PAM, "negotiation", "2025-H1")
     row = w.ledger_goal(key)
-    assert (row["state"], row["progress"]) == ("closed", 100.0)
+    assert (row.state, row.progress) == ("closed", 100.0)
     assert len(w.store.evidence_for(key)) == 1
     vendor = w.vendor_goal(key)
     assert vendor["status"] == "closed" and vendor["percentComplete"] == 100
@@ -300,10 +300,10 @@ def a_pass_and_a_failure(w: YearWorld) -> None:
     assert [c["text"].splitlines() for c in vendor["comments"]] == [[
         "Completed Negotiation Fundamentals in TalentLMS on 2025-08-05",
         "[evidence 101 2025-08-05]"]]
-    assert [a["state"] for a in w.store.assignments_for(PAM.employee_id)] == ["completed"]
+    assert [a.state for a in w.store.assignments_for(PAM.employee_id)] == ["completed"]
 
     key = goal(FAY, "negotiation", "2025-H1")
-    assert w.ledger_goal(key)["state"] == "open" and w.store.evidence_for(key) == []
+    assert w.ledger_goal(key).state == "open" and w.store.evidence_for(key) == []
     vendor = w.vendor_goal(key)
     assert vendor["status"] == "in_progress"
     assert "completedDateTime" not in vendor["milestones"][0]
@@ -321,15 +321,15 @@ def the_failure_followed_by_a_pass(w: YearWorld) -> None:
     w.drain()
 
     key = goal(FAY, "negotiation", "2025-H1")
-    assert w.ledger_goal(key)["state"] == "closed"
+    assert w.ledger_goal(key).state == "closed"
     evidence = w.store.evidence_for(key)
-    assert [e["completed_at"].date().isoformat() for e in evidence] == ["2025-08-20"]
+    assert [e.completed_at.date().isoformat() for e in evidence] == ["2025-08-20"]
     comments = [c["text"] for c in w.vendor_goal(key)["comments"]]
     assert len(comments) == 2 and comments[0].splitlines()[0].endswith("not passed")  # stays
     assert sum("[evidence " in c for c in comments) == 1  # evidence only for the pass
     assert w.vendor_goal(key)["status"] == "closed"
 
-    assert w.ledger_goal(goal(CORA, "data_literacy", "2025-H1"))["state"] == "closed"
+    assert w.ledger_goal(goal(CORA, "data_literacy", "2025-H1")).state == "closed"
 
 
 def an_email_change(w: YearWorld) -> None:
@@ -340,8 +340,8 @@ def an_email_change(w: YearWorld) -> None:
     assert w.sync_directory(max_leaver_share=0.2) == (1, 0)  # only Eli changed
     w.drain()
     identity = w.identity(ELI.employee_id)
-    assert identity["email"] == new_email
-    assert (identity["match_state"], identity["lms_user_id"]) == ("linked", ELI.lms_user_id)
+    assert identity.email == new_email
+    assert (identity.match_state, identity.lms_user_id) == ("linked", ELI.lms_user_id)
     assert "identity.email_changed" in w.events(ELI.employee_id)
 
 
@@ -352,12 +352,12 @@ def the_retake_after_a_reset_and_a_pass_after_the_email_change(w: YearWorld) -> 
     assert w.poll_completions() == 2
     w.drain()
     key = goal(RITA, "customer_focus", "2025-H1")
-    assert w.ledger_goal(key)["state"] == "closed"
-    assert [e["completed_at"].date().isoformat() for e in w.store.evidence_for(key)] == \
+    assert w.ledger_goal(key).state == "closed"
+    assert [e.completed_at.date().isoformat() for e in w.store.evidence_for(key)] == \
         ["2025-09-05"]  # the retake, never the 2024 pass
     assert w.vendor_goal(key)["status"] == "closed"
     key = goal(ELI, "communication", "2025-H1")
-    assert w.ledger_goal(key)["state"] == "closed"
+    assert w.ledger_goal(key).state == "closed"
     assert w.vendor_goal(key)["status"] == "closed"
     assert w.store.audit_events("completion.unmatched") == []
 
@@ -372,23 +372,23 @@ def a_leaver(w: YearWorld) -> None:
     with pytest.raises(SafetyStop, match="1 of 10 employees"):
         w.sync_directory(max_leaver_share=0.05)
     w.drain()
-    assert w.identity(LEO.employee_id)["active"]
+    assert w.identity(LEO.employee_id).active
     assert w.action_states(LEO.employee_id) == states_before
 
     assert w.sync_directory(max_leaver_share=0.05, confirm=True) == (0, 1)
     w.drain()
-    assert not w.identity(LEO.employee_id)["active"]
+    assert not w.identity(LEO.employee_id).active
     states = w.action_states(LEO.employee_id)
     key = goal(LEO, "negotiation", "2025-H1")
-    assert states[f"enroll:{LEO.employee_id}:101:{key}"] == CANCELLED
-    assert states[f"learner:{LEO.employee_id}"] == CANCELLED
-    assert states[f"goal:{key}"] == DONE  # what was done stays done
+    assert states[f"enroll:{LEO.employee_id}:101:{key}"] == ActionState.CANCELLED
+    assert states[f"learner:{LEO.employee_id}"] == ActionState.CANCELLED
+    assert states[f"goal:{key}"] == ActionState.DONE  # what was done stays done
     # Nothing deleted or closed anywhere: the goal stays as it was, in BambooHR and here.
     assert w.vendor_snapshot() == before
     assert w.vendor_goal(key)["status"] == "in_progress"
-    assert w.ledger_goal(key)["state"] == "open"
+    assert w.ledger_goal(key).state == "open"
     assert "employee.left" in w.events(LEO.employee_id)
-    assert sum(r["active"] for r in w.store.all_identities()) == 9
+    assert sum(r.active for r in w.store.all_identities()) == 9
 
 
 def the_leaver_is_rehired(w: YearWorld) -> None:
@@ -398,13 +398,14 @@ def the_leaver_is_rehired(w: YearWorld) -> None:
     assert w.sync_directory(max_leaver_share=0.05) == (1, 0)
     w.drain()
     identity = w.identity(LEO.employee_id)
-    assert identity["active"]
+    assert identity.active
     events = w.events(LEO.employee_id)
     assert events.index("employee.left") < events.index("employee.rehired")
     # The same identity continues: its history is kept, what was cancelled stays cancelled.
     assert len(w.store.goals_for(LEO.employee_id)) == 1
     assert w.action_states(LEO.employee_id)[
-        f"enroll:{LEO.employee_id}:101:{goal(LEO, 'negotiation', '2025-H1')}"] == CANCELLED
+        f"enroll:{LEO.employee_id}:101:{goal(LEO, 'negotiation', '2025-H1')}"
+    ] == ActionState.CANCELLED
 
 
 def h2_review_cycle_waits_for_approval(w: YearWorld) -> None:
@@ -417,8 +418,8 @@ def h2_review_cycle_waits_for_approval(w: YearWorld) -> None:
     assert w.poll_reviews() == 10  # 3 assignments: under the limit
     w.drain()
 
-    waiting = w.store.approvals_list("pending")
-    assert sorted(r["employee_id"] for r in waiting) == ["201", "208", "210"]
+    waiting = w.store.approvals_list(ApprovalState.PENDING)
+    assert sorted(r.employee_id for r in waiting) == ["201", "208", "210"]
     assert w.vendor_snapshot() == before  # plans wait; nothing reached a vendor
     listed = w.cli("approvals", "list")
     assert all(f"employee {eid} review orangehrm:" in listed for eid in ("201", "208", "210"))
@@ -428,20 +429,20 @@ def h2_review_cycle_waits_for_approval(w: YearWorld) -> None:
     assert "approved 3 plan(s)" in w.cli("approvals", "approve", "--all", "--by", "hr.lead")
     assert w.enrollment("1201", "105") is None  # approved, not yet carried out
     w.drain()
-    decided = [r for r in w.store.approvals_list(None) if r["state"] != "pending"]
-    assert sorted(r["employee_id"] for r in decided) == ["201", "208", "210"]
+    decided = [r for r in w.store.approvals_list(None) if r.state != "pending"]
+    assert sorted(r.employee_id for r in decided) == ["201", "208", "210"]
     for row in decided:
-        assert (row["state"], row["decided_by"]) == ("approved", "hr.lead")
-        assert _utc(row["decided_at"]) >= started
+        assert (row.state, row.decided_by) == ("approved", "hr.lead")
+        assert _utc(row.decided_at) >= started
     for eid in ("201", "208", "210"):
         trail = w.store.audit_trail(eid)
-        events = [a["event"] for a in trail]
+        events = [a.event for a in trail]
         waited, approved = events.index("review.awaiting_approval"), \
             events.index("approval.approved")
         assert waited < approved < max(i for i, e in enumerate(events) if e == "course.assign")
         said = re.fullmatch(r"plan for review orangehrm:\d+ approved by hr\.lead at (\S+)",
-                            trail[approved]["message"])
-        assert said is not None, trail[approved]["message"]
+                            trail[approved].message)
+        assert said is not None, trail[approved].message
         assert datetime.fromisoformat(said.group(1)) >= started
 
     # Executed: Pam's new goal and course; Eli's on the same LMS user despite the new address.
@@ -450,10 +451,10 @@ def h2_review_cycle_waits_for_approval(w: YearWorld) -> None:
     assert w.talentlms()["calls_by_route"].get("GET removeuserfromcourse") == 1  # no prior
     assert w.vendor_goal(goal(ELI, "negotiation", "2025-H2"))["status"] == "in_progress"
     assert w.enrollment(str(ELI.lms_user_id), "101") is not None
-    assert w.identity(ELI.employee_id)["lms_user_id"] == ELI.lms_user_id
+    assert w.identity(ELI.employee_id).lms_user_id == ELI.lms_user_id
     # Leo, rehired: the same identity, now matched to his new account by e-mail.
     identity = w.identity(LEO.employee_id)
-    assert (identity["match_state"], identity["lms_user_id"]) == ("linked", LEO_LMS)
+    assert (identity.match_state, identity.lms_user_id) == ("linked", LEO_LMS)
     assert w.enrollment(LEO_LMS, "101") is not None
     assert w.vendor_goal(goal(LEO, "negotiation", "2025-H2"))["status"] == "in_progress"
     assert w.vendor_goal(goal(LEO, "negotiation", "2025-H1"))["status"] == "in_progress"
@@ -471,13 +472,13 @@ def recertification_comes_due(w: YearWorld) -> None:
     assert w.talentlms()["calls_by_route"].get("GET removeuserfromcourse") == 2
     old = goal(CORA, "data_literacy", "2025-H1")
     new = goal(CORA, "data_literacy", "recert-2026-02-06")
-    assert w.ledger_goal(new)["state"] == "open"
+    assert w.ledger_goal(new).state == "open"
     vendor = w.vendor_goal(new)
     assert vendor["title"].startswith("Recertify data literacy")
     assert vendor["status"] == "in_progress"
     # The old cycle is history: still closed, still with its evidence.
-    assert w.ledger_goal(old)["state"] == "closed"
-    assert [e["completed_at"].date().isoformat() for e in w.store.evidence_for(old)] == \
+    assert w.ledger_goal(old).state == "closed"
+    assert [e.completed_at.date().isoformat() for e in w.store.evidence_for(old)] == \
         ["2025-08-10"]
     old_vendor = w.vendor_goal(old)
     assert old_vendor["status"] == "closed"
@@ -493,10 +494,10 @@ def the_recertification_is_passed(w: YearWorld) -> None:
     w.drain()
     old = goal(CORA, "data_literacy", "2025-H1")
     new = goal(CORA, "data_literacy", "recert-2026-02-06")
-    assert w.ledger_goal(new)["state"] == "closed"
-    assert [e["completed_at"].date().isoformat() for e in w.store.evidence_for(new)] == \
+    assert w.ledger_goal(new).state == "closed"
+    assert [e.completed_at.date().isoformat() for e in w.store.evidence_for(new)] == \
         ["2026-02-20"]
-    assert [e["completed_at"].date().isoformat() for e in w.store.evidence_for(old)] == \
+    assert [e.completed_at.date().isoformat() for e in w.store.evidence_for(old)] == \
         ["2025-08-10"]
     assert w.vendor_goal(new)["status"] == "closed"
     assert w.check_recertifications() == 0
@@ -509,14 +510,14 @@ def vendors_and_ledger_agree(w: YearWorld) -> None:
     goals = [g for p in PEOPLE for g in w.store.goals_for(p.employee_id)]
     assert len(goals) == len(bamboo["goals"]) == 14
     for row in goals:
-        vendor = w.vendor_goal(row["goal_key"])
-        assert (vendor["status"] == "closed") == (row["state"] == "closed"), row["goal_key"]
+        vendor = w.vendor_goal(row.goal_key)
+        assert (vendor["status"] == "closed") == (row.state == "closed"), row.goal_key
     enrolled = {(e["user_id"], e["course_id"]) for e in tlms["enrollments"]}
     assignments = w.store.assignments_for()
     assert len(assignments) == 13
     for a in assignments:
-        lms_user = w.identity(a["employee_id"])["lms_user_id"]
-        assert (lms_user, a["course_id"]) in enrolled
+        lms_user = w.identity(a.employee_id).lms_user_id
+        assert (lms_user, a.course_id) in enrolled
     assert w.store.jobs.dead_letters() == []
-    assert w.store.identities_in_state("pending") == []
+    assert w.store.identities_in_state(MatchState.PENDING) == []
     assert tlms["counts"]["users"] == 10

@@ -93,12 +93,12 @@ def test_evidence_is_posted_once_when_a_completion_arrives_twice(pipe: Pipeline)
     assert text.startswith("Completed Course 101 in ")
     assert "score 90" in text
     (row,) = pipe.store.evidence_for(NEGOTIATION)
-    assert (row["course_id"], row["completion_event"]) == ("101", "c1")
+    assert (row.course_id, row.completion_event) == ("101", "c1")
     goal = pipe.store.goal(NEGOTIATION)
     assert goal is not None
-    assert (goal["progress"], goal["state"]) == (50.0, "open")
+    assert (goal.progress, goal.state) == (50.0, "open")
     assert pipe.goals.goals[NEGOTIATION]["done"] == {"101"}
-    assert {(a["course_id"], a["state"]) for a in pipe.store.assignments_for("E1")} == {
+    assert {(a.course_id, a.state) for a in pipe.store.assignments_for("E1")} == {
         ("101", "completed"), ("102", "enrolled")}
 
 
@@ -114,7 +114,7 @@ def test_the_goal_closes_when_every_linked_course_is_done_whatever_the_order(
     assert pipe.goals.goals[NEGOTIATION]["closed"] is True
     goal = pipe.store.goal(NEGOTIATION)
     assert goal is not None
-    assert (goal["state"], goal["progress"]) == ("closed", 100.0)
+    assert (goal.state, goal.progress) == ("closed", 100.0)
     # A late re-delivery after closing changes nothing.
     pipe.send_completion("c1-again", "101")
     pipe.drain()
@@ -136,7 +136,7 @@ def test_a_failed_attempt_is_a_note_not_evidence(pipe: Pipeline) -> None:
     assert pipe.store.evidence_for(NEGOTIATION) == []
     goal = pipe.store.goal(NEGOTIATION)
     assert goal is not None
-    assert goal["progress"] == 0.0
+    assert goal.progress == 0.0
 
 
 def test_a_completion_before_its_assignment_waits_and_is_then_applied(
@@ -187,7 +187,7 @@ def test_a_pass_from_before_the_gap_is_ignored_unless_the_rule_accepts_it(
     assert set(pipe.goals.goals) == {NEGOTIATION, CUSTOMER}
     linked = pipe.store.goal(CUSTOMER)
     assert linked is not None
-    assert linked["course_ids"] == ["105"]  # the per-review limit of 3 left one course
+    assert linked.course_ids == ["105"]  # the per-review limit of 3 left one course
     before = datetime(2026, 1, 15, tzinfo=UTC)
     pipe.send_completion("old-neg", "101", day=before)  # negotiation: prior passes ignored
     pipe.send_completion("old-cust", "105", day=before)  # customer focus: within 365 days
@@ -195,7 +195,7 @@ def test_a_pass_from_before_the_gap_is_ignored_unless_the_rule_accepts_it(
     assert pipe.evidence(NEGOTIATION) == []
     assert len(pipe.evidence(CUSTOMER)) == 1
     (ignored,) = pipe.store.audit_events("completion.ignored")
-    assert "completed before the gap was found (2026-03-01)" in ignored["message"]
+    assert "completed before the gap was found (2026-03-01)" in ignored.message
     assert pipe.goals.goals[CUSTOMER]["closed"] is True  # its only course is done
 
 
@@ -208,7 +208,7 @@ def test_a_pass_outside_the_accepted_window_or_with_an_expired_certificate_is_no
     pipe.send_completion("expired", "106", expires_at=datetime(2026, 3, 15, tzinfo=UTC))
     pipe.drain()
     assert pipe.evidence(CUSTOMER) == []
-    messages = sorted(a["message"] for a in pipe.store.audit_events("completion.ignored"))
+    messages = sorted(a.message for a in pipe.store.audit_events("completion.ignored"))
     assert "outside the 365-day window" in messages[0]
     assert "certification expired on 2026-03-15" in messages[1]
 
@@ -221,7 +221,7 @@ def test_a_completion_of_an_unassigned_course_is_recorded_and_touches_no_goal(
     pipe.drain()
     assert pipe.goals.calls["evidence"] == 0
     assert pipe.store.audit_events("completion.unassigned")
-    assert [c["course_id"] for c in pipe.store.completions_for("E1")] == ["129"]
+    assert [c.course_id for c in pipe.store.completions_for("E1")] == ["129"]
 
 
 class GoalsThatDropTheAnswer(FakeGoals):
@@ -291,7 +291,7 @@ def test_an_evidence_effect_left_half_done_does_not_break_the_employees_later_re
         assert pipe.worker.stats.dead == 1  # the evidence was refused for good
         action = pipe.store.action(f"evidence:{NEGOTIATION}:101")
         assert action is not None
-        assert action["state"] == "intent"
+        assert action.state == "intent"
         pipe.send_review({"Negotiation": 2, "Communication": 3}, review_id="R2")
         pipe.drain()
         assert pipe.worker.stats.dead == 1  # the new review went through

@@ -15,8 +15,7 @@ import pytest
 from connector.errors import FatalAPIError, RetriableAPIError
 from connector.executor import Context
 from connector.models import Employee, GoalKey, GoalRef, LearnerRef, Rating, Review
-from connector.store import Store
-from connector.store.ledger import CANCELLED, DONE, WAITING
+from connector.store import ActionState, MatchState, Store
 from connector.worker import Worker
 from mappings.loader import load_mapping
 from tests.support.fakes import FakeGoals, FakeLMS
@@ -55,7 +54,7 @@ class Pipeline:
     def drain(self) -> None:
         self.worker.drain()
 
-    def actions(self, state: str) -> set[str]:
+    def actions(self, state: ActionState) -> set[str]:
         return {a.key for a in self.store.actions_for("E1", (state,))}
 
 
@@ -80,14 +79,14 @@ def test_a_review_becomes_goals_and_enrollments_once(pipe: Pipeline) -> None:
     assert pipe.goals.goals[NEGOTIATION]["milestones"] == {"101": "m0", "102": "m1"}
     goal = pipe.store.goal(NEGOTIATION)
     assert goal is not None
-    assert (goal["goal_id"], goal["state"], goal["course_ids"]) == ("g1", "open", ["101", "102"])
-    assert {(a["course_id"], a["state"]) for a in pipe.store.assignments_for("E1")} == {
+    assert (goal.goal_id, goal.state, goal.course_ids) == ("g1", "open", ["101", "102"])
+    assert {(a.course_id, a.state) for a in pipe.store.assignments_for("E1")} == {
         ("101", "enrolled"), ("102", "enrolled")}
-    assert pipe.actions(DONE) == {"learner:E1", f"goal:{NEGOTIATION}",
+    assert pipe.actions(ActionState.DONE) == {"learner:E1", f"goal:{NEGOTIATION}",
                                   f"enroll:E1:101:{NEGOTIATION}", f"enroll:E1:102:{NEGOTIATION}"}
     identity = pipe.store.identity("E1")
     assert identity is not None
-    assert identity["lms_user_id"] == "u1"
+    assert identity.lms_user_id == "u1"
     assert pipe.worker.stats.done == 1
 
 
@@ -99,7 +98,7 @@ def test_the_same_review_again_adds_nothing(pipe: Pipeline) -> None:
     pipe.drain()
     assert (pipe.lms.calls["enroll"], pipe.goals.calls["open"]) == calls
     assert len(pipe.store.assignments_for("E1")) == 2
-    assert [e["event"] for e in pipe.store.audit_events("review.duplicate")] == [
+    assert [e.event for e in pipe.store.audit_events("review.duplicate")] == [
         "review.duplicate"]
     assert pipe.store.jobs.counts() == {"done": 2}
 
@@ -116,7 +115,7 @@ def test_a_reopened_review_with_changed_ratings_only_adds_the_difference(
     assert dict(pipe.lms.enrollments) == {("u1", "101"): 1, ("u1", "102"): 1, ("u1", "103"): 1}
     assert pipe.goals.calls["open"] == 2
     assert set(pipe.goals.goals) == {NEGOTIATION, COMMUNICATION}
-    assert {a["course_id"] for a in pipe.store.assignments_for("E1")} == {"101", "102", "103"}
+    assert {a.course_id for a in pipe.store.assignments_for("E1")} == {"101", "102", "103"}
 
 
 class GoalsThatCrashAfterCreating(FakeGoals):
@@ -148,10 +147,10 @@ def test_a_crash_between_intent_and_outcome_is_recovered_without_a_duplicate_goa
         assert set(pipe.goals.goals) == {NEGOTIATION}
         goal = pipe.store.goal(NEGOTIATION)
         assert goal is not None
-        assert goal["goal_id"] == "g1"
-        assert goal["milestone_ids"] == {"101": "m0", "102": "m1"}
+        assert goal.goal_id == "g1"
+        assert goal.milestone_ids == {"101": "m0", "102": "m1"}
         (recovered,) = pipe.store.audit_events("goal.open.recovered")
-        assert recovered["ref"] == f"goal:{NEGOTIATION}"
+        assert recovered.ref == f"goal:{NEGOTIATION}"
         assert dict(pipe.lms.enrollments) == {("u1", "101"): 1, ("u1", "102"): 1}
         assert pipe.store.jobs.counts() == {"done": 1}
     finally:
@@ -185,9 +184,9 @@ def test_a_rejected_enrollment_is_a_dead_letter_with_an_audit_row(database_url: 
         pipe.drain()
         assert pipe.worker.stats.dead == 1
         (letter,) = pipe.store.jobs.dead_letters()
-        assert "course does not exist" in letter["last_error"]
+        assert "course does not exist" in letter.last_error
         (dead,) = pipe.store.audit_events("job.dead")
-        assert dead["employee_id"] == "E1"
+        assert dead.employee_id == "E1"
         assert pipe.store.assignments_for("E1") == []
     finally:
         pipe.store.close()
@@ -202,20 +201,20 @@ def test_identity_miss_waits_then_linking_and_resume_complete_the_work(
         assert pipe.lms.calls["enroll"] == 0
         identity = pipe.store.identity("E1")
         assert identity is not None
-        assert identity["match_state"] == "pending"
-        assert "ann@example.com" in identity["match_note"]
-        assert [i["employee_id"] for i in pipe.store.identities_in_state("pending")] == ["E1"]
-        assert pipe.actions(WAITING) == {"learner:E1", f"enroll:E1:101:{NEGOTIATION}",
+        assert identity.match_state == "pending"
+        assert "ann@example.com" in identity.match_note
+        assert [i.employee_id for i in pipe.store.identities_in_state(MatchState.PENDING)] == ["E1"]
+        assert pipe.actions(ActionState.WAITING) == {"learner:E1", f"enroll:E1:101:{NEGOTIATION}",
                                          f"enroll:E1:102:{NEGOTIATION}"}
         assert pipe.goals.calls["open"] == 1  # the goal does not wait for the LMS link
         assert pipe.store.audit_events("identity.pending")
 
         # A person links the employee (`connector identities link`), and the work resumes.
-        pipe.store.set_identity("E1", state="linked", lms_user_id="u9", note="by hand")
+        pipe.store.set_identity("E1", state=MatchState.LINKED, lms_user_id="u9", note="by hand")
         pipe.store.jobs.add("resume", {"employee_id": "E1"}, employee_id="E1")
         pipe.drain()
         assert dict(pipe.lms.enrollments) == {("u9", "101"): 1, ("u9", "102"): 1}
-        assert pipe.actions(WAITING) == set()
+        assert pipe.actions(ActionState.WAITING) == set()
         assert pipe.goals.calls["open"] == 1
         assert pipe.store.jobs.counts() == {"done": 2}
     finally:
@@ -231,16 +230,16 @@ def test_a_leaver_cancels_what_is_pending_and_touches_nothing_else(database_url:
                           {"action": "deleted", "employee": ANN.model_dump(mode="json")},
                           employee_id="E1")
         pipe.drain()
-        assert pipe.actions(CANCELLED) == {"learner:E1", f"enroll:E1:101:{NEGOTIATION}",
+        assert pipe.actions(ActionState.CANCELLED) == {"learner:E1", f"enroll:E1:101:{NEGOTIATION}",
                                            f"enroll:E1:102:{NEGOTIATION}"}
-        assert pipe.actions(DONE) == {f"goal:{NEGOTIATION}"}
+        assert pipe.actions(ActionState.DONE) == {f"goal:{NEGOTIATION}"}
         identity = pipe.store.identity("E1")
         assert identity is not None
-        assert identity["active"] is False
+        assert identity.active is False
         (left,) = pipe.store.audit_events("employee.left")
-        assert "3 pending action(s) cancelled" in left["message"]
+        assert "3 pending action(s) cancelled" in left.message
         # A late link and resume do nothing for a leaver.
-        pipe.store.set_identity("E1", state="linked", lms_user_id="u9")
+        pipe.store.set_identity("E1", state=MatchState.LINKED, lms_user_id="u9")
         pipe.store.jobs.add("resume", {"employee_id": "E1"}, employee_id="E1")
         pipe.drain()
         assert pipe.lms.calls["enroll"] == 0
@@ -254,22 +253,22 @@ def test_every_assignment_has_its_cause_chain_in_the_audit_trail(pipe: Pipeline)
     pipe.send_review(review({"Negotiation": 2, "Communication": 3, "Leadership": 2}))
     pipe.drain()
     trail = pipe.store.audit_trail("E1")
-    assigned = {row["ref"]: row for row in trail if row["event"] == "course.assign"}
+    assigned = {row.ref: row for row in trail if row.event == "course.assign"}
     assignments = pipe.store.assignments_for("E1")
     assert len(assignments) == 3  # the per-review limit
     for a in assignments:
-        key = f"enroll:E1:{a['course_id']}:{a['goal_key']}"
+        key = f"enroll:E1:{a.course_id}:{a.goal_key}"
         row = assigned[key]
-        (cause,) = row["cause"]
-        skill = a["goal_key"].split("/")[1]
+        (cause,) = row.cause
+        skill = a.goal_key.split("/")[1]
         assert cause["review_id"] == "R1"
         assert cause["source"] == "csv"
         assert cause["skill_id"] == skill
         assert cause["target"] - cause["rating"] == cause["gap"] >= 1
         assert MAPPING.rules[cause["rule_index"]].skill == skill
-        assert a["course_id"] in MAPPING.rules[cause["rule_index"]].courses
+        assert a.course_id in MAPPING.rules[cause["rule_index"]].courses
         # ...and the same chain was written when it was planned and when the gap was found.
-        planned = [r for r in trail if r["event"] == "planned.enroll" and r["ref"] == key]
-        assert planned[0]["cause"] == row["cause"]
-        assert any(r["event"] == "gap.found" and r["cause"] == cause for r in trail)
-    assert any(r["event"] == "planned.skipped" for r in trail)
+        planned = [r for r in trail if r.event == "planned.enroll" and r.ref == key]
+        assert planned[0].cause == row.cause
+        assert any(r.event == "gap.found" and r.cause == cause for r in trail)
+    assert any(r.event == "planned.skipped" for r in trail)

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from connector.store import Store
-from connector.store.jobs import DEAD, DONE, LOST, PENDING, RUNNING, Job, backoff_seconds
+from connector.store import Job, JobState, Store
+from connector.store.jobs import LOST, backoff_seconds
 from connector.store.schema import jobs
 from tests.support.fakes import ManualClock
 
@@ -48,11 +48,12 @@ def test_claim_takes_the_job_under_a_lease(store: Store, clock: ManualClock) -> 
     assert (job.id, job.kind, job.payload, job.employee_id) == (job_id, "noop", {"n": 1}, "E1")
     assert (job.attempts, job.max_attempts, job.lease_owner) == (1, 3, "w1")
     r = row(store, job_id)
-    assert (r["state"], r["lease_owner"], r["lease_expires"]) == (RUNNING, "w1", clock.now + 30)
+    assert (r["state"], r["lease_owner"], r["lease_expires"]) == (
+        JobState.RUNNING, "w1", clock.now + 30)
     assert store.jobs.claim("w2") is None  # nothing else to take
     store.jobs.complete(job)
     r = row(store, job_id)
-    assert (r["state"], r["lease_owner"], r["finished_at"]) == (DONE, None, clock.now)
+    assert (r["state"], r["lease_owner"], r["finished_at"]) == (JobState.DONE, None, clock.now)
 
 
 def test_claim_can_mark_the_workers_finished_job_done_first(store: Store) -> None:
@@ -64,9 +65,10 @@ def test_claim_can_mark_the_workers_finished_job_done_first(store: Store) -> Non
     assert store.jobs.claim("w2") is None  # E1's second job waits behind the first
     second = store.jobs.claim("w1", finished=first)
     assert second is not None and (first.id, second.id) == (first_id, second_id)
-    assert (row(store, first_id)["state"], row(store, second_id)["state"]) == (DONE, RUNNING)
+    assert (row(store, first_id)["state"], row(store, second_id)["state"]) == (
+        JobState.DONE, JobState.RUNNING)
     assert store.jobs.claim("w1", finished=second) is None  # nothing left: still recorded
-    assert row(store, second_id)["state"] == DONE
+    assert row(store, second_id)["state"] == JobState.DONE
 
 
 def test_heartbeat_extends_the_lease(store: Store, clock: ManualClock) -> None:
@@ -94,9 +96,9 @@ def test_an_expired_lease_is_claimed_again_and_the_old_owner_loses_it(
     store.jobs.complete(stale)
     assert store.jobs.fail(stale, "late", retriable=False) == LOST  # changes nothing
     r = row(store, fresh.id)
-    assert (r["state"], r["lease_owner"]) == (RUNNING, "w2")
+    assert (r["state"], r["lease_owner"]) == (JobState.RUNNING, "w2")
     store.jobs.complete(fresh)
-    assert row(store, fresh.id)["state"] == DONE
+    assert row(store, fresh.id)["state"] == JobState.DONE
 
 
 def test_a_busy_queue_still_sweeps_expired_leases_every_few_seconds(
@@ -125,17 +127,17 @@ def test_backoff_is_capped_exponential_with_injected_jitter() -> None:
 def test_retriable_failure_goes_back_to_pending_after_the_backoff(
         store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {}, max_attempts=5)
-    assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == PENDING
+    assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == JobState.PENDING
     r = row(store, job_id)
     # attempt 1, base 2 s, jitter 0.5 → 1 s.
-    assert (r["state"], r["run_after"], r["attempts"]) == (PENDING, clock.now + 1.0, 1)
+    assert (r["state"], r["run_after"], r["attempts"]) == (JobState.PENDING, clock.now + 1.0, 1)
     assert r["last_error"] == "HTTP 503"
     assert r["lease_owner"] is None
     assert store.jobs.claim("w1") is None  # not before run_after
     clock.now += 1.0
     second = claim(store)
     assert second.attempts == 2
-    assert store.jobs.fail(second, "HTTP 503", retriable=True) == PENDING
+    assert store.jobs.fail(second, "HTTP 503", retriable=True) == JobState.PENDING
     assert row(store, job_id)["run_after"] == clock.now + 2.0  # attempt 2 → 0.5 * 4 s
 
 
@@ -148,26 +150,27 @@ def test_retry_after_wins_over_a_shorter_backoff(store: Store, clock: ManualCloc
 def test_an_uncounted_failure_does_not_use_up_an_attempt(store: Store) -> None:
     job_id = store.jobs.add("noop", {}, max_attempts=1)
     assert store.jobs.fail(claim(store), "not yet", retriable=True, count_attempt=False) \
-        == PENDING
+        == JobState.PENDING
     assert row(store, job_id)["attempts"] == 0
 
 
 def test_permanent_failure_is_a_dead_letter_at_once(store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {}, employee_id="E1", max_attempts=8)
-    assert store.jobs.fail(claim(store), "HTTP 400: bad course id", retriable=False) == DEAD
+    assert store.jobs.fail(claim(store), "HTTP 400: bad course id",
+                           retriable=False) == JobState.DEAD
     r = row(store, job_id)
-    assert (r["state"], r["finished_at"], r["attempts"]) == (DEAD, clock.now, 1)
+    assert (r["state"], r["finished_at"], r["attempts"]) == (JobState.DEAD, clock.now, 1)
     (letter,) = store.jobs.dead_letters()
-    assert (letter["id"], letter["kind"], letter["employee_id"]) == (job_id, "noop", "E1")
-    assert letter["last_error"] == "HTTP 400: bad course id"
+    assert (letter.id, letter.kind, letter.employee_id) == (job_id, "noop", "E1")
+    assert letter.last_error == "HTTP 400: bad course id"
 
 
 def test_max_attempts_turns_a_retriable_failure_into_a_dead_letter(
         store: Store, clock: ManualClock) -> None:
     job_id = store.jobs.add("noop", {}, max_attempts=2)
-    assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == PENDING
+    assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == JobState.PENDING
     clock.now += 10
-    assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == DEAD
+    assert store.jobs.fail(claim(store), "HTTP 503", retriable=True) == JobState.DEAD
     assert row(store, job_id)["attempts"] == 2
     assert store.jobs.claim("w1") is None
 
@@ -176,16 +179,16 @@ def test_replay_one_dead_letter_then_all(store: Store, clock: ManualClock) -> No
     ids = [store.jobs.add("noop", {"n": n}) for n in range(3)]
     for _ in ids:
         store.jobs.fail(claim(store), "boom", retriable=False)
-    assert [d["id"] for d in store.jobs.dead_letters()] == ids
+    assert [d.id for d in store.jobs.dead_letters()] == ids
     assert store.jobs.replay(ids[1]) == 1
     assert store.jobs.replay(ids[1]) == 0  # no longer dead
     r = row(store, ids[1])
     assert (r["state"], r["attempts"], r["run_after"], r["finished_at"]) == (
-        PENDING, 0, clock.now, None)
+        JobState.PENDING, 0, clock.now, None)
     assert claim(store).id == ids[1]
     assert store.jobs.replay() == 2
     assert store.jobs.dead_letters() == []
-    assert store.jobs.counts() == {RUNNING: 1, PENDING: 2}
+    assert store.jobs.counts() == {JobState.RUNNING: 1, JobState.PENDING: 2}
 
 
 # -- per-employee exclusivity and order ---------------------------------------------------
@@ -230,9 +233,9 @@ def test_a_dead_letter_does_not_block_the_employee_for_ever(store: Store) -> Non
 def test_concurrent_claims_never_hand_out_a_job_twice(database_url: str) -> None:
     stores = [Store.open(database_url) for _ in range(3)]
     try:
-        with stores[0].engine.begin() as conn:
+        with stores[0].transaction() as tx:
             for n in range(120):
-                stores[0].jobs.enqueue(conn, "noop", {"n": n}, employee_id=f"E{n % 40}")
+                stores[0].jobs.enqueue(tx, "noop", {"n": n}, employee_id=f"E{n % 40}")
         taken: list[int] = []
         lock = threading.Lock()
 
@@ -251,7 +254,7 @@ def test_concurrent_claims_never_hand_out_a_job_twice(database_url: str) -> None
         # A claimer that finds every runnable job of the moment taken stops early; finish.
         work(stores[0], "w-final")
         assert sorted(taken) == list(range(1, 121))
-        assert stores[0].jobs.counts() == {DONE: 120}
+        assert stores[0].jobs.counts() == {JobState.DONE: 120}
     finally:
         for s in stores:
             s.close()
@@ -270,5 +273,5 @@ def test_counts_and_oldest_pending_age(store: Store, clock: ManualClock) -> None
     store.jobs.complete(claim(store))
     assert store.jobs.oldest_pending_age() == 15.0  # the first is done; the second is 15 s old
     store.jobs.fail(claim(store), "x", retriable=False)
-    assert store.jobs.counts() == {DONE: 1, DEAD: 1, PENDING: 1}
+    assert store.jobs.counts() == {JobState.DONE: 1, JobState.DEAD: 1, JobState.PENDING: 1}
 

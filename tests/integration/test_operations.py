@@ -150,7 +150,7 @@ def test_approval_waits_then_runs_with_who_and_when(env: str, tmp_path: Path,
     Worker(ctx).drain()
     assert set(lms.enrollments) == {("u1", "101"), ("u1", "102")}
     [approved] = store.audit_events("approval.approved")
-    assert "by hr.lead at" in approved["message"]
+    assert "by hr.lead at" in approved.message
     assert main(["approvals", "approve", "1"]) == 2  # decided already
 
 
@@ -187,7 +187,7 @@ def test_leavers_only_from_a_complete_read_and_within_the_limit(database_url: st
     assert sync_directory(store, FakeDirectory(everyone[:30]), max_leaver_share=0.05,
                           confirm=True)[1] == 10
     Worker(Context(store=store, mapping=load_mapping(EXAMPLE))).drain()
-    assert sum(not r["active"] for r in store.all_identities()) == 10
+    assert sum(not r.active for r in store.all_identities()) == 10
 
 
 def test_recertification_opens_a_new_cycle_once(database_url: str) -> None:
@@ -213,7 +213,7 @@ def test_recertification_opens_a_new_cycle_once(database_url: str) -> None:
                      {"completion": event.model_dump(mode="json")}, employee_id="E0")
     Worker(ctx).drain()
     [old] = store.goals_for("E0")
-    assert old["state"] == "closed"
+    assert old.state == "closed"
 
     assert check_recertifications(ctx, start + timedelta(days=300)) == 0  # not yet due
     later = start + timedelta(days=400)
@@ -223,7 +223,7 @@ def test_recertification_opens_a_new_cycle_once(database_url: str) -> None:
     Worker(ctx).drain()
     goals_now = store.goals_for("E0")
     assert len(goals_now) == 2
-    new = next(g for g in goals_now if g["goal_key"] != old["goal_key"])
-    assert new["state"] == "open" and new["cycle"].startswith("recert-")
+    new = next(g for g in goals_now if g.goal_key != old.goal_key)
+    assert new.state == "open" and new.cycle.startswith("recert-")
     assert len(goals.goals) == 2  # a second goal in the tracker; the first stays closed
-    assert store.evidence_for(old["goal_key"])  # history kept
+    assert store.evidence_for(old.goal_key)  # history kept

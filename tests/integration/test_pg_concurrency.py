@@ -38,11 +38,11 @@ def test_four_workers_run_every_job_once_in_per_employee_order(pg_database_url: 
     store = Store.open(pg_database_url)
     empty(pg_database_url)
     try:
-        with store.engine.begin() as conn:
+        with store.transaction() as tx:
             for n in range(JOBS):
                 # Every seventh job belongs to no employee; the rest to one of 50.
                 employee = None if n % 7 == 6 else f"E{n % EMPLOYEES}"
-                store.jobs.enqueue(conn, "record", {"n": n}, employee_id=employee)
+                store.jobs.enqueue(tx, "record", {"n": n}, employee_id=employee)
 
         ctx = mp.get_context("spawn")
         go = ctx.Event()

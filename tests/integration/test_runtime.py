@@ -46,7 +46,7 @@ def test_rotated_orangehrm_refresh_tokens_survive_a_restart(sandboxes: Sandboxes
         poll_reviews(rt.store, source)
         saved = rt.store.cursor(REFRESH_TOKEN_CURSOR)
         assert saved is not None and refresh_token not in saved, start
-        assert all(p["name"] != REFRESH_TOKEN_CURSOR for p in rt.store.pollers())
+        assert all(p.name != REFRESH_TOKEN_CURSOR for p in rt.store.pollers())
         rt.close()
     assert Store.open(url).inbox_count() == 6
     Store.close_all()

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, select, text
 
 from connector.errors import ConfigError, RetriableStoreError, StoreError
 from connector.models import Employee
-from connector.store import Store, migrations
+from connector.store import MatchState, Store, migrations
 from connector.store.engine import driver_cursor, make_engine, redact_url
 from connector.store.schema import inbox, jobs, schema_migrations
 from tests.support.fakes import ManualClock
@@ -152,7 +152,7 @@ def test_ingest_finds_the_employee_behind_an_lms_user(database_url: str) -> None
         for eid, email in [("E1", "ann@example.com"), ("E2", "bo@example.com"),
                            ("E3", "shared@example.com"), ("E4", "shared@example.com")]:
             store.upsert_employee(Employee(employee_id=eid, email=email))
-        store.set_identity("E2", state="matched", lms_user_id="lms-2")
+        store.set_identity("E2", state=MatchState.LINKED, lms_user_id="lms-2")
 
         def queued_for(event_id: str, **kw: Any) -> str | None:
             assert store.ingest("lms", event_id, "completion", {"completion": {}}, **kw)
@@ -234,10 +234,10 @@ def test_cursor_round_trip_and_failure_keeps_the_value(database_url: str) -> Non
         store.cursor_failed("talentlms.timeline", "HTTP 503")
         assert store.cursor("talentlms.timeline") == "250"
         (poller,) = store.pollers()
-        assert poller["name"] == "talentlms.timeline"
-        assert poller["last_error"] == "HTTP 503"
+        assert poller.name == "talentlms.timeline"
+        assert poller.last_error == "HTTP 503"
         store.save_cursor("talentlms.timeline", "300")
-        assert store.pollers()[0]["last_error"] is None
+        assert store.pollers()[0].last_error is None
     finally:
         store.close()
 

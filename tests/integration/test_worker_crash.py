@@ -31,8 +31,7 @@ from connector.models import CompletionEvent, Employee, GoalKey, Rating, Review
 from connector.sandbox import bamboohr as bamboohr_sandbox
 from connector.sandbox import talentlms as talentlms_sandbox
 from connector.sandbox.common import RunningSimulator, serve
-from connector.store import Store
-from connector.store.ledger import DONE
+from connector.store import ActionState, Store
 from connector.store.schema import jobs
 from connector.vendors.bamboohr import goal_marker
 
@@ -207,10 +206,10 @@ def check_exactly_once(store: Store, lms_state: dict[str, Any],
     assert set(enrolled.values()) == {1}
     ledger = store.assignments_for()
     assert len(ledger) == EMPLOYEES * 5
-    assert Counter((a["employee_id"], a["course_id"]) for a in ledger) == Counter(
+    assert Counter((a.employee_id, a.course_id) for a in ledger) == Counter(
         {(p, c): 1 for p in people for c in NEGOTIATION + COMMUNICATION})
     identities = {p: store.identity(p) for p in people}
-    assert {(identities[a["employee_id"]]["lms_user_id"], a["course_id"])  # type: ignore[index]
+    assert {(identities[a.employee_id].lms_user_id, a.course_id)  # type: ignore[union-attr]
             for a in ledger} == set(enrolled)
 
     # Goals: 200, each once (by its marker), and the ledger points at the vendor's goal.
@@ -222,26 +221,27 @@ def check_exactly_once(store: Store, lms_state: dict[str, Any],
         for skill, courses in (("negotiation", NEGOTIATION), ("communication", COMMUNICATION)):
             row = store.goal(f"{p}/{skill}/2026")
             assert row is not None
-            vendor_goal = by_vendor_id[row["goal_id"]]
+            vendor_goal = by_vendor_id[row.goal_id]
             key = GoalKey(employee_id=p, skill_id=skill, cycle="2026")
             assert markers[goal_marker(key)] == 1
             assert str(vendor_goal["employeeId"]) == p
-            assert sorted(row["milestone_ids"]) == courses
+            assert sorted(row.milestone_ids) == courses
             passed = [c for c in courses if c in PASSES]
             comments = [c["text"] for c in vendor_goal["comments"]]
             for course in passed:
                 tag = f"[evidence {course} {PASSED.date().isoformat()}]"
                 assert sum(tag in text for text in comments) == 1, (p, skill, comments)
             assert len(comments) == len(passed)
-            assert sorted(e["course_id"] for e in store.evidence_for(row["goal_key"])) == passed
+            assert sorted(e.course_id for e in store.evidence_for(row.goal_key)) == passed
             done = sorted(str(m["title"]) for m in vendor_goal.get("milestones") or []
                           if m.get("completedDateTime"))
             assert done == [f"Course {c}" for c in passed], (p, skill, vendor_goal)
             closed = set(courses) <= set(PASSES)
             assert vendor_goal["closed"] is closed
-            assert row["state"] == ("closed" if closed else "open")
+            assert row.state == ("closed" if closed else "open")
 
     # Every effect in the ledger is done; none is stuck half way.
     for p in people:
-        assert store.actions_for(p, ("planned", "intent", "waiting")) == []
-    assert {a.key for p in people for a in store.actions_for(p, (DONE,))}
+        assert store.actions_for(
+            p, (ActionState.PLANNED, ActionState.INTENT, ActionState.WAITING)) == []
+    assert {a.key for p in people for a in store.actions_for(p, (ActionState.DONE,))}

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from connector.store import Store
+from connector.store import EvidenceRecord, Goal, Store
 from connector.store.schema import actions, inbox, jobs
 from tests.support.e2e import Vendors
 
@@ -37,17 +37,17 @@ def notes_by_goal(store: Store) -> Counter[str]:
         return Counter(str(r.goal_key) for r in rows)
 
 
-def ledger_goals(store: Store) -> dict[str, dict[str, Any]]:
-    return {g["goal_key"]: g for row in store.all_identities()
-            for g in store.goals_for(row["employee_id"])}
+def ledger_goals(store: Store) -> dict[str, Goal]:
+    return {g.goal_key: g for row in store.all_identities()
+            for g in store.goals_for(row.employee_id)}
 
 
 def exactly_once_problems(vendors: Vendors, store: Store) -> list[str]:
     """Every difference between the vendors' state and the ledger (empty when they agree)."""
     problems: list[str] = []
-    learners = {r["employee_id"]: r["lms_user_id"] for r in store.all_identities()}
-    wanted = Counter((learners.get(a["employee_id"]), a["course_id"])
-                     for a in store.assignments_for() if a["state"] != "cancelled")
+    learners = {r.employee_id: r.lms_user_id for r in store.all_identities()}
+    wanted = Counter((learners.get(a.employee_id), a.course_id)
+                     for a in store.assignments_for() if a.state != "cancelled")
     enrolled = Counter((e["user_id"], e["course_id"])
                        for e in vendors.state("talentlms")["enrollments"])
     if set(wanted) != set(enrolled):
@@ -75,15 +75,15 @@ def exactly_once_problems(vendors: Vendors, store: Store) -> list[str]:
     return problems
 
 
-def _goal_problems(key: str, goal: dict[str, Any], vendor_goal: dict[str, Any],
-                   evidence: list[dict[str, Any]], notes: int) -> list[str]:
+def _goal_problems(key: str, goal: Goal, vendor_goal: dict[str, Any],
+                   evidence: list[EvidenceRecord], notes: int) -> list[str]:
     problems = []
-    if f"{vendor_goal['employeeId']}:{vendor_goal['id']}" != goal["goal_id"]:
-        problems.append(f"goal {key}: ledger points at {goal['goal_id']}, "
+    if f"{vendor_goal['employeeId']}:{vendor_goal['id']}" != goal.goal_id:
+        problems.append(f"goal {key}: ledger points at {goal.goal_id}, "
                         f"BambooHR has {vendor_goal['employeeId']}:{vendor_goal['id']}")
-    if vendor_goal["closed"] != (goal["state"] == "closed"):
+    if vendor_goal["closed"] != (goal.state == "closed"):
         problems.append(f"goal {key}: BambooHR closed={vendor_goal['closed']}, "
-                        f"ledger state {goal['state']}")
+                        f"ledger state {goal.state}")
     tags = Counter[tuple[str, str]]()
     untagged = 0
     for comment in vendor_goal["comments"]:
@@ -92,7 +92,7 @@ def _goal_problems(key: str, goal: dict[str, Any], vendor_goal: dict[str, Any],
             tags[(found.group(1), found.group(2))] += 1
         else:
             untagged += 1
-    expected = Counter((e["course_id"], e["completed_at"].date().isoformat()) for e in evidence)
+    expected = Counter((e.course_id, e.completed_at.date().isoformat()) for e in evidence)
     if tags != expected:
         problems.append(f"goal {key}: evidence comments {dict(tags)} but ledger evidence "
                         f"{dict(expected)}")
@@ -124,10 +124,10 @@ def semantic_snapshot(vendors: Vendors, store: Store) -> dict[str, Any]:
         "enrollments": enrollments,
         "goals": sorted(goals, key=repr),
         "ledger": {
-            "identities": sorted((r["employee_id"], r["lms_user_id"], r["match_state"])
+            "identities": sorted((r.employee_id, r.lms_user_id, r.match_state)
                                  for r in store.all_identities()),
-            "goals": sorted((k, g["state"], g["progress"]) for k, g in ledger.items()),
-            "assignments": sorted((a["employee_id"], a["course_id"], a["goal_key"], a["state"])
+            "goals": sorted((k, g.state, g.progress) for k, g in ledger.items()),
+            "assignments": sorted((a.employee_id, a.course_id, a.goal_key, a.state)
                                   for a in store.assignments_for()),
             "evidence": sum(len(store.evidence_for(k)) for k in ledger),
             "inbox": inbox_counts,

@@ -24,7 +24,7 @@ from connector.demo import SANDBOX_KEY, Sandboxes, sandbox_settings
 from connector.pollers import poll_completions, poll_reviews, sync_directory
 from connector.recert import check_recertifications
 from connector.runtime import Runtime, build_runtime
-from connector.store import Store
+from connector.store import Goal, Identity, Store
 from connector.vendors.orangehrm import OrangeHRMReviews
 from connector.worker import Worker
 from mappings.loader import load_mapping
@@ -215,8 +215,8 @@ class YearWorld:
         """The BambooHR goal the ledger says it opened for `goal_key` (exactly one)."""
         row = self.store.goal(goal_key)
         assert row is not None, f"no goal {goal_key} in the ledger"
-        assert row["goal_id"], f"goal {goal_key} was never opened in BambooHR"
-        eid, gid = row["goal_id"].split(":")
+        assert row.goal_id, f"goal {goal_key} was never opened in BambooHR"
+        eid, gid = row.goal_id.split(":")
         found = [g for g in self.bamboohr()["goals"]
                  if g["employeeId"] == eid and g["id"] == gid]
         assert len(found) == 1, f"goal {row['goal_id']} is in BambooHR {len(found)} times"
@@ -236,28 +236,21 @@ class YearWorld:
         assert found is not None, f"TalentLMS user {user_id} is not enrolled in {course_id}"
         return found
 
-    def identity(self, employee_id: str) -> dict[str, Any]:
+    def identity(self, employee_id: str) -> Identity:
         row = self.store.identity(employee_id)
         assert row is not None, f"employee {employee_id} is not in the ledger"
         return row
 
-    def ledger_goal(self, goal_key: str) -> dict[str, Any]:
+    def ledger_goal(self, goal_key: str) -> Goal:
         row = self.store.goal(goal_key)
         assert row is not None, f"no goal {goal_key} in the ledger"
         return row
 
     def events(self, employee_id: str) -> list[str]:
-        return [a["event"] for a in self.store.audit_trail(employee_id)]
+        return [a.event for a in self.store.audit_trail(employee_id)]
 
     def action_states(self, employee_id: str) -> dict[str, str]:
-        from sqlalchemy import select
-
-        from connector.store.schema import actions
-
-        with self.store._tx(None) as conn:
-            rows = conn.execute(select(actions.c.key, actions.c.state)
-                                .where(actions.c.employee_id == employee_id))
-            return {str(k): str(s) for k, s in rows}
+        return {key: str(state) for key, state in self.store.action_states(employee_id).items()}
 
     def vendor_snapshot(self) -> tuple[Any, ...]:
         """What the connector can change in the vendors: goals (with progress and comments),
