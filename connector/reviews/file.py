@@ -55,9 +55,6 @@ class ReviewFile(FileReport, Iterator[Review]):
         skill_matcher: SkillMatcher | None,
     ) -> None:
         super().__init__(path)
-        self.source = source
-        self.skill_matcher = skill_matcher
-        self.reviews_read = 0
         if file_format == "json":
             self._reviews = json_reviews(self, source=source)
         else:
@@ -67,9 +64,7 @@ class ReviewFile(FileReport, Iterator[Review]):
         return self
 
     def __next__(self) -> Review:
-        review = next(self._reviews)
-        self.reviews_read += 1
-        return review
+        return next(self._reviews)
 
     def close(self) -> None:
         """Stop early and release the file (also done when the iterator is exhausted)."""
