@@ -67,7 +67,6 @@ def resolve(doc: Any, tokens: Path) -> Any:
     return node
 
 
-
 class FieldReader:
     """Reads typed values out of a document, collecting every problem with its path.
 
@@ -167,6 +166,7 @@ class FieldReader:
 
 
 def model_errors(exc: ValidationError, prefix: str) -> PayloadError:
+    """A model's validation errors as a `PayloadError`, each under `prefix` in the body."""
     errors = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])

@@ -39,6 +39,8 @@ class XapiOptions:
 
 @dataclass(frozen=True)
 class XapiBatch:
+    """The completions in one delivery, and how many statements were not about a result."""
+
     events: list[CompletionEvent]
     ignored: int  # statements with verbs we do not act on
 
