@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from connector.models import ActionKind  # noqa: E402
 from connector.planner import Planner  # noqa: E402
-from connector.reviewfiles import read_reviews  # noqa: E402
+from connector.reviews.file import read_reviews  # noqa: E402
 from mappings.loader import load_mapping  # noqa: E402
 
 ROLES = ["Account Executive", "Software Engineer", "Support Specialist", "Analyst"]

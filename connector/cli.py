@@ -21,7 +21,8 @@ from typing import Any, TextIO
 from connector.errors import ConnectorError, InputError
 from connector.models import ActionKind, Plan, PlanAction, Skipped, Unmapped
 from connector.planner import LedgerView, Planner, show_level
-from connector.reviewfiles import ReviewFile, describe, read_reviews
+from connector.reviews.file import ReviewFile, read_reviews
+from connector.reviews.report import describe
 from connector.settings import load_settings
 from mappings.loader import load_mapping, load_mapping_text
 from mappings.schema import Mapping

@@ -15,7 +15,8 @@ from pathlib import Path
 from connector.errors import InputError, SafetyStop
 from connector.models import Review
 from connector.planner import LedgerView, Planner
-from connector.reviewfiles import RowError, read_reviews
+from connector.reviews.file import read_reviews
+from connector.reviews.report import RowError
 from connector.runtime import resolve_mapping_path
 from connector.settings import Settings
 from connector.store import Store

@@ -24,9 +24,6 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-# Re-exported: they used to live here.
-from mappings.trusted import trusted, trusted_maker  # noqa: F401
-
 #: Placeholders a rule's `goal_title` may use.
 GOAL_TITLE_PLACEHOLDERS = ("skill", "rating", "target", "gap", "employee", "cycle")
 

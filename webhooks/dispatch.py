@@ -20,19 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from connector.errors import ConfigError
+from webhooks.bamboohr_body import parse_bamboohr_employees
+from webhooks.decoding import MalformedJson, PayloadError, decode_json
+from webhooks.lms_body import parse_lms_completion
 from webhooks.metrics import WebhookMetrics
-from webhooks.payloads import (
-    MalformedJson,
-    PayloadError,
-    ReviewFieldMap,
-    ThinReview,
-    XapiOptions,
-    decode_json,
-    parse_bamboohr_employees,
-    parse_lms_completion,
-    parse_review,
-    parse_xapi,
-)
+from webhooks.review_body import ReviewFieldMap, ThinReview, parse_review
 from webhooks.signatures import (
     HmacScheme,
     SignatureError,
@@ -41,6 +33,7 @@ from webhooks.signatures import (
     hmac_verifier,
     standard_webhook_verifier,
 )
+from webhooks.xapi_body import XapiOptions, parse_xapi
 
 if TYPE_CHECKING:
     from connector.settings import Settings

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from webhooks.payloads import PayloadError, parse_bamboohr_employees
+from webhooks.bamboohr_body import parse_bamboohr_employees
+from webhooks.decoding import PayloadError
 from webhooks.signatures import SignatureError, verify_bamboohr
 
 

@@ -25,7 +25,7 @@ from connector.sandbox.common import RunningSimulator, serve
 from connector.settings import Settings
 from connector.vendors.bamboohr import LIST_CAP, BambooHRDirectory, BambooHRGoals
 from tests.support.bamboohr_spec import SPEC_HOST, check_request, check_response, load_spec
-from webhooks.payloads import parse_bamboohr_employees as parse_employee_webhook
+from webhooks.bamboohr_body import parse_bamboohr_employees as parse_employee_webhook
 from webhooks.signatures import SignatureError, verify_bamboohr
 
 API_KEY = "sim-key-4242"

@@ -29,7 +29,8 @@ from connector.models import Review
 from connector.settings import Settings
 from mappings.loader import load_mapping, load_mapping_text
 from webhooks.dispatch import declared_sources
-from webhooks.payloads import ReviewFieldMap, parse_lms_completion, parse_review
+from webhooks.lms_body import parse_lms_completion
+from webhooks.review_body import ReviewFieldMap, parse_review
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

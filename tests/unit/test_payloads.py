@@ -10,21 +10,12 @@ from typing import Any
 import pytest
 
 from connector.models import Outcome, Review
-from webhooks.payloads import (
-    MAX_DEPTH,
-    MalformedJson,
-    PayloadError,
-    ReviewFieldMap,
-    ThinReview,
-    XapiOptions,
-    decode_json,
-    parse_bamboohr_employees,
-    parse_lms_completion,
-    parse_path,
-    parse_review,
-    parse_xapi,
-    render_path,
-)
+from webhooks.bamboohr_body import parse_bamboohr_employees
+from webhooks.decoding import MAX_DEPTH, MalformedJson, PayloadError, decode_json
+from webhooks.fieldpaths import parse_path, render_path
+from webhooks.lms_body import parse_lms_completion
+from webhooks.review_body import ReviewFieldMap, ThinReview, parse_review
+from webhooks.xapi_body import XapiOptions, parse_xapi
 
 # --- JSON decoding ------------------------------------------------------------------------
 

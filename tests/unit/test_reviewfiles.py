@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from connector.errors import InputError
-from connector.reviewfiles import parse_when, read_reviews
+from connector.reviews.file import read_reviews
+from connector.reviews.rows import parse_when
 
 LONG = (
     "Employee ID,Email Address,First Name,Last Name,Job Title,Review ID,Cycle,Completed On,"
@@ -57,7 +58,7 @@ def test_delimiters_and_bom(tmp_path: Path, delimiter: str, bom: bool) -> None:
 
 
 def test_header_aliases() -> None:
-    from connector.reviewfiles import canonical_header
+    from connector.reviews.csv_file import canonical_header
 
     assert canonical_header("emp_id") == canonical_header("Employee") == "employee_id"
     assert canonical_header("E-mail") == "email"
