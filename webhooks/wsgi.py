@@ -31,7 +31,6 @@ def _get_store() -> Store:
         if _store is None:
             _store = Store.open(_settings.database_url,
                                 max_attempts=_settings.job_max_attempts)
-            export_queue(_store)
         return _store
 
 
@@ -42,5 +41,6 @@ def _ready() -> tuple[bool, str]:
         return False, f"database unavailable ({type(exc).__name__})"
 
 
+export_queue(_get_store)  # read when scraped, so a process that has not stored yet answers too
 app = create_app(inbox=lambda: StoreInbox(_get_store()), settings=_settings,
                  ready_check=_ready)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -117,20 +117,21 @@ class QueueCollector(Collector):
     """Jobs by state and the oldest pending job's age, read once per scrape.
 
     Registered on the registry a scrape reads (not as per-process gauges), so with many
-    processes the values still appear once. A store that cannot answer leaves the gauges out
+    processes the values still appear once. `store()` gives the store at scrape time (a
+    receiver opens its store on first use); a store that cannot answer leaves the gauges out
     of that scrape rather than failing it.
     """
 
-    counts: Callable[[], Mapping[str, int]]
-    oldest_pending: Callable[[], float | None]
+    store: Callable[[], Store]
 
     def describe(self) -> Iterable[Metric]:
-        return []  # the families are only known by reading the store; nothing to check up front
+        return []  # nothing to check up front, and no database read at registration
 
     def collect(self) -> Iterable[Metric]:
         try:
-            counts = self.counts()
-            oldest = self.oldest_pending()
+            jobs = self.store().jobs
+            counts = jobs.counts()
+            oldest = jobs.oldest_pending_age()
         except Exception:  # noqa: BLE001 - a scrape must not fail because the database is down
             return []
         families: list[Metric] = [
@@ -149,20 +150,21 @@ _queue_collectors: weakref.WeakKeyDictionary[CollectorRegistry, QueueCollector] 
 _queue_lock = threading.Lock()
 
 
-def export_queue(store: Store, registry: CollectorRegistry | None = None) -> None:
-    """Serve `store`'s queue gauges on `registry` (default: this process's scrape registry).
+def export_queue(store: Store | Callable[[], Store],
+                 registry: CollectorRegistry | None = None) -> None:
+    """Serve the queue gauges of `store` (or of the store `store()` opens when scraped) on
+    `registry`, default this process's scrape registry.
 
     Calling it again (an app built twice) points the same collector at the newer store."""
     registry = registry or scrape_registry()
+    get_store: Callable[[], Store] = store if callable(store) else (lambda: store)
     with _queue_lock:
         collector = _queue_collectors.get(registry)
         if collector is None:
-            collector = QueueCollector(store.jobs.counts, store.jobs.oldest_pending_age)
+            collector = _queue_collectors[registry] = QueueCollector(get_store)
             registry.register(collector)
-            _queue_collectors[registry] = collector
         else:
-            collector.counts = store.jobs.counts
-            collector.oldest_pending = store.jobs.oldest_pending_age
+            collector.store = get_store
 
 
 # -- what a scrape reads --------------------------------------------------------------------

@@ -65,11 +65,11 @@ def test_queue_gauges_are_read_from_the_store_at_each_scrape(store: Store) -> No
 
 
 def test_a_store_that_cannot_answer_leaves_the_gauges_out_not_the_scrape() -> None:
-    def down() -> dict[str, int]:
+    def down() -> Store:
         raise RuntimeError("database unavailable")
 
     registry = CollectorRegistry()
-    registry.register(QueueCollector(down, lambda: None))
+    registry.register(QueueCollector(down))
     hits = webhook_metrics(registry).received
     hits.labels("hr").inc()
     text = exposition(registry).decode()
