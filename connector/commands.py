@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     worker.add_argument("--concurrency", type=int, default=None, help="jobs at once (threads)")
     worker.add_argument("--drain", action="store_true",
                         help="exit when no job is runnable instead of waiting for more")
+    worker.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve /metrics on this port (CONNECTOR_METRICS_HOST, default "
+                             "127.0.0.1; CONNECTOR_METRICS_PORT; 0 picks a free one)")
     worker.set_defaults(func=cmd_worker)
 
     status = sub.add_parser("status", help="jobs by state, oldest pending, dead letters, pollers")
@@ -98,9 +101,9 @@ def register_service(sub: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from connector.observability.logging import configure_logging
     from connector.runtime import build_runtime
     from connector.service import Service
-    from webhooks.app import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -238,13 +241,19 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 # -- worker -----------------------------------------------------------------------------
 def cmd_worker(args: argparse.Namespace) -> int:
+    from connector.observability.logging import configure_logging
     from connector.runtime import build_runtime
     from connector.worker import Worker
-    from webhooks.app import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     rt = build_runtime(settings)
+    port = settings.metrics_port if args.metrics_port is None else args.metrics_port
+    if port is not None:
+        from connector.observability.metrics import serve_worker_metrics
+
+        print(f"metrics on {serve_worker_metrics(rt.store, port, settings.metrics_host)}",
+              file=sys.stderr)
     worker = Worker(rt.ctx, lease_seconds=settings.job_lease_seconds)
     concurrency = args.concurrency or settings.worker_concurrency
     if args.drain:

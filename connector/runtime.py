@@ -18,25 +18,14 @@ from pydantic import SecretStr
 
 from connector.errors import ConfigError
 from connector.executor import Context
+from connector.observability.metrics import observe_vendor_call
 from connector.ports import EmployeeDirectory, GoalTracker, LearningPlatform, ReviewSource
 from connector.settings import Settings
 from connector.store import Store
 from mappings.loader import load_mapping
 from mappings.schema import Mapping
-from webhooks import metrics
 
 log = logging.getLogger(__name__)
-
-_vendor_calls = metrics.counter("connector_vendor_calls_total", "Vendor HTTP calls by status",
-                                ("vendor", "status"))
-_vendor_seconds = metrics.histogram("connector_vendor_call_seconds", "Vendor call latency",
-                                    labels=("vendor",))
-
-
-def observe_vendor_call(vendor: str, status: int | None, seconds: float) -> None:
-    _vendor_calls.inc(vendor=vendor, status=str(status) if status is not None else "error")
-    _vendor_seconds.observe(seconds, vendor=vendor)
-
 
 @dataclass
 class Runtime:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,21 +66,11 @@ def employee_job_payload(store: Store, change: dict[str, Any]) -> dict[str, Any]
     return {"employee": Employee.model_validate(base).model_dump(mode="json"), "action": action}
 
 
-def register_job_gauges(store: Store) -> None:
-    """/metrics: jobs by state, read from the store on each scrape."""
-    from webhooks import metrics
-
-    def count(state: str) -> Callable[[], float]:
-        return lambda: float(store.jobs.counts().get(state, 0))
-
-    for state in ("pending", "running", "done", "dead"):
-        metrics.gauge_callback(f"connector_jobs_{state}", f"Jobs in state {state}", count(state))
-
-
 def build_receiver(rt: Runtime) -> Flask:
+    from connector.observability.metrics import export_queue
     from webhooks.app import create_app
 
-    register_job_gauges(rt.store)
+    export_queue(rt.store)
     return create_app(inbox=StoreInbox(rt.store), settings=rt.settings,
                       ready_check=rt.store.ready)
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.errors import ConfigError
@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     mapping_file: Path = Path("mappings/example.toml")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # `connector worker` only
+    metrics_host: str = "127.0.0.1"
 
     # Which systems play which part.
     lms: Literal["talentlms", "none"] = "talentlms"
@@ -92,6 +94,11 @@ class Settings(BaseSettings):
     max_assignment_share: float = 0.5
     max_leaver_share: float = 0.05
     count_unassigned_completions: bool = True
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: Any) -> Any:
+        return None if value == "" else value  # `CONNECTOR_METRICS_PORT=` as in the example
 
     @model_validator(mode="before")
     @classmethod

@@ -29,13 +29,10 @@ from connector.errors import (
 )
 from connector.executor import Context
 from connector.handlers import HANDLERS, Handler
+from connector.observability.metrics import job_seconds, jobs_finished
 from connector.store.jobs import DEAD, Job
-from webhooks import metrics
 
 log = logging.getLogger(__name__)
-_job_seconds = metrics.histogram("connector_job_seconds", "Job run time", labels=("kind",))
-_jobs_finished = metrics.counter("connector_jobs_finished_total", "Jobs finished by outcome",
-                                 ("kind", "outcome"))
 
 
 def classify(exc: BaseException) -> tuple[bool, float | None]:
@@ -117,12 +114,12 @@ class Worker:
         finally:
             stop.set()
             beat.join(timeout=1)
-            _job_seconds.observe(time.perf_counter() - started, kind=job.kind)
+            job_seconds.labels(job.kind).observe(time.perf_counter() - started)
         return outcome
 
     def _done(self, job: Job, outcome: str) -> None:
         """Count and log a job once it is marked done."""
-        _jobs_finished.inc(kind=job.kind, outcome="done")
+        jobs_finished.labels(job.kind, "done").inc()
         with self._lock:
             self.stats.done += 1
         log.info("job done", extra={"job_id": job.id, "kind": job.kind,
@@ -132,7 +129,7 @@ class Worker:
         retriable, retry_after = classify(exc)
         error = f"{type(exc).__name__}: {exc}"
         state = self.store.jobs.fail(job, error, retriable=retriable, retry_after=retry_after)
-        _jobs_finished.inc(kind=job.kind, outcome="dead" if state == DEAD else "retry")
+        jobs_finished.labels(job.kind, "dead" if state == DEAD else "retry").inc()
         with self._lock:
             if state == DEAD:
                 self.stats.dead += 1

@@ -18,12 +18,17 @@ work is heavy. Everything can be overridden from the environment:
 - GUNICORN_THREADS: threads per process (default 4).
 - GUNICORN_TIMEOUT: seconds before a stuck process is restarted (default 30).
 
+Metrics: with several processes, set PROMETHEUS_MULTIPROC_DIR to an empty directory for this
+service (docs/production.md). Every process then writes its counters there and any process's
+/metrics answers the sum; `child_exit` below tells prometheus_client a worker is gone.
+
 Gunicorn's access log stays off: the app logs one JSON line per request itself, with a request
 id, the source, the outcome and the duration, and never a body, a signature or a secret.
 """
 
 import multiprocessing
 import os
+from typing import Any
 
 
 def _int_from_env(name: str, default: int) -> int:
@@ -65,3 +70,10 @@ capture_output = False
 # after the fork, so no connection is ever shared between processes.
 preload_app = False
 proc_name = "connector-receiver"
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker process ended: drop its live multiprocess files (its counted totals stay)."""
+    from connector.observability.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)

@@ -15,11 +15,18 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CollectorRegistry
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from connector.observability.metrics import (
+    CONTENT_TYPE,
+    METRICS,
+    exposition,
+    scrape_registry,
+    webhook_metrics,
+)
 from connector.settings import Settings, load_settings
 from webhooks.dispatch import (
     Inbox,
@@ -29,50 +36,11 @@ from webhooks.dispatch import (
     WebhookResponse,
     sources_from_settings,
 )
-from webhooks.metrics import CONTENT_TYPE, REGISTRY, Registry, WebhookMetrics
 
 log = logging.getLogger("webhooks.app")
 ReadyCheck = Callable[[], tuple[bool, str]]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_LOG_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any `extra=` fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _LOG_RECORD_FIELDS and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error_type"] = record.exc_info[0].__name__  # no message: it may hold data
-        return json.dumps(entry, default=str)
-
-
-JsonLogFormatter.converter = time.gmtime
-
-
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Root logging for `connector serve`: JSON lines on stderr (or plain text)."""
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonLogFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # urllib3 logs request paths at DEBUG, and TalentLMS v1 paths carry e-mails: never below INFO.
-    logging.getLogger("urllib3").setLevel(max(logging.INFO, root.level))
-
-
 def _unwired_inbox() -> Inbox:
     """Placeholder until the store's inbox is wired in (pass `inbox=` or a factory)."""
     raise RuntimeError("no inbox configured")
@@ -93,20 +61,24 @@ def create_app(
     ready_check: ReadyCheck | None = None,
     *,
     clock: Callable[[], float] = time.time,
-    registry: Registry | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> Flask:
     """The receiver app. `inbox` may be an Inbox or a zero-argument factory called on first
-    use; `ready_check() -> (ok, detail)` defaults to "the inbox can be built"."""
+    use; `ready_check() -> (ok, detail)` defaults to "the inbox can be built".
+
+    `registry` (for tests) both holds the receiver's series and is what `/metrics` serves;
+    by default they go to the process's registry and `/metrics` serves every series the
+    process (or, in multiprocess mode, every process sharing the directory) records."""
     settings = settings or load_settings()
     sources = sources if sources is not None else sources_from_settings(settings)
-    registry = registry or REGISTRY
+    scraped = registry or scrape_registry()
     max_bytes = settings.webhook_max_bytes
     dispatcher = WebhookDispatcher(
         sources,
         inbox if inbox is not None else _unwired_inbox,
         max_bytes=max_bytes,
         clock=clock,
-        metrics=WebhookMetrics(registry),
+        metrics=webhook_metrics(registry or METRICS),
     )
     check = ready_check or dispatcher.ready
 
@@ -173,7 +145,7 @@ def create_app(
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(registry.render(), status=200, content_type=CONTENT_TYPE)
+        return Response(exposition(scraped), status=200, content_type=CONTENT_TYPE)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

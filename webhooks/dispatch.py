@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from connector.errors import ConfigError
+from connector.observability.metrics import WebhookMetrics, webhook_metrics
 from webhooks.bamboohr_body import parse_bamboohr_employees
 from webhooks.decoding import MalformedJson, PayloadError, decode_json
 from webhooks.lms_body import parse_lms_completion
-from webhooks.metrics import WebhookMetrics
 from webhooks.review_body import ReviewFieldMap, ThinReview, parse_review
 from webhooks.signatures import (
     HmacScheme,
@@ -174,7 +174,7 @@ class WebhookDispatcher:
         self.sources = dict(sources)
         self.max_bytes = max_bytes
         self._clock = clock
-        self.metrics = metrics or WebhookMetrics()
+        self.metrics = metrics or webhook_metrics()
         self._inbox: Inbox | None = inbox if hasattr(inbox, "ingest") else None
         self._factory = None if self._inbox is not None else cast(Callable[[], Inbox], inbox)
         self._lock = threading.Lock()
@@ -205,10 +205,10 @@ class WebhookDispatcher:
         started = time.perf_counter()
         source = self.sources.get(source_name)
         label = source.name if source is not None and source.enabled else UNKNOWN_SOURCE_LABEL
-        self.metrics.received.inc(source=label)
+        self.metrics.received.labels(label).inc()
         response = self._dispatch(source, raw, headers, content_type)
         if response.reason:
-            self.metrics.rejected.inc(source=label, reason=response.reason)
+            self.metrics.rejected.labels(label, response.reason).inc()
         self.metrics.seconds.observe(time.perf_counter() - started)
         return response
 
@@ -217,8 +217,8 @@ class WebhookDispatcher:
         source = self.sources.get(source_name)
         if source is None or not source.enabled:
             return self.dispatch(source_name, b"", {}, None)  # 404, counted as usual
-        self.metrics.received.inc(source=source.name)
-        self.metrics.rejected.inc(source=source.name, reason="payload_too_large")
+        self.metrics.received.labels(source.name).inc()
+        self.metrics.rejected.labels(source.name, "payload_too_large").inc()
         return _refuse(413, "payload_too_large", max_bytes=self.max_bytes)
 
     def _dispatch(
@@ -247,7 +247,7 @@ class WebhookDispatcher:
             fields = [{"path": p, "message": m} for p, m in exc.errors[:50]]
             return _refuse(422, "invalid_payload", fields=fields)
         if not events:
-            self.metrics.stored.inc(source=source.name, result="ignored")
+            self.metrics.stored.labels(source.name, "ignored").inc()
             ignored_id = scheme_id or body_digest(raw)
             return WebhookResponse(202, {"status": "ignored", "event_id": ignored_id})
         return self._store(source, raw, events)
@@ -263,7 +263,7 @@ class WebhookDispatcher:
                     source.name, event.event_id, event.kind, event.payload, raw, event.employee_id
                 )
                 result = "accepted" if new else "duplicate"
-                self.metrics.stored.inc(source=source.name, result=result)
+                self.metrics.stored.labels(source.name, result).inc()
                 results.append({"event_id": event.event_id, "status": result})
         except Exception as exc:  # noqa: BLE001 - any store failure is a 503 the sender retries
             # Only the class name: driver messages can quote SQL parameters, i.e. payload data.

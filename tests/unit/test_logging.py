@@ -1,0 +1,50 @@
+"""The process-wide log set-up: JSON lines (or text) on stderr, at CONNECTOR_LOG_LEVEL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from connector.observability.logging import JsonLogFormatter, configure_logging
+
+
+@pytest.fixture
+def restored_root() -> Iterator[logging.Logger]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    urllib3_level = logging.getLogger("urllib3").level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("urllib3").setLevel(urllib3_level)
+
+
+def test_json_lines_carry_extras_and_an_error_type_never_its_message() -> None:
+    try:
+        raise ValueError("ann@example.com")
+    except ValueError:
+        record = logging.getLogger("connector.x").makeRecord(
+            "connector.x", logging.ERROR, __file__, 1, "job %s failed", ("j1",), None,
+            extra={"job_id": 7})
+        record.exc_info = sys.exc_info()
+    line = json.loads(JsonLogFormatter().format(record))
+    assert (line["level"], line["logger"], line["msg"]) == ("error", "connector.x", "job j1 failed")
+    assert line["job_id"] == 7 and line["error_type"] == "ValueError"
+    assert line["ts"].endswith("Z")
+    assert "ann@example.com" not in json.dumps(line)
+
+
+@pytest.mark.parametrize(("fmt", "formatter"), [("json", JsonLogFormatter),
+                                                ("text", logging.Formatter)])
+def test_configure_logging_sets_one_handler_the_level_and_keeps_urllib3_quiet(
+        restored_root: logging.Logger, fmt: str, formatter: type[logging.Formatter]) -> None:
+    configure_logging("debug", fmt)
+    configure_logging("debug", fmt)  # twice: still one handler
+    assert len(restored_root.handlers) == 1
+    assert type(restored_root.handlers[0].formatter) is formatter
+    assert restored_root.level == logging.DEBUG
+    assert logging.getLogger("urllib3").level == logging.INFO  # paths carry e-mails at DEBUG
