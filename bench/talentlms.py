@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connector.models import Employee, LearnerRef
 from connector.sandbox.common import serve
 from connector.sandbox.talentlms import create_app
-from connector.vendors.talentlms import TALENTLMS_BURST, TalentLMS
+from connector.vendors.talentlms.lms import TALENTLMS_BURST, TalentLMS
 
 KEY = "bench-key"
 BATCH = 1000  # assignments handed to enroll_many at a time (the executor's batch)

@@ -327,9 +327,11 @@ def measure_evidence(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """Completion webhook → evidence comment on the BambooHR goal, through `connector serve`."""
     import requests
 
-    from connector.demo import SANDBOX_KEY, course_catalogue, seed_organisation, start_sandboxes
+    from connector.demo.org import course_catalogue
+    from connector.demo.sandboxes import seed_organisation, start_sandboxes
     from connector.pollers import poll_reviews, sync_directory
     from connector.runtime import build_runtime
+    from connector.sandbox.kit import SANDBOX_KEY
     from connector.settings import load_settings
     from connector.store.schema import jobs
     from connector.worker import Worker

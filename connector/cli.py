@@ -169,7 +169,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if not args.plan_only:
-        from connector.demo import run_demo
+        from connector.demo.run import run_demo
 
         return run_demo(args.database, keep_running=args.keep_running,
                         employees=args.employees)

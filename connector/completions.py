@@ -15,7 +15,9 @@ from typing import Any
 from connector.errors import EffectPending
 from connector.executor import Context, Executor, goal_key_of
 from connector.models import CompletionEvent, Evidence, GoalRef, Outcome
+from connector.ports import RecordsTraining
 from connector.store import ActionState, AssignmentState, Goal, GoalState, Transaction
+from connector.vendors.registry import title
 
 
 def handle_completion(ctx: Context, event: CompletionEvent, *, job_id: int | None = None
@@ -109,9 +111,8 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         # milestone; its evidence comment is the record there.
         if not ref.milestone_ids or course_id in ref.milestone_ids:
             tracker.complete_course(ref, course_id, percent)
-        record_training = getattr(tracker, "record_training", None)
-        if record_training is not None:  # BambooHR with a training type configured
-            record_training(employee_id, evidence)  # finds its own earlier record first
+        if isinstance(tracker, RecordsTraining):  # e.g. a training record per course
+            tracker.record_training(employee_id, evidence)  # finds its earlier record first
 
     def already() -> bool:
         if tracker is None or not tracker.evidence_exists(ref, evidence):
@@ -174,5 +175,6 @@ def _not_evidence(ctx: Context, goal: Goal, event: CompletionEvent) -> str | Non
 
 
 def _lms_label(ctx: Context, event: CompletionEvent) -> str:
-    names = {"talentlms": "TalentLMS", "xapi": "the LMS (xAPI)"}
-    return names.get(event.source, names.get(ctx.lms_name, ctx.lms_name))
+    """The LMS as people call it, from the registry: the event's source, else the LMS."""
+    label = title(event.source)
+    return label if label != event.source else title(ctx.lms_name)

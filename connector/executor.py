@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from connector.errors import EffectPending
+from connector.errors import EffectPending, FatalAPIError
 from connector.models import (
     ActionKind,
     Employee,
@@ -25,8 +25,9 @@ from connector.models import (
     PlanAction,
     utcnow,
 )
-from connector.ports import GoalTracker, LearningPlatform
+from connector.ports import GoalTracker, LearningPlatform, ResetsProgress
 from connector.store import ActionState, MatchState, Store, Transaction
+from connector.vendors.registry import title
 from mappings.schema import Mapping
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class Context:
 
     @property
     def lms_name(self) -> str:
-        return getattr(self.lms, "name", "the LMS")
+        """The LMS as people call it (its registry title)."""
+        return title(self.lms.name) if self.lms is not None else "the LMS"
 
     def course_title(self, course_id: str) -> str:
         """The LMS title of a course (catalogue read once per process), else its id."""
@@ -240,7 +242,11 @@ class Executor:
         reset = self._needs_reset(action, eid, course_id)
 
         def call() -> dict[str, str]:
-            if reset and hasattr(lms, "reset_progress"):
+            if reset:
+                if not isinstance(lms, ResetsProgress):  # start-up refuses such a mapping
+                    raise FatalAPIError("this LMS cannot reset course progress, which the "
+                                        "rule needs; see `connector check`",
+                                        vendor=self.ctx.lms_name, operation="course reset")
                 lms.reset_progress(learner, course_id)  # the course is taken again
                 return {"lms_user_id": learner.lms_user_id, "course_id": course_id,
                         "reset": "yes"}

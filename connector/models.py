@@ -263,3 +263,10 @@ class GoalRef(Frozen):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def completion_event_id(user_id: str, course_id: str, seconds: int, outcome: Outcome) -> str:
+    """The dedupe key of a completion: a pass and a failure in the same second stay apart,
+    and the reconciler's reading of the same pass (from the progress call) gets the same id."""
+    base = f"{user_id}:{course_id}:{seconds}"
+    return base if outcome is Outcome.PASSED else f"{base}:{outcome.value}"

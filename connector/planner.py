@@ -32,6 +32,8 @@ from mappings.gaps import gaps_for_planning
 from mappings.schema import Mapping, Rule, remember
 from mappings.trusted import trusted_maker
 
+SHARE_FLOOR = 20  # employees: below this, an assignment share is not judged
+
 ALREADY_DONE = "already done"
 ALREADY_ASSIGNED = "already assigned"
 ALREADY_PLANNED = "already planned in this run"
@@ -214,29 +216,32 @@ class Planner:
                 }))
         return _plan(tuple(actions), tuple(gaps), tuple(unmapped), tuple(skipped))
 
-    def bulk_limit_problems(self, headcount: int | None = None) -> list[str]:
-        """Run-wide limits this run's plans break; the executor waits for a person if any.
+    def bulk_limit_problems(self, headcount: int | None = None, *,
+                            max_assignments: int | None = None,
+                            max_share: float | None = None) -> list[str]:
+        """Run-wide limits this run's plans break; a person must confirm if any.
 
-        `headcount` is how many employees the HR system holds; without it the share limit
-        cannot be judged and is not checked.
+        Limits: the mapping's `[limits]`, and the operator's (`max_assignments`, `max_share`:
+        CONNECTOR_MAX_ASSIGNMENTS_PER_RUN / CONNECTOR_MAX_ASSIGNMENT_SHARE). `headcount` is how
+        many employees the HR system holds; without it the share cannot be judged. A share is
+        only judged from SHARE_FLOOR employees up, so a small team's first cycle (or a
+        2-person import) is not stopped.
         """
         limits = self.mapping.limits
         problems = []
-        if (
-            limits.max_assignments_per_run is not None
-            and self.enrollments_planned > limits.max_assignments_per_run
-        ):
-            problems.append(
-                f"{self.enrollments_planned} new course assignments exceed "
-                f"limits.max_assignments_per_run = {limits.max_assignments_per_run}"
-            )
-        if limits.max_assignment_share is not None and headcount:
-            share = self.employees_enrolled / headcount
-            if share > limits.max_assignment_share:
-                problems.append(
-                    f"{self.employees_enrolled} of {headcount} employees ({share:.0%}) would get "
-                    f"new courses; limits.max_assignment_share = {limits.max_assignment_share:g}"
-                )
+        for limit, name in ((limits.max_assignments_per_run, "limits.max_assignments_per_run"),
+                            (max_assignments, "CONNECTOR_MAX_ASSIGNMENTS_PER_RUN")):
+            if limit is not None and self.enrollments_planned > limit:
+                problems.append(f"{self.enrollments_planned} new course assignments exceed "
+                                f"{name} = {limit}")
+        if not headcount or headcount < SHARE_FLOOR:
+            return problems
+        share = self.employees_enrolled / headcount
+        for cap, name in ((limits.max_assignment_share, "limits.max_assignment_share"),
+                          (max_share, "CONNECTOR_MAX_ASSIGNMENT_SHARE")):
+            if cap is not None and share > cap:
+                problems.append(f"{self.employees_enrolled} of {headcount} employees "
+                                f"({share:.0%}) would get new courses, over {name} = {cap:g}")
         return problems
 
     def _title(self, rule_index: int, rule: Rule, gap: SkillGap, review: Review) -> str:

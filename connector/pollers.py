@@ -7,17 +7,17 @@ may have overflowed between polls, every open assignment is checked one by one i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ConnectorError, SafetyStop
-from connector.models import CompletionEvent, Employee, LearnerRef, Outcome
+from connector.inbound import queue_completion, queue_employee, queue_review, stop_over_limits
+from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
 from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
 from connector.runtime import Runtime
 from connector.store import AssignmentState, Identity, Store
-from connector.vendors.talentlms_poller import completion_event_id
+from connector.vendors.registry import title
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,6 @@ class PollReport:
     leavers: int = 0
     recertifications: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def queue_completion(store: Store, event: CompletionEvent) -> bool:
-    return store.ingest(event.source, event.event_id, "completion",
-                        {"completion": event.model_dump(mode="json")},
-                        employee_id=event.employee_id,
-                        learner=(event.lms_user_id, event.email))
 
 
 def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
@@ -97,16 +90,10 @@ def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
         store.cursor_failed(name, str(exc))
         raise
     if limits is not None and reviews:
-        from connector.imports import check_bulk_limits
-
         settings, mapping = limits
-        check_bulk_limits(store, settings, mapping, reviews, confirm=confirm,
-                          what=f"{source.name} review poll")
-    new = 0
-    for review in reviews:
-        new += store.ingest(review.source, f"{review.review_id}:{review.fingerprint()}",
-                            "review", {"review": review.model_dump(mode="json")},
-                            employee_id=review.employee.employee_id)
+        stop_over_limits(store, settings, mapping, reviews, confirm=confirm,
+                         what=f"{title(source.name)} review poll")
+    new = sum(queue_review(store, review) for review in reviews)
     store.save_cursor(name, cursor)
     return new
 
@@ -159,18 +146,6 @@ def _returning(row: Identity | None, employee: Employee) -> str | None:
     if row is None or row.active or not employee.active:
         return None
     return str(row.updated_at)
-
-
-def queue_employee(store: Store, employee: Employee, action: str, *,
-                   since: str | None = None) -> bool:
-    """Queue a directory change; the same facts read again are a duplicate, not new work.
-    `since` (the ledger's last change of the identity) tells a leave or a rehire apart from
-    an earlier read with the same facts."""
-    digest = hashlib.sha256(employee.model_dump_json().encode()).hexdigest()[:16]
-    event_id = f"{action}:{employee.employee_id}:{digest}" + (f":{since}" if since else "")
-    return store.ingest("directory", event_id, "employee",
-                        {"employee": employee.model_dump(mode="json"), "action": action},
-                        employee_id=employee.employee_id)
 
 
 ALL_POLLERS = frozenset({"directory", "reviews", "completions", "recertification"})

@@ -1,7 +1,11 @@
-"""The only things the core knows about vendors: three small protocols (and a directory).
+"""The only things the core knows about vendors: four ports and a few optional abilities.
 
-Adding an LMS or an HR system means one module implementing these, one simulator and one
-contract test file; nothing in the core changes. Every method that makes a change must be safe
+A vendor implements the ports for the parts it can play (LMS, goal tracker, review source,
+directory) and registers once in `connector/vendors/registry.py`; nothing in the core changes.
+What only some vendors can do is an *ability*: a small protocol of its own that the core
+asks for by type (`isinstance(lms, ResetsProgress)`), never by probing attribute names, so a
+rule that needs a missing ability is refused at start-up instead of silently doing something
+else. Every method that makes a change must be safe
 to call again after a crash: either idempotent by the vendor's design ("already enrolled" is
 success) or paired with a read (`find_goal`, `evidence_exists`) the executor asks first.
 """
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from connector.models import (
     CompletionEvent,
@@ -44,6 +48,7 @@ class LearningPlatform(Protocol):
     """An LMS: learners, catalogue, enrollments, progress and completions."""
 
     name: str
+    creates_learners: bool  # the operator allows creating a learner who has no account yet
 
     def find_learner(self, employee: Employee) -> LearnerRef | None: ...
 
@@ -53,12 +58,6 @@ class LearningPlatform(Protocol):
 
     def enroll(self, learner: LearnerRef, course_id: str) -> None:
         """Enroll; an existing enrollment counts as success (idempotent by design)."""
-        ...
-
-    def enroll_many(
-        self, pairs: Sequence[tuple[LearnerRef, str]]
-    ) -> dict[tuple[str, str], Exception | None]:
-        """Enroll a batch; the result maps (lms_user_id, course_id) to None or its error."""
         ...
 
     def progress(self, learner: LearnerRef, course_id: str) -> Progress: ...
@@ -79,6 +78,7 @@ class GoalTracker(Protocol):
     """Where development goals live: open, evidence, progress, close."""
 
     name: str
+    closes_goals: bool  # the operator wants a goal closed when every course is done
 
     def find_goal(self, employee: Employee, key: GoalKey, title: str) -> GoalRef | None:
         """The goal made earlier for `key`, if any: asked before creating after a crash."""
@@ -120,4 +120,49 @@ class EmployeeDirectory(Protocol):
         An incomplete read (a failed page, a truncated answer) must never trigger leaver
         handling; the caller checks the flag.
         """
+        ...
+
+
+# --- optional abilities: asked for by type --------------------------------------------------
+
+
+@runtime_checkable
+class ResetsProgress(Protocol):
+    """An LMS that can clear a learner's progress so a course is taken again
+    (rules with `prior_completion = "reset"`, recertification)."""
+
+    def reset_progress(self, learner: LearnerRef, course_id: str) -> None: ...
+
+
+@runtime_checkable
+class ReadsHistory(Protocol):
+    """An LMS that can list a learner's past passes and failures (`connector backfill`)."""
+
+    def learner_history(self, learner: LearnerRef) -> list[CompletionEvent]: ...
+
+
+@runtime_checkable
+class ChecksOnline(Protocol):
+    """A vendor that can prove its credentials and the mapping's ids cheaply
+    (`connector check --online`). The report has `key_ok`, and may have `error`,
+    `rate_remaining`, `rate_limit` and `missing_courses`."""
+
+    def check_online(self, course_ids: Sequence[str]) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class RecordsTraining(Protocol):
+    """A goal tracker that also keeps a training record per completed course."""
+
+    def record_training(self, employee_id: str, evidence: Evidence) -> str | None: ...
+
+
+@runtime_checkable
+class EnrollsInBatches(Protocol):
+    """An LMS that enrolls many (learner, course) pairs per call."""
+
+    def enroll_many(
+        self, pairs: Sequence[tuple[LearnerRef, str]]
+    ) -> dict[tuple[str, str], Exception | None]:
+        """The result maps (lms_user_id, course_id) to None or its error."""
         ...

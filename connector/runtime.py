@@ -1,27 +1,28 @@
 """Builds the running product from settings: the store, the mapping, the vendor adapters.
 
 One place decides which system plays which part (settings `lms`, `goal_tracker`,
-`review_sources`), so the CLI, `serve`, `sync`, the demo and the tests all wire the same way.
+`review_sources`, `directory`, each a name from the vendor registry), so the CLI, `serve`,
+`sync`, the demo and the tests all wire the same way. No vendor is named here.
 Every HTTP adapter shares the store's rate budget and reports to the metrics registry.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
+from connector.abilities import refuse_missing_abilities
 from connector.errors import ConfigError
 from connector.executor import Context
 from connector.observability.metrics import observe_vendor_call
 from connector.ports import EmployeeDirectory, GoalTracker, LearningPlatform, ReviewSource
 from connector.settings import Settings
 from connector.store import Store
+from connector.vendors import registry
+from connector.vendors.registry import PUSH_SOURCES, Role, Vendor, VendorEnv
 from mappings.loader import load_mapping
 from mappings.schema import Mapping
 
@@ -34,6 +35,8 @@ class Runtime:
     ctx: Context
     review_sources: list[ReviewSource] = field(default_factory=list)
     directory: EmployeeDirectory | None = None
+    # How often the service polls each stream, from the settings of the vendor behind it.
+    schedule: dict[str, float] = field(default_factory=dict)
 
     @property
     def lms(self) -> LearningPlatform | None:
@@ -57,101 +60,96 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.database_url, max_attempts=settings.job_max_attempts)
 
 
+class _StoreSecrets:
+    """`KeptSecrets` on the store (kept beside the cursors, never printed)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self, name: str) -> str | None:
+        return self.store.cursor(f"_secret.{name}")
+
+    def save(self, name: str, value: str) -> None:
+        self.store.save_cursor(f"_secret.{name}", value)
+
+
+class _Vendors:
+    """The registered vendors this runtime uses, each connected once."""
+
+    def __init__(self, env: VendorEnv) -> None:
+        self.env = env
+        self.connected: dict[str, Vendor] = {}
+
+    def adapter(self, name: str, role: Role) -> Any:
+        plugin = registry.get(name)
+        if not plugin.plays(role):
+            raise ConfigError(f"{plugin.title} cannot be the {role.value} ({name!r})")
+        if name not in self.connected:
+            self.connected[name] = plugin.connect(self.env)
+        return self.connected[name].adapter(role)
+
+    def poll_seconds(self, name: str) -> float:
+        return self.env.settings.vendor(registry.get(name).settings).poll_interval()
+
+
 def build_runtime(settings: Settings, *, store: Store | None = None,
                   mapping: Mapping | None = None, http_kw: dict[str, Any] | None = None
                   ) -> Runtime:
-    """The product wired as configured. Missing credentials are a ConfigError up front."""
+    """The product wired as configured. Missing credentials, and a mapping that needs an
+    ability the configured LMS lacks, are a ConfigError up front."""
     store = store or open_store(settings)
     mapping = mapping or load_mapping(resolve_mapping_path(settings))
-    kw: dict[str, Any] = {"budget": store, "observer": observe_vendor_call, **(http_kw or {})}
-    lms = _build_lms(settings, store, kw)
-    token = _orangehrm_token(settings, store, kw)
-    goals = _build_goals(settings, kw, token)
+    refuse_missing_abilities(mapping, configured_lms_class(settings))
+    env = VendorEnv(settings=settings,
+                    http={"budget": store, "observer": observe_vendor_call, **(http_kw or {})},
+                    secrets=_StoreSecrets(store), configure_budget=store.configure_budget)
+    vendors = _Vendors(env)
+    lms: LearningPlatform | None = None
+    schedule: dict[str, float] = {}
+    if settings.lms != "none":
+        lms = vendors.adapter(settings.lms, Role.LMS)
+        schedule["completions"] = vendors.poll_seconds(settings.lms)
+    goals: GoalTracker | None = None
+    if settings.goal_tracker != "none":
+        goals = vendors.adapter(settings.goal_tracker, Role.GOALS)
     ctx = Context(store=store, mapping=mapping, lms=lms, goals=goals,
-                  create_learners=settings.talentlms_create_learners,
-                  close_goals=settings.bamboohr_close_goals,
+                  create_learners=bool(lms and lms.creates_learners),
+                  close_goals=goals.closes_goals if goals is not None else True,
                   count_unassigned_completions=settings.count_unassigned_completions)
-    sources = _build_review_sources(settings, kw, token)
+    sources: list[ReviewSource] = []
+    for name in settings.review_source_names():
+        if name in PUSH_SOURCES:
+            continue
+        source = vendors.adapter(name, Role.REVIEWS)
+        if source is not None:
+            sources.append(source)
+            schedule["reviews"] = min(schedule.get("reviews", math.inf),
+                                      vendors.poll_seconds(name))
     directory: EmployeeDirectory | None = None
-    if settings.goal_tracker == "bamboohr" and settings.bamboohr_api_key is not None:
-        from connector.vendors.bamboohr import BambooHRDirectory
-
-        directory = BambooHRDirectory.from_settings(settings, **kw)
+    keeper = directory_vendor(settings)
+    if keeper is not None:
+        directory = vendors.adapter(keeper, Role.DIRECTORY)
+        if directory is not None:
+            schedule["directory"] = vendors.poll_seconds(keeper)
     return Runtime(settings=settings, store=store, ctx=ctx, review_sources=sources,
-                   directory=directory)
+                   directory=directory, schedule=schedule)
 
 
-def _build_lms(settings: Settings, store: Store, kw: dict[str, Any]) -> LearningPlatform | None:
+def directory_vendor(settings: Settings) -> str | None:
+    """The vendor whose directory keeps identities current: CONNECTOR_DIRECTORY, or with
+    "auto" the goal tracker when it has a directory."""
+    if settings.directory == "none":
+        return None
+    if settings.directory != "auto":
+        return settings.directory
+    if settings.goal_tracker != "none" and registry.get(settings.goal_tracker).plays(
+            Role.DIRECTORY):
+        return settings.goal_tracker
+    return None
+
+
+def configured_lms_class(settings: Settings) -> type | None:
+    """The configured LMS's adapter class, known without credentials or calls."""
     if settings.lms == "none":
         return None
-    from connector.vendors.talentlms import TalentLMS
-
-    store.configure_budget("talentlms", settings.talentlms_hourly_limit)
-    return TalentLMS.from_settings(settings, **kw)
-
-
-def _build_goals(settings: Settings, kw: dict[str, Any], token: Any) -> GoalTracker | None:
-    if settings.goal_tracker == "none":
-        return None
-    if settings.goal_tracker == "bamboohr":
-        from connector.vendors.bamboohr import BambooHRGoals
-
-        return BambooHRGoals.from_settings(settings, **kw)
-    if settings.goal_tracker == "orangehrm":
-        from connector.vendors.orangehrm import OrangeHRMTrackers, orangehrm_http
-
-        return OrangeHRMTrackers.from_settings(
-            settings, http=orangehrm_http(settings, token=token, **kw))
-    from connector.vendors.generic import WebhookGoals
-
-    return WebhookGoals.from_settings(settings, **kw)
-
-
-REFRESH_TOKEN_CURSOR = "_secret.orangehrm.refresh_token"  # noqa: S105 - a key, not a secret
-
-
-def _orangehrm_token(settings: Settings, store: Store, kw: dict[str, Any]) -> Any:
-    """One OAuth token holder per process for every OrangeHRM client: OrangeHRM rotates the
-    refresh token on each use, so two holders would revoke each other's.
-
-    Each rotated refresh token is kept in the store, so the next process start (a cron'd
-    `sync --once`, a restart) continues the chain instead of presenting a revoked token. A
-    newly configured token (the admin consented again) starts a new chain.
-    """
-    wanted = settings.goal_tracker == "orangehrm" or (
-        "orangehrm" in settings.review_sources and settings.orangehrm_client_id is not None)
-    if not wanted:
-        return None
-    from connector.vendors.orangehrm import orangehrm_token
-
-    configured = settings.orangehrm_refresh_token
-    on_refresh = None
-    if configured is not None:
-        seed = hashlib.sha256(configured.get_secret_value().encode()).hexdigest()[:16]
-        saved = json.loads(store.cursor(REFRESH_TOKEN_CURSOR) or "{}")
-        if saved.get("seed") == seed and saved.get("token"):
-            settings = settings.model_copy(
-                update={"orangehrm_refresh_token": SecretStr(saved["token"])})
-
-        def on_refresh(token: str) -> None:
-            store.save_cursor(REFRESH_TOKEN_CURSOR, json.dumps({"seed": seed, "token": token}))
-
-    return orangehrm_token(settings, on_refresh_token=on_refresh, **kw)
-
-
-def _build_review_sources(settings: Settings, kw: dict[str, Any], token: Any
-                          ) -> list[ReviewSource]:
-    sources: list[ReviewSource] = []
-    for name in (s.strip() for s in settings.review_sources.split(",") if s.strip()):
-        if name == "orangehrm":
-            if settings.orangehrm_client_id is None:
-                log.info("OrangeHRM review polling is off: CONNECTOR_ORANGEHRM_CLIENT_ID unset")
-                continue
-            from connector.vendors.orangehrm import OrangeHRMReviews, orangehrm_http
-
-            sources.append(OrangeHRMReviews.from_settings(
-                settings, http=orangehrm_http(settings, token=token, **kw)))
-        elif name not in {"csv", "webhook"}:
-            raise ConfigError(f"CONNECTOR_REVIEW_SOURCES: unknown source {name!r} "
-                              "(expected orangehrm, csv, webhook)")
-    return sources
+    return registry.get(settings.lms).adapters.get(Role.LMS)

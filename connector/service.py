@@ -15,55 +15,51 @@ from typing import Any
 
 from flask import Flask
 
-from connector.errors import ConnectorError
+from connector.errors import ConfigError, ConnectorError
+from connector.inbound import queue_completion, queue_employee, queue_review
 from connector.models import Employee
 from connector.pollers import PollReport, poll_all
 from connector.runtime import Runtime
+from connector.serving import QuietRequestHandler
+from connector.settings import Settings, load_settings
 from connector.store import Store
+from connector.vendors import registry
 from connector.worker import Worker, WorkerStats
 
 log = logging.getLogger(__name__)
 
 
 class StoreInbox:
-    """The receiver's `Inbox` port on the store: event and job in one transaction."""
+    """The receiver's `Inbox` port on the store: each kind through its one queueing path."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, settings: Settings | None = None) -> None:
         self.store = store
+        self.settings = settings
 
     def ingest(self, source: str, event_id: str, kind: str, payload: dict[str, Any],
                raw: bytes, employee_id: str | None) -> bool:
-        body: dict[str, Any]
         if kind == "review":
-            body = {"review": payload}
-        elif kind == "completion":
-            body = {"completion": payload}
-            if employee_id is None:
-                return self.store.ingest(source, event_id, kind, body, raw,
-                                         learner=(payload.get("lms_user_id"),
-                                                  payload.get("email")))
-        elif kind == "employee":
-            body = employee_job_payload(self.store, payload)
-        else:
-            body = dict(payload)
-        return self.store.ingest(source, event_id, kind, body, raw, employee_id)
+            return queue_review(self.store, payload, source=source, event_id=event_id, raw=raw)
+        if kind == "completion":
+            if employee_id is not None:
+                payload = {**payload, "employee_id": employee_id}
+            return queue_completion(self.store, payload, source=source, event_id=event_id,
+                                    raw=raw)
+        if kind == "employee":
+            employee = self._employee_after(source, payload)
+            return queue_employee(self.store, employee, payload.get("action", "updated"),
+                                  source=source, event_id=event_id, raw=raw)
+        return self.store.ingest(source, event_id, kind, dict(payload), raw, employee_id)
 
-
-def employee_job_payload(store: Store, change: dict[str, Any]) -> dict[str, Any]:
-    """A BambooHR employee change as an `employee` job: known facts updated by the fields."""
-    eid = str(change["employee_id"])
-    fields = change.get("fields") or {}
-    known = store.identity(eid)
-    base: dict[str, Any] = (store.employee_of(known).model_dump() if known
-                            else {"employee_id": eid})
-    updates = {"email": fields.get("workEmail") or fields.get("email"),
-               "first_name": fields.get("firstName"), "last_name": fields.get("lastName"),
-               "role": fields.get("jobTitle"), "manager_id": fields.get("supervisorEId")}
-    base.update({k: v for k, v in updates.items() if v})
-    status = str(fields.get("status") or fields.get("employmentStatus") or "").lower()
-    action = change.get("action", "updated")
-    base["active"] = action != "deleted" and status not in {"inactive", "terminated"}
-    return {"employee": Employee.model_validate(base).model_dump(mode="json"), "action": action}
+    def _employee_after(self, source: str, change: dict[str, Any]) -> Employee:
+        """The employee a vendor's change leaves behind, read by that vendor's own rule."""
+        able = [p for p in registry.plugins() if p.employee_change is not None]
+        plugin = next((p for p in able if p.name == source), able[0] if len(able) == 1 else None)
+        if plugin is None or plugin.employee_change is None:
+            raise ConfigError(f"no registered vendor reads employee changes from {source!r}")
+        known = self.store.identity(str(change["employee_id"]))
+        settings = self.settings or load_settings()
+        return plugin.employee_change(settings, change, known.employee() if known else None)
 
 
 def build_receiver(rt: Runtime) -> Flask:
@@ -71,7 +67,7 @@ def build_receiver(rt: Runtime) -> Flask:
     from webhooks.app import create_app
 
     export_queue(rt.store)
-    return create_app(inbox=StoreInbox(rt.store), settings=rt.settings,
+    return create_app(inbox=StoreInbox(rt.store, rt.settings), settings=rt.settings,
                       ready_check=rt.store.ready)
 
 
@@ -119,15 +115,12 @@ class Service:
         self.host = host
         self.port = port
         self.fixed = poll_seconds  # one interval for every poller (tests, the demo)
-        self.poll_seconds = poll_seconds or float(rt.settings.talentlms_poll_seconds)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.server: Any = None
 
     def start(self) -> str:
         from werkzeug.serving import make_server
-
-        from connector.sandbox.common import QuietRequestHandler
 
         # The receiver logs each request itself (JSON, with a request id).
         self.server = make_server(self.host, self.port, build_receiver(self.rt), threaded=True,
@@ -149,14 +142,11 @@ class Service:
         return url
 
     def _poll_loop(self) -> None:
-        """Each poller on its own schedule: the LMS timeline every
-        CONNECTOR_TALENTLMS_POLL_SECONDS, reviews and the directory every
-        CONNECTOR_ORANGEHRM_POLL_SECONDS (or `poll_seconds` when given, for tests)."""
-        settings = self.rt.settings
-        every = {"completions": self.poll_seconds,
-                 "reviews": self.fixed or float(settings.orangehrm_poll_seconds),
-                 "directory": self.fixed or float(settings.orangehrm_poll_seconds),
-                 "recertification": self.fixed or 3600.0}
+        """Each poller on its own schedule: every stream as often as the poll_seconds setting
+        of the vendor behind it says (CONNECTOR_<VENDOR>_POLL_SECONDS), or `poll_seconds`
+        when given (tests, the demo); recertifications hourly."""
+        every = {name: self.fixed or seconds for name, seconds in self.rt.schedule.items()}
+        every["recertification"] = self.fixed or 3600.0
         due = dict.fromkeys(every, 0.0)
         while not self.stop_event.is_set():
             now = time.monotonic()

@@ -1,38 +1,94 @@
 """Runtime settings from the environment and `.env`, prefix `CONNECTOR_`.
 
-Secrets are `SecretStr` (never printed) and may also come from a file named by the same
-variable with `_FILE` appended (`CONNECTOR_TALENTLMS_API_KEY_FILE=/run/secrets/tlms`), for
-container secret stores.
+The core's settings live here; each vendor declares its own model (`VendorSettings`, variables
+`CONNECTOR_<VENDOR>_…`) in its plug-in, and `Settings` reads them all at once, so one run
+reports every bad variable. Secrets are `SecretStr` (never printed) and may also come from a
+file named by the same variable with `_FILE` appended
+(`CONNECTOR_TALENTLMS_API_KEY_FILE=/run/secrets/tlms`), for container secret stores.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, get_args
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connector.errors import ConfigError
 
-_SECRET_FIELDS = (
-    "talentlms_api_key",
-    "talentlms_v2_api_key",
-    "bamboohr_api_key",
-    "bamboohr_webhook_secret",
-    "orangehrm_client_secret",
-    "orangehrm_refresh_token",
-    "webhook_secrets",
-    "outbound_webhook_secret",
-)
+_UNSET: Any = object()
+DEFAULT_POLL_SECONDS = 600
 
 
-class Settings(BaseSettings):
-    """Everything an operator can set. `config.example.env` documents each variable."""
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or SecretStr in get_args(annotation)
+
+
+class SettingsBase(BaseSettings):
+    """What every settings model shares: secrets may come from `<VARIABLE>_FILE`, and an
+    empty variable means "unset" (so a copied `config.example.env` keeps every default)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        """`CONNECTOR_X_FILE=/path` fills secret `x` from that file (trailing newline dropped).
+        Read from the process environment only, never from `.env`."""
+        if not isinstance(data, dict):
+            return data
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for name, info in cls.model_fields.items():
+            if not _is_secret(info.annotation):
+                continue
+            variable = f"{prefix}{name}".upper()
+            path = os.environ.get(f"{variable}_FILE")
+            if path and not data.get(name):
+                try:
+                    data[name] = Path(path).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ValueError(
+                        f"{variable}_FILE: cannot read {path}: {exc.strerror}") from None
+        return data
+
+
+def vendor_config(prefix: str) -> SettingsConfigDict:
+    """The settings config of a vendor whose variables are `CONNECTOR_<PREFIX>_<FIELD>`."""
+    return SettingsConfigDict(env_prefix=f"CONNECTOR_{prefix.upper()}_", env_file=".env",
+                              env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+
+
+class VendorSettings(SettingsBase):
+    """A vendor's own settings model (declared by its plug-in). A vendor that is polled
+    declares a `poll_seconds` field: how often the service polls what it does not push."""
+
+    model_config = vendor_config("VENDOR")
+
+    def poll_interval(self) -> float:
+        return float(getattr(self, "poll_seconds", DEFAULT_POLL_SECONDS))
+
+    @classmethod
+    def prefix(cls) -> str:
+        return str(cls.model_config.get("env_prefix", ""))
+
+    @classmethod
+    def variable(cls, name: str) -> str:
+        """The environment variable of one field, for messages that say what to set."""
+        return f"{cls.prefix()}{name}".upper()
+
+
+V = TypeVar("V", bound=VendorSettings)
+
+
+class Settings(SettingsBase):
+    """Everything an operator can set: these core settings, plus each registered vendor's own
+    model (`settings.vendor(TalentLMSSettings)`). `config.example.env` documents each
+    variable. Keyword overrides use the variable's name without `CONNECTOR_`, for vendors too
+    (`Settings(talentlms_base_url=…)`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CONNECTOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="CONNECTOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        env_ignore_empty=True,
     )
 
     database_url: str = "sqlite:///./connector.db"
@@ -42,44 +98,16 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # `connector worker` only
     metrics_host: str = "127.0.0.1"
 
-    # Which systems play which part.
-    lms: Literal["talentlms", "none"] = "talentlms"
-    goal_tracker: Literal["bamboohr", "orangehrm", "webhook", "none"] = "bamboohr"
-    review_sources: str = "orangehrm"  # comma-separated: orangehrm, csv, webhook
+    # Which systems play which part: names from the vendor registry, or "none".
+    lms: str = "talentlms"
+    goal_tracker: str = "bamboohr"
+    review_sources: str = "orangehrm"  # comma-separated: registered vendors, csv, webhook
+    directory: str = "auto"  # "auto": the goal tracker's directory, when it has one
 
-    # TalentLMS
-    talentlms_base_url: str = "https://example.talentlms.com"
-    talentlms_api_key: SecretStr | None = None
-    talentlms_api: Literal["v1", "v2"] = "v1"
-    talentlms_v2_api_key: SecretStr | None = None
-    talentlms_v2_version: str = "2024-01-01"
-    talentlms_match_by: Literal["email", "login", "custom_field"] = "email"
-    talentlms_custom_field: str | None = None
-    talentlms_create_learners: bool = False
-    talentlms_hourly_limit: int = 2000
-    talentlms_poll_seconds: int = 300
-
-    # BambooHR
-    bamboohr_base_url: str = "https://example.bamboohr.com"
-    bamboohr_api_key: SecretStr | None = None
-    bamboohr_webhook_secret: SecretStr | None = None
-    bamboohr_close_goals: bool = True
-    bamboohr_training_type_id: int | None = None
-
-    # OrangeHRM
-    orangehrm_base_url: str = "https://example.orangehrm.com"
-    orangehrm_client_id: str | None = None
-    orangehrm_client_secret: SecretStr | None = None
-    orangehrm_refresh_token: SecretStr | None = None
-    orangehrm_include_self_ratings: bool = False
-    orangehrm_poll_seconds: int = 600
-
-    # Webhooks (inbound and outbound)
+    # Webhooks (inbound)
     webhook_secrets: SecretStr | None = None  # comma-separated whsec_… list, for rotation
     webhook_max_bytes: int = 256 * 1024
     webhook_tolerance_seconds: int = 300
-    outbound_webhook_url: str | None = None
-    outbound_webhook_secret: SecretStr | None = None
 
     # Worker and HTTP
     worker_concurrency: int = Field(default=1, ge=1, le=64)
@@ -95,36 +123,127 @@ class Settings(BaseSettings):
     max_leaver_share: float = 0.05
     count_unassigned_completions: bool = True
 
-    @field_validator("metrics_port", mode="before")
-    @classmethod
-    def _empty_is_off(cls, value: Any) -> Any:
-        return None if value == "" else value  # `CONNECTOR_METRICS_PORT=` as in the example
+    _vendors: dict[str, VendorSettings] = PrivateAttr(default_factory=dict)
+    _env_file_used: Any = PrivateAttr(default=_UNSET)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _secrets_from_files(cls, data: Any) -> Any:
-        """`CONNECTOR_X_FILE=/path` fills `x` from that file (trailing newline dropped)."""
-        if not isinstance(data, dict):
-            return data
-        for name in _SECRET_FIELDS:
-            path = os.environ.get(f"CONNECTOR_{name.upper()}_FILE")
-            if path and not data.get(name):
-                try:
-                    data[name] = Path(path).read_text(encoding="utf-8").strip()
-                except OSError as exc:
-                    raise ValueError(
-                        f"CONNECTOR_{name.upper()}_FILE: cannot read {path}: {exc.strerror}"
-                    ) from None
-        return data
+    def __init__(self, **values: Any) -> None:
+        from connector.vendors import registry
+
+        env_file = values.get("_env_file", _UNSET)
+        plugins = registry.plugins()
+        own: dict[str, dict[str, Any]] = {p.name: {} for p in plugins}
+        core: dict[str, Any] = {}
+        for key, value in values.items():
+            owner = _owner(key, plugins)
+            if owner is None:
+                core[key] = value
+            else:
+                own[owner.name][key[len(owner.settings.prefix()) - len("CONNECTOR_"):]] = value
+        problems: list[str] = []
+        try:
+            super().__init__(**core)
+        except ValidationError as exc:
+            problems += _problems(exc, "CONNECTOR_")
+        vendors: dict[str, VendorSettings] = {}
+        for plugin in plugins:
+            extra = {"_env_file": env_file} if env_file is not _UNSET else {}
+            try:
+                vendors[plugin.name] = plugin.settings(**extra, **own[plugin.name])
+            except ValidationError as exc:
+                problems += _problems(exc, plugin.settings.prefix())
+        if not problems:
+            problems += self._roles_problems()
+        if problems:
+            raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
+        self._vendors = vendors
+        self._env_file_used = env_file
+
+    def _roles_problems(self) -> list[str]:
+        from connector.vendors import registry
+        from connector.vendors.registry import PUSH_SOURCES, Role
+
+        problems = []
+        for variable, value, role in (("CONNECTOR_LMS", self.lms, Role.LMS),
+                                      ("CONNECTOR_GOAL_TRACKER", self.goal_tracker, Role.GOALS)):
+            allowed = [*registry.names(role), "none"]
+            if value not in allowed:
+                problems.append(f"{variable}: expected one of {', '.join(allowed)}, "
+                                f"got {value!r}")
+        allowed = [*registry.names(Role.REVIEWS), *sorted(PUSH_SOURCES)]
+        for name in self.review_source_names():
+            if name not in allowed:
+                problems.append(f"CONNECTOR_REVIEW_SOURCES: unknown source {name!r} "
+                                f"(expected {', '.join(allowed)})")
+        allowed = [*registry.names(Role.DIRECTORY), "auto", "none"]
+        if self.directory not in allowed:
+            problems.append(f"CONNECTOR_DIRECTORY: expected one of {', '.join(allowed)}, "
+                            f"got {self.directory!r}")
+        return problems
+
+    def http_options(self) -> dict[str, Any]:
+        """What every vendor HTTP client takes from the core settings."""
+        return {"connect_timeout": self.http_connect_timeout,
+                "read_timeout": self.http_read_timeout, "burst": self.http_burst}
+
+    def review_source_names(self) -> list[str]:
+        return [s.strip() for s in self.review_sources.split(",") if s.strip()]
+
+    def vendor(self, model: type[V]) -> V:
+        """This vendor's own settings. A vendor registered after these settings were read
+        (a test's, a customer's) reads its variables now."""
+        for value in self._vendors.values():
+            if type(value) is model:
+                return value
+        extra = {"_env_file": self._env_file_used} if self._env_file_used is not _UNSET else {}
+        try:
+            loaded = model(**extra)
+        except ValidationError as exc:
+            raise ConfigError("invalid settings:\n  "
+                              + "\n  ".join(_problems(exc, model.prefix()))) from None
+        self._vendors[model.__name__] = loaded
+        return loaded
+
+    def with_vendor(self, value: VendorSettings) -> Settings:
+        """A copy whose settings for that vendor are `value` (the rest shared)."""
+        copy = self.model_copy()
+        copy._vendors = {**self._vendors}
+        for key, known in self._vendors.items():
+            if type(known) is type(value):
+                copy._vendors[key] = value
+        return copy
+
+
+def variables() -> dict[str, tuple[type[SettingsBase], str]]:
+    """Every CONNECTOR_ variable the product reads → (its settings model, its field): the
+    core's and each registered vendor's. config.example.env and docs are checked against it."""
+    from connector.vendors import registry
+
+    found: dict[str, tuple[type[SettingsBase], str]] = {
+        f"CONNECTOR_{name.upper()}": (Settings, name) for name in Settings.model_fields}
+    for plugin in registry.plugins():
+        for name in plugin.settings.model_fields:
+            found[plugin.settings.variable(name)] = (plugin.settings, name)
+    return found
+
+
+def _owner(key: str, plugins: list[Any]) -> Any:
+    """The plug-in whose prefix a keyword override carries (`talentlms_api_key`), if any."""
+    for plugin in plugins:
+        prefix = plugin.settings.prefix()[len("CONNECTOR_"):].lower()
+        if key.lower().startswith(prefix):
+            return plugin
+    return None
+
+
+def _problems(exc: ValidationError, prefix: str) -> list[str]:
+    """One line per bad variable, naming it and never its value."""
+    lines = []
+    for err in exc.errors():
+        field = "_".join(str(p) for p in err["loc"]) or "settings"
+        lines.append(f"{prefix}{field.upper()}: {err['msg']}")
+    return lines
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings or a ConfigError naming each bad variable (never its secret value)."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "settings"
-            problems.append(f"CONNECTOR_{field.upper()}: {err['msg']}")
-        raise ConfigError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    """Settings, or a ConfigError naming every bad variable at once (never its value)."""
+    return Settings(**overrides)

@@ -307,11 +307,10 @@ def sources_from_settings(
         standard = standard_webhook_verifier(shared, tolerance) if shared else None
     except ValueError as exc:
         raise ConfigError(f"CONNECTOR_WEBHOOK_SECRETS: {exc}") from None
-    bamboo = _split_secrets(
-        settings.bamboohr_webhook_secret.get_secret_value()
-        if settings.bamboohr_webhook_secret
-        else None
-    )
+    from connector.vendors.bamboohr.client import BambooHRSettings
+
+    bamboo_secret = settings.vendor(BambooHRSettings).webhook_secret
+    bamboo = _split_secrets(bamboo_secret.get_secret_value() if bamboo_secret else None)
     sources = {
         "hr": SourceConfig("hr", "review", standard, ReviewFieldMap()),
         "lms": SourceConfig("lms", "completion", standard),

@@ -16,14 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
-
-class QuietRequestHandler(WSGIRequestHandler):
-    """No access log line per request: the demo's output and test logs stay readable."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
+from connector.serving import QuietRequestHandler
 
 
 @dataclass

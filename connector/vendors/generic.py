@@ -22,13 +22,25 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from connector.errors import ConfigError
 from connector.http import VendorHttp
 from connector.models import Employee, Evidence, GoalKey, GoalRef
-from connector.settings import Settings
+from connector.settings import Settings, VendorSettings, vendor_config
+from connector.vendors.registry import Role, VendorEnv, VendorPlugin
 from webhooks.signatures import decode_standard_secret, sign_standard_webhook
 
 VENDOR = "webhook"
+
+
+class OutboundWebhookSettings(VendorSettings):
+    """CONNECTOR_OUTBOUND_WEBHOOK_…: where goal events go, and the `whsec_` secret."""
+
+    model_config = vendor_config("OUTBOUND_WEBHOOK")
+
+    url: str | None = None
+    secret: SecretStr | None = None
 
 
 def delivery_id(event_type: str, goal_id: str, subject: str = "") -> str:
@@ -41,6 +53,7 @@ class WebhookGoals:
     """Posts goal events to one URL, signed with the outbound `whsec_` secret."""
 
     name = "webhook"
+    closes_goals = True
 
     def __init__(
         self,
@@ -65,26 +78,22 @@ class WebhookGoals:
     ) -> WebhookGoals:
         """From CONNECTOR_OUTBOUND_WEBHOOK_URL / _SECRET; `http_kw` goes to VendorHttp
         (sleep, jitter, session, budget…)."""
-        if not settings.outbound_webhook_url:
-            raise ConfigError("CONNECTOR_OUTBOUND_WEBHOOK_URL is not set")
-        if settings.outbound_webhook_secret is None:
-            raise ConfigError("CONNECTOR_OUTBOUND_WEBHOOK_SECRET is not set")
-        parts = urlsplit(settings.outbound_webhook_url)
+        own = settings.vendor(OutboundWebhookSettings)
+        url_var, secret_var = own.variable("url"), own.variable("secret")
+        if not own.url:
+            raise ConfigError(f"{url_var} is not set")
+        if own.secret is None:
+            raise ConfigError(f"{secret_var} is not set")
+        parts = urlsplit(own.url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ConfigError("CONNECTOR_OUTBOUND_WEBHOOK_URL must be an http(s) URL")
-        options: dict[str, Any] = {
-            "connect_timeout": settings.http_connect_timeout,
-            "read_timeout": settings.http_read_timeout,
-            "burst": settings.http_burst,
-            **http_kw,
-        }
-        http = VendorHttp(VENDOR, f"{parts.scheme}://{parts.netloc}", **options)
+            raise ConfigError(f"{url_var} must be an http(s) URL")
+        http = VendorHttp(VENDOR, f"{parts.scheme}://{parts.netloc}",
+                          **{**settings.http_options(), **http_kw})
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
-            return cls(http, settings.outbound_webhook_secret.get_secret_value(), path=path,
-                       clock=clock)
+            return cls(http, own.secret.get_secret_value(), path=path, clock=clock)
         except ValueError as exc:
-            raise ConfigError(f"CONNECTOR_OUTBOUND_WEBHOOK_SECRET: {exc}") from None
+            raise ConfigError(f"{secret_var}: {exc}") from None
 
     # -- delivery --
 
@@ -175,3 +184,21 @@ class WebhookGoals:
 
     def close_goal(self, goal: GoalRef) -> None:
         self._deliver("goal.completed", goal.goal_id, "", {"percent": 100})
+
+
+class OutboundWebhook:
+    """The outbound webhook as connected for one running product."""
+
+    def __init__(self, env: VendorEnv) -> None:
+        self.env = env
+
+    def adapter(self, role: Role) -> object | None:
+        if role is Role.GOALS:
+            return WebhookGoals.from_settings(self.env.settings, **self.env.http)
+        return None
+
+
+PLUGIN = VendorPlugin(
+    name=VENDOR, title="the HR system (webhook)", settings=OutboundWebhookSettings,
+    connect=OutboundWebhook, adapters={Role.GOALS: WebhookGoals},
+)

@@ -11,7 +11,7 @@ from connector.errors import AuthenticationError, RetriableAPIError
 from connector.models import Employee
 from connector.ports import EmployeeDirectory
 from connector.settings import Settings
-from connector.vendors.bamboohr import BambooHRDirectory
+from connector.vendors.bamboohr.directory import BambooHRDirectory
 
 BASE = "https://acme.bamboohr.com"
 DIRECTORY = f"{BASE}/api/v1/employees/directory"

@@ -22,7 +22,7 @@ from connector.errors import (
 from connector.models import Employee, Evidence, GoalKey, GoalRef
 from connector.ports import GoalTracker
 from connector.settings import Settings
-from connector.vendors.bamboohr import BambooHRGoals, evidence_tag, goal_marker, note_tag
+from connector.vendors.bamboohr.goals import BambooHRGoals, evidence_tag, goal_marker, note_tag
 from tests.support.bamboohr_spec import check_request, check_response, load_spec
 
 BASE = "https://acme.bamboohr.com"

@@ -9,8 +9,8 @@ import responses
 
 from connector.errors import AuthenticationError, RetriableAPIError
 from connector.http import VendorHttp
-from connector.vendors.orangehrm import error_message
-from connector.vendors.orangehrm_auth import OAuthToken
+from connector.vendors.orangehrm.auth import OAuthToken
+from connector.vendors.orangehrm.client import error_message
 from tests.support.fakes import ManualClock
 
 BASE = "https://hr.example.com"

@@ -15,7 +15,8 @@ from connector.errors import AuthenticationError, FatalAPIError, NotFoundError, 
 from connector.http import VendorHttp
 from connector.ports import ReviewSource
 from connector.settings import Settings
-from connector.vendors.orangehrm import OrangeHRMReviews, error_message, review_cycle
+from connector.vendors.orangehrm.client import error_message
+from connector.vendors.orangehrm.reviews import OrangeHRMReviews, review_cycle
 
 BASE = "https://hr.example.com"
 API = f"{BASE}/web/index.php/api/v2"

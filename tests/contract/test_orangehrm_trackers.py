@@ -15,12 +15,8 @@ from connector.errors import ConfigError, FatalAPIError, NotFoundError
 from connector.http import VendorHttp
 from connector.models import Employee, Evidence, GoalKey, GoalRef, Outcome
 from connector.ports import GoalTracker
-from connector.vendors.orangehrm import (
-    OrangeHRMTrackers,
-    error_message,
-    evidence_marker,
-    goal_marker,
-)
+from connector.vendors.orangehrm.client import error_message
+from connector.vendors.orangehrm.trackers import OrangeHRMTrackers, evidence_marker, goal_marker
 
 BASE = "https://hr.example.com"
 API = f"{BASE}/web/index.php/api/v2"

@@ -19,7 +19,7 @@ from connector.errors import (
 )
 from connector.models import Employee, LearnerRef, Outcome
 from connector.settings import Settings
-from connector.vendors.talentlms import TalentLMS, v1_path
+from connector.vendors.talentlms.lms import TalentLMS, v1_path
 
 ROOT = "https://acme.talentlms.com"
 API = f"{ROOT}/api/v1"
@@ -370,7 +370,7 @@ def test_from_settings_and_no_key_in_repr() -> None:
                         talentlms_api_key=SecretStr(KEY), talentlms_match_by="login",
                         talentlms_create_learners=True, http_burst=100)
     adapter = TalentLMS.from_settings(settings, max_attempts=2)
-    assert adapter.match_by == "login" and adapter.create_learners is True
+    assert adapter.match_by == "login" and adapter.creates_learners is True
     assert adapter.v1.base_url == f"{ROOT}/api/v1"
     assert KEY not in repr(adapter) and KEY not in repr(adapter.v1)
     with pytest.raises(ConfigError, match="TALENTLMS_API_KEY"):

@@ -9,7 +9,7 @@ import responses
 
 from connector.models import Outcome
 from connector.vendors.talentlms import TalentLMS
-from connector.vendors.talentlms_poller import TimelineCursor
+from connector.vendors.talentlms.timeline import TimelineCursor
 
 ROOT = "https://acme.talentlms.com"
 COMPLETIONS = f"{ROOT}/api/v1/gettimeline/event_type:course_completion"

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from connector.demo import seed_organisation
+from connector.demo.sandboxes import seed_organisation
 from connector.store.schema import inbox
 from tests.support.e2e import (
     ConnectorProcess,

@@ -18,7 +18,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connector.demo import seed_organisation
+from connector.demo.sandboxes import seed_organisation
 from connector.store.schema import inbox
 from tests.support.e2e import (
     ConnectorProcess,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.demo import start_sandboxes
+from connector.demo.sandboxes import start_sandboxes
 from connector.errors import SafetyStop
 from connector.store import ActionState, ApprovalState, MatchState
 from tests.support.scenario import Person, ScenarioClock, YearWorld, at

@@ -23,7 +23,8 @@ from connector.models import Employee, Evidence, GoalKey
 from connector.sandbox.bamboohr import create_app
 from connector.sandbox.common import RunningSimulator, serve
 from connector.settings import Settings
-from connector.vendors.bamboohr import LIST_CAP, BambooHRDirectory, BambooHRGoals
+from connector.vendors.bamboohr.directory import BambooHRDirectory
+from connector.vendors.bamboohr.goals import LIST_CAP, BambooHRGoals
 from tests.support.bamboohr_spec import SPEC_HOST, check_request, check_response, load_spec
 from webhooks.bamboohr_body import parse_bamboohr_employees as parse_employee_webhook
 from webhooks.signatures import SignatureError, verify_bamboohr

@@ -9,15 +9,13 @@ import pytest
 import requests
 
 from connector.cli import main
-from connector.demo import (
-    SANDBOX_KEY,
-    Sandboxes,
-    sandbox_settings,
-    seed_organisation,
-    start_sandboxes,
-)
+from connector.demo.sandboxes import Sandboxes, sandbox_settings, seed_organisation, start_sandboxes
 from connector.pollers import poll_reviews
-from connector.runtime import REFRESH_TOKEN_CURSOR, build_runtime
+from connector.runtime import build_runtime
+from connector.sandbox.kit import SANDBOX_KEY
+from connector.vendors.orangehrm import REFRESH_TOKEN
+
+REFRESH_TOKEN_CURSOR = f"_secret.{REFRESH_TOKEN}"  # where the store keeps it
 from connector.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "example.toml"

@@ -16,7 +16,7 @@ from connector.models import Employee, LearnerRef, Outcome
 from connector.sandbox.common import RunningSimulator, serve
 from connector.sandbox.talentlms import create_app
 from connector.vendors.talentlms import TalentLMS
-from connector.vendors.talentlms_poller import TimelineCursor
+from connector.vendors.talentlms.timeline import TimelineCursor
 
 KEY = "sandbox-key"
 

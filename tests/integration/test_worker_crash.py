@@ -33,7 +33,7 @@ from connector.sandbox import talentlms as talentlms_sandbox
 from connector.sandbox.common import RunningSimulator, serve
 from connector.store import ActionState, Store
 from connector.store.schema import jobs
-from connector.vendors.bamboohr import goal_marker
+from connector.vendors.bamboohr.goals import goal_marker
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,7 @@ from connector.settings import Settings
 from connector.store import Store
 from connector.store.engine import make_engine
 from connector.store.jobs import Job
-from connector.vendors.bamboohr import BambooHRGoals
+from connector.vendors.bamboohr.goals import BambooHRGoals
 from connector.vendors.talentlms import TalentLMS
 from connector.worker import Worker
 from mappings.loader import load_mapping

@@ -33,7 +33,7 @@ from typing import IO, Any
 import requests
 from flask import Response, request
 
-from connector.demo import Sandboxes
+from connector.demo.sandboxes import Sandboxes
 from connector.sandbox import bamboohr as sandbox_bamboohr
 from connector.sandbox import orangehrm as sandbox_orangehrm
 from connector.sandbox import talentlms as sandbox_talentlms
@@ -110,8 +110,7 @@ class Vendors:
 
     def as_sandboxes(self) -> Sandboxes:
         """The shape `connector.demo.seed_organisation` takes."""
-        return Sandboxes(talentlms=self.talentlms, bamboohr=self.bamboohr,
-                         orangehrm=self.orangehrm)
+        return Sandboxes.at({sim.name: sim.url for sim in self.all})
 
     def faults(self, **switches: Any) -> None:
         """Set the same fault switches on every vendor (`POST /_sandbox/faults`)."""

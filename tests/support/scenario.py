@@ -20,12 +20,13 @@ from typing import Any
 import requests
 
 from connector.cli import main as connector_cli
-from connector.demo import SANDBOX_KEY, Sandboxes, sandbox_settings
+from connector.demo.sandboxes import Sandboxes, sandbox_settings
 from connector.pollers import poll_completions, poll_reviews, sync_directory
 from connector.recert import check_recertifications
 from connector.runtime import Runtime, build_runtime
+from connector.sandbox.kit import SANDBOX_KEY
 from connector.store import Goal, Identity, Store
-from connector.vendors.orangehrm import OrangeHRMReviews
+from connector.vendors.orangehrm.reviews import OrangeHRMReviews
 from connector.worker import Worker
 from mappings.loader import load_mapping
 

@@ -196,8 +196,17 @@ def test_bulk_limits_are_reported(mapping: Mapping) -> None:
     assert planner.enrollments_planned == 6
     problems = planner.bulk_limit_problems(headcount=4)
     assert any("max_assignments_per_run = 4" in p for p in problems)
-    assert any("3 of 4 employees (75%)" in p for p in problems)
+    # Below the small-batch floor a share is not judged: a 4-person team is not stopped.
+    assert not any("employees" in p for p in problems)
     assert planner.bulk_limit_problems(headcount=100)[1:] == []
+    # From the floor up, the mapping's share and the operator's setting both apply.
+    for n in range(3, 12):
+        planner.plan_review(review(("negotiation", 2), employee=f"E{n}", review_id=f"R{n}"))
+    problems = planner.bulk_limit_problems(headcount=20, max_share=0.5)
+    assert planner.employees_enrolled > 10
+    assert any(f"{planner.employees_enrolled} of 20 employees" in p
+               and "limits.max_assignment_share" in p for p in problems)
+    assert any("CONNECTOR_MAX_ASSIGNMENT_SHARE = 0.5" in p for p in problems)
 
 
 def test_plan_is_deterministic(mapping: Mapping) -> None:

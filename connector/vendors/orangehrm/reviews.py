@@ -1,4 +1,4 @@
-"""OrangeHRM 5: finished performance reviews in (ReviewSource), trackers + logs out (GoalTracker).
+"""OrangeHRM 5: finished performance reviews and their KPI ratings, as a `ReviewSource`.
 
 Contract checked against OrangeHRM 5's source (orangehrm/orangehrm,
 `src/plugins/orangehrmPerformancePlugin/Api`, the `@OA` annotations and the Model classes):
@@ -15,12 +15,6 @@ Contract checked against OrangeHRM 5's source (orangehrm/orangehrm,
 - `…/evaluation/supervisor` and `…/evaluation/employee`: items `{id, rating, comment, kpi{id}}`,
   `meta.kpis[] {id, title, minRating, maxRating}` (the review's own KPIs).
 - `GET /api/v2/performance/kpis` (`KpiModel`): `{id, title, jobTitle{…}, minRating, maxRating}`.
-- Trackers (`PerformanceTrackerAPI`): POST `/api/v2/performance/config/trackers`
-  `{trackerName (≤200), empNumber, reviewerEmpNumbers}`; GET lists with `empNumber`; PUT only
-  renames / changes reviewers; DELETE is a soft delete. There is no status, archive or close.
-- Logs (`PerformanceTrackerLogAPI`): POST `/api/v2/performance/trackers/{id}/logs`
-  `{log (≤150), comment (≤3000), achievement (1 positive, 2 negative)}`; GET lists them.
-
 Identity: `employee_id` is `str(empNumber)`, the key every OrangeHRM endpoint takes (trackers
 need it). The HR-facing "Employee Id" (`employeeId`) is not in the review list; the e-mail comes
 from `GET /api/v2/pim/employee/{empNumber}/contact-details` (`workEmail`) when `fetch_emails`.
@@ -28,129 +22,28 @@ from `GET /api/v2/pim/employee/{empNumber}/contact-details` (`workEmail`) when `
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import requests
-
 from connector.errors import ConfigError, NotFoundError
-from connector.http import VendorHttp, json_object
-from connector.models import Employee, Evidence, GoalKey, GoalRef, Outcome, Rating, Review
+from connector.http import VendorHttp
+from connector.models import Employee, Rating, Review
 from connector.settings import Settings
-from connector.vendors.orangehrm_auth import TOKEN_PATH, OAuthToken, token_error_message
+from connector.vendors.orangehrm.client import (
+    API,
+    VENDOR,
+    OrangeHRMSettings,
+    iter_pages,
+    orangehrm_http,
+)
 
 log = logging.getLogger(__name__)
 
-VENDOR = "orangehrm"
-API = "/web/index.php/api/v2"
 STATUS_COMPLETED = 4
-ACHIEVEMENT_POSITIVE = 1
-ACHIEVEMENT_NEGATIVE = 2
-LOG_MAX = 150
-COMMENT_MAX = 3000
-TRACKER_NAME_MAX = 200
 CURSOR_VERSION = 1
-
-
-def error_message(response: requests.Response) -> str | None:
-    """OrangeHRM's `{"error": {"status", "message", "data": {"invalidParamKeys"}}}` as text."""
-    body = json_object(response)
-    if body is None:
-        return None
-    error = body.get("error")
-    if not isinstance(error, dict):
-        return token_error_message(response)
-    message = str(error.get("message") or "")
-    data = error.get("data")
-    keys = data.get("invalidParamKeys") if isinstance(data, dict) else None
-    if isinstance(keys, dict) and keys:
-        message += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(keys.items())) + ")"
-    return message or None
-
-
-def orangehrm_token(
-    settings: Settings,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-    on_refresh_token: Callable[[str], None] | None = None,
-    **http_kw: Any,
-) -> OAuthToken:
-    """The OAuth token holder from settings. Share one per process between the review source
-    and the tracker: refresh tokens rotate, so two holders refreshing the same one would
-    revoke each other's."""
-    if not settings.orangehrm_client_id:
-        raise ConfigError("CONNECTOR_ORANGEHRM_CLIENT_ID is required for OrangeHRM")
-    token_http = VendorHttp(VENDOR, settings.orangehrm_base_url,
-                            **_http_options(settings, clock, http_kw))
-    secret = settings.orangehrm_client_secret
-    refresh = settings.orangehrm_refresh_token
-    return OAuthToken(
-        token_http,
-        client_id=settings.orangehrm_client_id,
-        client_secret=secret.get_secret_value() if secret else None,
-        refresh_token=refresh.get_secret_value() if refresh else None,
-        token_path=TOKEN_PATH,
-        clock=clock,
-        on_refresh_token=on_refresh_token,
-    )
-
-
-def orangehrm_http(
-    settings: Settings,
-    *,
-    token: OAuthToken | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    on_refresh_token: Callable[[str], None] | None = None,
-    **http_kw: Any,
-) -> VendorHttp:
-    """A `VendorHttp` for the OrangeHRM API, authenticated by `token` (made from settings if
-    not given). `http_kw` go to `VendorHttp` (sleep, jitter, budget, observer…)."""
-    if token is None:
-        token = orangehrm_token(settings, clock=clock, on_refresh_token=on_refresh_token,
-                                **http_kw)
-    return VendorHttp(VENDOR, settings.orangehrm_base_url, auth=token,
-                      **_http_options(settings, clock, http_kw))
-
-
-def _http_options(settings: Settings, clock: Callable[[], float],
-                  http_kw: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "connect_timeout": settings.http_connect_timeout,
-        "read_timeout": settings.http_read_timeout,
-        "burst": settings.http_burst,
-        "clock": clock,
-        "error_message": error_message,
-        **http_kw,
-    }
-
-
-def iter_pages(http: VendorHttp, path: str, *, operation: str, params: dict[str, Any] | None = None,
-               page_size: int = 50) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """Every item of a `{data, meta.total}` list, paged with limit/offset; yields (item, meta)."""
-    offset = 0
-    while True:
-        body = http.get_json(path, operation=operation,
-                             params={**(params or {}), "limit": page_size, "offset": offset})
-        if not isinstance(body, dict):
-            body = {}
-        items = body.get("data") or []
-        meta = body.get("meta") or {}
-        for item in items:
-            yield item, meta
-        offset += len(items)
-        total = meta.get("total")
-        if not items or (isinstance(total, int) and offset >= total) or (
-            total is None and len(items) < page_size
-        ):
-            return
-
-
-# --- reviews ---------------------------------------------------------------------------------
 
 
 def _parse_day(value: Any) -> date | None:
@@ -236,7 +129,8 @@ class OrangeHRMReviews:
     @classmethod
     def from_settings(cls, settings: Settings, *, http: VendorHttp | None = None,
                       **kw: Any) -> OrangeHRMReviews:
-        kw.setdefault("include_self_ratings", settings.orangehrm_include_self_ratings)
+        kw.setdefault("include_self_ratings",
+                      settings.vendor(OrangeHRMSettings).include_self_ratings)
         return cls(http or orangehrm_http(settings), **kw)
 
     def reviews_completed_since(self, cursor: str | None) -> tuple[list[Review], str | None]:
@@ -366,115 +260,3 @@ def _number(value: Any) -> float | None:
 
 
 # --- trackers ----------------------------------------------------------------------------------
-
-
-def goal_marker(key: GoalKey) -> str:
-    """A short, stable tag in the tracker name so the tracker can be found after a crash."""
-    return "[sg:" + hashlib.sha256(str(key).encode()).hexdigest()[:12] + "]"
-
-
-def evidence_marker(evidence: Evidence) -> str:
-    when = evidence.completed_at.isoformat()
-    raw = f"{evidence.goal}|{evidence.course_id}|{when}|{evidence.outcome}"
-    return "[sg-evidence:" + hashlib.sha256(raw.encode()).hexdigest()[:12] + "]"
-
-
-CLOSED_MARKER = "[sg-closed]"
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-class OrangeHRMTrackers:
-    """Development goals as OrangeHRM performance trackers, evidence as tracker logs.
-
-    One tracker per goal, named "<title> [sg:<hash of the goal key>]" so `find_goal` can match
-    it after a crash. OrangeHRM trackers have no milestones, progress or close: a course
-    completion is a positive log (`complete_course` adds nothing more), a failed attempt or a
-    note is a negative log (OrangeHRM has no neutral one), and `close_goal` posts a final
-    positive "Goal complete" log (trackers cannot be archived through the API; DELETE would
-    hide the history). The API user must be a reviewer on the tracker to post logs: reviewers
-    are `reviewer_emp_numbers`, else the employee's manager.
-    """
-
-    name = VENDOR
-
-    def __init__(self, http: VendorHttp, *, reviewer_emp_numbers: Sequence[int] = (),
-                 page_size: int = 50) -> None:
-        self.http = http
-        self.reviewer_emp_numbers = [int(n) for n in reviewer_emp_numbers]
-        self.page_size = page_size
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, http: VendorHttp | None = None,
-                      **kw: Any) -> OrangeHRMTrackers:
-        return cls(http or orangehrm_http(settings), **kw)
-
-    def _ref(self, tracker_id: Any) -> GoalRef:
-        return GoalRef(tracker=VENDOR, goal_id=str(tracker_id))
-
-    def find_goal(self, employee: Employee, key: GoalKey, title: str) -> GoalRef | None:
-        marker = goal_marker(key)
-        for item, _ in iter_pages(self.http, f"{API}/performance/config/trackers",
-                                  operation="list trackers",
-                                  params={"empNumber": int(employee.employee_id)},
-                                  page_size=self.page_size):
-            if str(item.get("trackerName", "")).endswith(marker):
-                return self._ref(item["id"])
-        return None
-
-    def open_goal(self, employee: Employee, key: GoalKey, title: str, due_date: date,
-                  courses: Sequence[tuple[str, str]]) -> GoalRef:
-        reviewers = self.reviewer_emp_numbers or (
-            [int(employee.manager_id)] if employee.manager_id else []
-        )
-        if not reviewers:
-            raise ConfigError(
-                f"orangehrm: no tracker reviewer for employee {employee.employee_id}: set "
-                "reviewer_emp_numbers (the API user's own empNumber) or give the manager")
-        marker = goal_marker(key)
-        name = _shorten(title, TRACKER_NAME_MAX - len(marker) - 1) + " " + marker
-        body = self.http.post_json(
-            f"{API}/performance/config/trackers", operation="create tracker",
-            json={"trackerName": name, "empNumber": int(employee.employee_id),
-                  "reviewerEmpNumbers": reviewers})
-        return self._ref(body["data"]["id"])
-
-    def _logs(self, goal: GoalRef) -> Iterator[dict[str, Any]]:
-        for item, _ in iter_pages(self.http, f"{API}/performance/trackers/{goal.goal_id}/logs",
-                                  operation="list tracker logs", page_size=self.page_size):
-            yield item
-
-    def _post_log(self, goal: GoalRef, text: str, comment: str, achievement: int) -> None:
-        self.http.post_json(
-            f"{API}/performance/trackers/{goal.goal_id}/logs", operation="add tracker log",
-            json={"log": _shorten(text, LOG_MAX), "comment": _shorten(comment, COMMENT_MAX),
-                  "achievement": achievement})
-
-    def evidence_exists(self, goal: GoalRef, evidence: Evidence) -> bool:
-        marker = evidence_marker(evidence)
-        return any(marker in str(item.get("comment") or "") for item in self._logs(goal))
-
-    def add_evidence(self, goal: GoalRef, evidence: Evidence) -> None:
-        text = evidence.text()
-        marker = evidence_marker(evidence)
-        # The marker goes last and the details are cut first, so it survives the 3000 limit.
-        comment = _shorten(text, COMMENT_MAX - len(marker) - 1) + "\n" + marker
-        failed = evidence.outcome is Outcome.FAILED
-        self._post_log(goal, text, comment,
-                       ACHIEVEMENT_NEGATIVE if failed else ACHIEVEMENT_POSITIVE)
-
-    def add_note(self, goal: GoalRef, text: str) -> None:
-        self._post_log(goal, text, text, ACHIEVEMENT_NEGATIVE)
-
-    def complete_course(self, goal: GoalRef, course_id: str, percent: float) -> None:
-        """No milestones or percentage in OrangeHRM: the evidence log already says it."""
-        log.debug("orangehrm tracker %s: course %s done (%.0f%%), nothing to set",
-                  goal.goal_id, course_id, percent)
-
-    def close_goal(self, goal: GoalRef) -> None:
-        if any(CLOSED_MARKER in str(item.get("comment") or "") for item in self._logs(goal)):
-            return
-        self._post_log(goal, "Goal complete",
-                       f"All linked courses are complete.\n{CLOSED_MARKER}", ACHIEVEMENT_POSITIVE)

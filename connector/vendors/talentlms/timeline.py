@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.models import CompletionEvent, Outcome
+from connector.models import CompletionEvent, Outcome, completion_event_id
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,6 @@ class TimelineCursor:
 
 
 # --- events ------------------------------------------------------------------------------------
-
-def completion_event_id(user_id: str, course_id: str, seconds: int, outcome: Outcome) -> str:
-    """The dedupe key of a completion: a pass and a failure in the same second stay apart,
-    and the reconciler's reading of the same pass (from the progress call) gets the same id."""
-    base = f"{user_id}:{course_id}:{seconds}"
-    return base if outcome is Outcome.PASSED else f"{base}:{outcome.value}"
-
 
 def event_from_timeline(raw: Mapping[str, Any], event_type: str) -> CompletionEvent | None:
     """One timeline entry as a `CompletionEvent`; None (logged) when it lacks what we need."""

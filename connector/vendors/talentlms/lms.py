@@ -1,8 +1,8 @@
 """TalentLMS as a `LearningPlatform`: learners, catalogue, enrollments, progress, completions.
 
 API v1 (HTTP Basic with the key as user name) serves everything; API v2 (`X-API-Key`) is used
-only for batch enrollments when the account has it (see `talentlms_v2`). Completions come from
-the v1 timeline (see `talentlms_poller`).
+only for batch enrollments when the account has it (see `batches.py`). Completions come from
+the v1 timeline (see `timeline.py`).
 
 Calls are the scarce resource (2,000 an hour on the smaller plans), so the adapter caches per
 instance — one instance per run: the catalogue is read once, all learners can be prefetched
@@ -25,22 +25,41 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import requests
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from connector.errors import ConfigError, FatalAPIError, VendorError
 from connector.http import RateBudget, VendorHttp, json_object
-from connector.models import CompletionEvent, Course, Employee, LearnerRef, Outcome, Progress
-from connector.settings import Settings
-from connector.vendors.talentlms_poller import (
+from connector.models import (
+    CompletionEvent,
+    Course,
+    Employee,
+    LearnerRef,
+    Outcome,
+    Progress,
     completion_event_id,
-    new_completions,
-    number,
-    text,
-    unix_time,
 )
-from connector.vendors.talentlms_v2 import ALREADY_ENROLLED, BatchEnroller
+from connector.settings import Settings, VendorSettings, vendor_config
+from connector.vendors.talentlms.batches import ALREADY_ENROLLED, BatchEnroller
+from connector.vendors.talentlms.timeline import new_completions, number, text, unix_time
 
 log = logging.getLogger(__name__)
+
+
+class TalentLMSSettings(VendorSettings):
+    """CONNECTOR_TALENTLMS_…: the LMS, its completion timeline and v2 batch enrollments."""
+
+    model_config = vendor_config("TALENTLMS")
+
+    base_url: str = "https://example.talentlms.com"
+    api_key: SecretStr | None = None
+    api: Literal["v1", "v2"] = "v1"
+    v2_api_key: SecretStr | None = None
+    v2_version: str = "2024-01-01"
+    match_by: Literal["email", "login", "custom_field"] = "email"
+    custom_field: str | None = None
+    create_learners: bool = False
+    hourly_limit: int = 2000
+    poll_seconds: int = Field(default=300, ge=1)
 
 TALENTLMS_BURST = 30  # calls per second: 30 + 5 s x 30/s stays under "200 calls per 5 seconds"
 DOES_NOT_EXIST = "does not exist"
@@ -127,7 +146,7 @@ class TalentLMS:
         self.base_url = root
         self.match_by: MatchBy = match_by
         self.custom_field = custom_field
-        self.create_learners = create_learners
+        self.creates_learners = create_learners
         self.api = api
         self.v1 = VendorHttp("talentlms", f"{root}/api/v1",
                              auth=(key.get_secret_value(), ""), **knobs)
@@ -149,21 +168,18 @@ class TalentLMS:
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> TalentLMS:
         """The adapter as the operator configured it; `kw` overrides (clock, budget, …)."""
-        if settings.talentlms_api_key is None:
-            raise ConfigError("CONNECTOR_TALENTLMS_API_KEY is not set")
+        own = settings.vendor(TalentLMSSettings)
+        if own.api_key is None:
+            raise ConfigError(f"{own.variable('api_key')} is not set")
+        http = settings.http_options()
         options: dict[str, Any] = {
-            "match_by": settings.talentlms_match_by,
-            "custom_field": settings.talentlms_custom_field,
-            "create_learners": settings.talentlms_create_learners,
-            "api": settings.talentlms_api,
-            "v2_api_key": settings.talentlms_v2_api_key,
-            "v2_version": settings.talentlms_v2_version,
-            "connect_timeout": settings.http_connect_timeout,
-            "read_timeout": settings.http_read_timeout,
-            "burst": min(settings.http_burst, TALENTLMS_BURST),
+            "match_by": own.match_by, "custom_field": own.custom_field,
+            "create_learners": own.create_learners, "api": own.api,
+            "v2_api_key": own.v2_api_key, "v2_version": own.v2_version,
+            **http, "burst": min(http["burst"], TALENTLMS_BURST),
         }
         options.update(kw)
-        return cls(settings.talentlms_base_url, settings.talentlms_api_key, **options)
+        return cls(own.base_url, own.api_key, **options)
 
     def __repr__(self) -> str:
         return f"TalentLMS(base_url={self.base_url!r}, api={self.api!r})"
@@ -212,7 +228,7 @@ class TalentLMS:
 
     def create_learner(self, employee: Employee) -> LearnerRef:
         """Sign the employee up. Refused unless creating learners is switched on."""
-        if not self.create_learners:
+        if not self.creates_learners:
             raise FatalAPIError("creating learners is switched off "
                                 "(CONNECTOR_TALENTLMS_CREATE_LEARNERS)", vendor=self.name,
                                 operation="create learner")
@@ -392,7 +408,7 @@ class TalentLMS:
     def completions_since(
         self, cursor: str | None
     ) -> tuple[list[CompletionEvent], str | None, bool]:
-        """Completions and failures from the timeline after `cursor` (see talentlms_poller)."""
+        """Completions and failures from the timeline after `cursor` (see timeline.py)."""
         pages: dict[str, list[Any]] = {}
         for event_type in ("course_completion", "course_failure"):
             page = self.v1.get_json(v1_path("gettimeline", event_type=event_type),

@@ -1,5 +1,4 @@
-"""BambooHR: development goals with course milestones and evidence comments, the employee
-directory, and verification of BambooHR's signed employee webhooks.
+"""BambooHR development goals: course milestones, evidence comments, training records.
 
 Paths, fields and error cases follow the official OpenAPI file
 (`shared/vendor-specs/bamboohr-public-api.yaml`). Facts this module relies on:
@@ -7,7 +6,6 @@ Paths, fields and error cases follow the official OpenAPI file
 - Goal lists and comment lists are capped at 50, so "not found" is only proof of absence when
   the list was shorter than the cap; otherwise we look wider or refuse to guess.
 - There is no "get one goal" in v1; the documented single-goal read is `…/goals/{id}/aggregate`.
-- Errors often arrive with an empty body and the reason in `X-BambooHR-Error-Message`.
 - Creating a goal and posting a comment are not idempotent, so they are never retried blindly;
   the executor asks `find_goal` / `evidence_exists` first, which read the markers we write.
 
@@ -24,56 +22,18 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-import requests
-
-from connector.errors import ConfigError, FatalAPIError, VendorError
-from connector.http import VendorHttp, json_object
+from connector.errors import FatalAPIError
+from connector.http import VendorHttp
 from connector.models import Employee, Evidence, GoalKey, GoalRef
 from connector.settings import Settings
+from connector.vendors.bamboohr.client import VENDOR, BambooHRSettings, bamboohr_http, numeric_id
 
 log = logging.getLogger(__name__)
 
-VENDOR = "bamboohr"
 LIST_CAP = 50  # the documented cap on goal and comment lists
 GOAL_MARKER = "connector-goal: "
 COURSES_MARKER = "connector-courses: "
-ERROR_HEADER = "X-BambooHR-Error-Message"
-SIGNATURE_HEADER = "X-BambooHR-Signature"
-TIMESTAMP_HEADER = "X-BambooHR-Timestamp"
 _GOALS = "/api/v1/performance/employees/{eid}/goals"
-
-
-def bamboohr_error_message(response: requests.Response) -> str | None:
-    """BambooHR's reason for a failed call: the header first (bodies are often empty)."""
-    header = response.headers.get(ERROR_HEADER, "").strip()
-    if header:
-        return header
-    body = json_object(response)
-    if body is not None:
-        for value in (body.get("error"), body.get("message"), body.get("errors")):
-            candidate = value.get("message") or value.get("error") if isinstance(value, dict) \
-                else value
-            if isinstance(candidate, str) and candidate.strip():
-                return candidate.strip()
-    return None
-
-
-def bamboohr_http(settings: Settings, **http_kw: Any) -> VendorHttp:
-    """The HTTP client for BambooHR: Basic auth with the API key as user and `x` as password."""
-    if settings.bamboohr_api_key is None:
-        raise ConfigError("CONNECTOR_BAMBOOHR_API_KEY is not set")
-    options: dict[str, Any] = {
-        "connect_timeout": settings.http_connect_timeout,
-        "read_timeout": settings.http_read_timeout,
-        "burst": settings.http_burst,
-        **http_kw,
-    }
-    return VendorHttp(
-        VENDOR, settings.bamboohr_base_url,
-        auth=(settings.bamboohr_api_key.get_secret_value(), "x"),
-        headers={"Accept": "application/json"},
-        error_message=bamboohr_error_message, **options,
-    )
 
 
 def goal_marker(key: GoalKey) -> str:
@@ -93,14 +53,6 @@ def note_tag(text: str) -> str:
 def training_tag(evidence: Evidence) -> str:
     day = evidence.completed_at.date().isoformat()
     return f"[connector {evidence.goal} {evidence.course_id} {day}]"
-
-
-def _numeric_id(value: str, operation: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise FatalAPIError(f"BambooHR employee ids are numeric, got {value!r}",
-                            vendor=VENDOR, operation=operation) from None
 
 
 def _split_ref(goal: GoalRef, operation: str) -> tuple[str, str]:
@@ -129,11 +81,9 @@ def map_milestones(course_ids: Sequence[str], titles: Sequence[str],
         if course_id not in mapping and remaining:
             mapping[course_id] = str(remaining.pop(0)["id"])
     return mapping
-
-
 class BambooHRGoals:
     """`GoalTracker` on BambooHR goals: one goal per (employee, skill, cycle), one milestone per
-    course, one comment per piece of evidence, closed at 100 % unless `close_goals` is off."""
+    course, one comment per piece of evidence, closed at 100 % unless closing is switched off."""
 
     name = "bamboohr"
 
@@ -141,7 +91,7 @@ class BambooHRGoals:
                  training_type_id: int | None = None,
                  today: Callable[[], date] = _utc_today) -> None:
         self.http = http
-        self.close_goals = close_goals
+        self.closes_goals = close_goals
         self.training_type_id = training_type_id
         self._today = today
 
@@ -151,8 +101,9 @@ class BambooHRGoals:
     @classmethod
     def from_settings(cls, settings: Settings, *, today: Callable[[], date] = _utc_today,
                       **http_kw: Any) -> BambooHRGoals:
-        return cls(bamboohr_http(settings, **http_kw), close_goals=settings.bamboohr_close_goals,
-                   training_type_id=settings.bamboohr_training_type_id, today=today)
+        own = settings.vendor(BambooHRSettings)
+        return cls(bamboohr_http(settings, own, **http_kw), close_goals=own.close_goals,
+                   training_type_id=own.training_type_id, today=today)
 
     # -- finding and opening --
 
@@ -160,7 +111,7 @@ class BambooHRGoals:
         """Our goal for `key`, found by the marker line in its description (not by title,
         which people may edit). Raises rather than answer "absent" from a capped list."""
         operation = "find goal"
-        eid = str(_numeric_id(employee.employee_id, operation))
+        eid = str(numeric_id(employee.employee_id, operation))
         path = _GOALS.format(eid=eid)
         marker = goal_marker(key)
         capped = False
@@ -200,7 +151,7 @@ class BambooHRGoals:
                   courses: Sequence[tuple[str, str]]) -> GoalRef:
         """Create the goal, shared with the owner and their manager, one milestone per course."""
         operation = "create goal"
-        owner = _numeric_id(employee.employee_id, operation)
+        owner = numeric_id(employee.employee_id, operation)
         shared = [owner]
         if employee.manager_id and employee.manager_id.isdigit() and \
                 int(employee.manager_id) != owner:
@@ -310,7 +261,7 @@ class BambooHRGoals:
         """Close the goal; with `close_goals` off, leave it open at 100 %."""
         eid, gid = _split_ref(goal, "close goal")
         base = f"{_GOALS.format(eid=eid)}/{gid}"
-        if not self.close_goals:
+        if not self.closes_goals:
             if not goal.milestone_ids:
                 self._set_percent(base, 100)
             return
@@ -334,7 +285,7 @@ class BambooHRGoals:
         if self.training_type_id is None:
             return None
         operation = "create training record"
-        eid = _numeric_id(employee_id, operation)
+        eid = numeric_id(employee_id, operation)
         path = f"/api/v1/training/record/employee/{eid}"
         tag = training_tag(evidence)
         existing = self.http.get_json(path, operation="list training records",
@@ -347,67 +298,3 @@ class BambooHRGoals:
                 "type": self.training_type_id, "notes": f"{evidence.text()}\n{tag}"}
         created = self.http.post_json(path, operation=operation, json=body)
         return str(created["id"]) if isinstance(created, dict) and "id" in created else None
-
-
-class BambooHRDirectory:
-    """`EmployeeDirectory` over `GET /api/v1/employees/directory`.
-
-    Chosen over the newer `GET /api/v1/employees` because the spec documents that one for OAuth
-    only, while the directory takes the same Basic-auth API key as the goals. The directory
-    lists active employees only: a leaver is someone who is no longer in a complete answer.
-    """
-
-    name = "bamboohr"
-
-    def __init__(self, http: VendorHttp) -> None:
-        self.http = http
-
-    def __repr__(self) -> str:
-        return f"BambooHRDirectory(base_url={self.http.base_url!r})"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **http_kw: Any) -> BambooHRDirectory:
-        return cls(bamboohr_http(settings, **http_kw))
-
-    def list_employees(self) -> tuple[list[Employee], bool]:
-        operation = "read employee directory"
-        try:
-            body = self.http.get_json("/api/v1/employees/directory", operation=operation)
-        except VendorError as exc:
-            if exc.status == 404:  # "The directory is empty": never a reason to offboard all
-                return [], False
-            raise
-        rows = body.get("employees") if isinstance(body, dict) else None
-        if not isinstance(rows, list):
-            log.warning("bamboohr directory answer without an employee list")
-            return [], False
-        complete = True
-        by_name: dict[str, list[str]] = {}
-        for row in rows:
-            if isinstance(row, dict) and row.get("id") is not None and row.get("displayName"):
-                by_name.setdefault(str(row["displayName"]), []).append(str(row["id"]))
-        people: list[Employee] = []
-        for row in rows:
-            if not isinstance(row, dict) or not str(row.get("id") or "").strip():
-                complete = False
-                continue
-            people.append(_employee_from_row(row, by_name))
-        return people, complete
-
-
-def _text(value: Any) -> str | None:
-    return (str(value).strip() or None) if value is not None else None
-
-
-def _employee_from_row(row: Mapping[str, Any], by_name: Mapping[str, list[str]]) -> Employee:
-    """A directory row → Employee. The directory names the supervisor; an id field
-    (`supervisorEId`, `supervisorId`) wins when a company adds one, else a unique name match."""
-    manager = _text(row.get("supervisorEId")) or _text(row.get("supervisorId"))
-    if manager is None and row.get("supervisor"):
-        candidates = by_name.get(str(row["supervisor"]), [])
-        manager = candidates[0] if len(candidates) == 1 else None
-    status = str(row.get("status") or "Active")
-    return Employee(employee_id=str(row["id"]).strip(), email=_text(row.get("workEmail")),
-                    first_name=_text(row.get("firstName")), last_name=_text(row.get("lastName")),
-                    role=_text(row.get("jobTitle")), manager_id=manager,
-                    active=status.lower() == "active")

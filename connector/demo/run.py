@@ -1,0 +1,176 @@
+"""`connector demo`: the whole loop, for real, against the sandbox vendors on loopback.
+
+Starts the sandbox of each vendor in the cast (by default the LMS, the goal tracker with its
+directory, and the review source the registry names in `DEFAULT_ROLES`), seeds an organisation
+(60 people in 3 roles, one finished review cycle), then runs the product exactly as in
+production — the directory read, the review poller, the worker, the completion poller — and
+ends with a summary, the trace of one employee and a check of the vendors' end state against
+the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from connector.demo.checks import format_summary, summarise
+from connector.demo.org import make_org
+from connector.demo.sandboxes import Sandboxes, sandbox_settings, start_sandboxes
+from connector.errors import InputError, SafetyStop
+from connector.pollers import poll_completions, poll_reviews, sync_directory
+from connector.runtime import Runtime, build_runtime
+from connector.store import AssignmentState, GoalState, Store
+from connector.vendors.registry import Role, title
+from connector.worker import Worker
+
+DEMO_MARKER = "demo.database"
+
+
+def complete_some_courses(sb: Sandboxes, store: Store, rng: random.Random) -> tuple[int, int]:
+    """Learners finish about half of their courses in the LMS; a few fail first."""
+    lms = sb.playing(Role.LMS)
+    done = failed = 0
+    for row in store.assignments_for(state=AssignmentState.ENROLLED):
+        identity = store.identity(row.employee_id)
+        if not identity or not identity.lms_user_id or rng.random() > 0.55:
+            continue
+        score = rng.randint(70, 100)
+        if rng.random() < 0.1:
+            lms.complete(identity.lms_user_id, row.course_id, passed=False, score=40,
+                         completed_at=datetime.now(UTC) - timedelta(hours=1))
+            failed += 1
+        lms.complete(identity.lms_user_id, row.course_id, passed=True, score=score)
+        done += 1
+    return done, failed
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def prepare_database(path: Path) -> str:
+    """A fresh demo database; an existing non-demo database is never overwritten."""
+    url = f"sqlite:///{path}"
+    if path.exists():
+        store = Store.open(url)
+        is_demo = bool(store.audit_events(DEMO_MARKER))
+        store.close()
+        if not is_demo:
+            raise InputError(f"{path} exists and was not made by the demo; move it away or "
+                             "pass --database PATH")
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = Store.open(url)
+    store.audit(None, None, DEMO_MARKER, "database made by `connector demo` (safe to replace)")
+    store.close()
+    return url
+
+
+def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
+             seed: int = 7) -> int:
+    started = time.monotonic()
+    url = prepare_database(database)
+    sb = start_sandboxes()
+    try:
+        _say(f"▶ started sandbox {sb.titles()} on loopback")
+        org = make_org(employees=employees, seed=seed)
+        for sim in sb.sims.values():
+            sim.seed(org)
+        _say(f"  seeded {len(org.people)} employees in {len(org.roles)} roles, one finished "
+             f"review cycle, a {len(org.courses)}-course catalogue")
+        rt = build_runtime(sandbox_settings(sb, url))
+        worker = Worker(rt.ctx)
+        lms, goals, reviewer = (title(sb.roles[r]) for r in (Role.LMS, Role.GOALS, Role.REVIEWS))
+        if rt.directory is not None:
+            _say(f"▶ reading the {title(rt.directory.name)} directory")
+            queued, _ = sync_directory(rt.store, rt.directory, max_leaver_share=0.05)
+            worker.drain()
+            _say(f"  {queued} employees known")
+        _say(f"▶ polling {reviewer} for finished reviews")
+        reviews = 0
+        for source in rt.review_sources:
+            try:
+                reviews += poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping))
+            except SafetyStop as stop:
+                _say(f"  ⚠ safety limit: {stop}")
+                _say("  (in production a person checks the plan and runs again with --confirm; "
+                     "the demo confirms for you)")
+                reviews += poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping),
+                                        confirm=True)
+        _say(f"  {reviews} reviews queued; finding gaps, assigning courses, opening goals…")
+        stats = worker.drain(concurrency=2)
+        _say(f"  {stats.done} jobs done, {stats.retried} retried, {stats.dead} dead")
+        _say(f"▶ learners complete courses in {lms} (about half; a few fail first)")
+        done, failed = complete_some_courses(sb, rt.store, random.Random(seed))
+        _say(f"  {done} completions, {failed} failed attempts")
+        _say(f"▶ polling {lms} for completions; posting evidence in {goals}, moving and "
+             "closing goals")
+        new, _ = poll_completions(rt.store, _require(rt.lms))
+        stats = worker.drain(concurrency=2)
+        _say(f"  {new} completion events; {stats.done} jobs done, {stats.dead} dead")
+        summary = summarise(rt, sb)
+        _say(format_summary(summary))
+        _show_trace(rt)
+        prefix = "" if database == Path("connector.db") else f"CONNECTOR_DATABASE_URL={url} "
+        command = _connector_command()
+        _say(f"\nfinished in {time.monotonic() - started:.1f} s. Explore with:\n"
+             f"  {prefix}{command} status\n"
+             f"  {prefix}{command} trace {summary['example_employee']}")
+        ok = summary["checks_ok"]
+        if keep_running:
+            _keep_running(rt, sb)
+        rt.close()
+        return 0 if ok else 1
+    finally:
+        sb.stop()
+
+
+def _connector_command() -> str:
+    """How this user runs `connector`: on PATH, else from the virtualenv we run in."""
+    import shutil
+
+    if shutil.which("connector"):
+        return "connector"
+    local = Path(sys.executable).parent / "connector"
+    try:
+        return str(local.relative_to(Path.cwd()))
+    except ValueError:
+        return str(local)
+
+
+def _require(value: Any) -> Any:
+    if value is None:
+        raise InputError("the demo needs an LMS configured")
+    return value
+
+
+def _show_trace(rt: Runtime) -> None:
+    from connector.commands import format_trace, trace_report
+
+    closed = [g for r in rt.store.all_identities()
+              for g in rt.store.goals_for(r.employee_id, state=GoalState.CLOSED)]
+    if closed:
+        _say(f"\n━━ trace of employee {closed[0].employee_id} ━━")
+        _say(format_trace(trace_report(rt.store, closed[0].employee_id)))
+
+
+def _keep_running(rt: Runtime, sb: Sandboxes) -> None:
+    from connector.service import Service
+
+    service = Service(rt, port=0, poll_seconds=10)
+    url = service.start()
+    _say(json.dumps({"connector": url, **{name: sim.url for name, sim in sb.sims.items()}},
+                    indent=2))
+    _say("the sandboxes and the service keep running; Ctrl-C stops")
+    stop = threading.Event()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+    service.stop()

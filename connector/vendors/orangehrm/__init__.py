@@ -1,0 +1,88 @@
+"""OrangeHRM 5: finished reviews in (`reviews.py`), performance trackers out (`trackers.py`),
+over one OAuth token holder (`auth.py`, `client.py`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from connector.vendors.orangehrm.auth import OAuthToken
+from connector.vendors.orangehrm.client import OrangeHRMSettings, orangehrm_http, orangehrm_token
+from connector.vendors.orangehrm.reviews import OrangeHRMReviews
+from connector.vendors.orangehrm.trackers import OrangeHRMTrackers
+from connector.vendors.registry import Role, VendorEnv, VendorPlugin
+
+if TYPE_CHECKING:
+    from connector.sandbox.kit import Simulator
+
+log = logging.getLogger(__name__)
+
+REFRESH_TOKEN = "orangehrm.refresh_token"  # noqa: S105 - a name, not a secret
+
+
+class OrangeHRM:
+    """OrangeHRM as connected for one running product: one token holder for every client,
+    because OrangeHRM rotates the refresh token on each use and two holders would revoke
+    each other's."""
+
+    def __init__(self, env: VendorEnv) -> None:
+        self.env = env
+        self.own = env.settings.vendor(OrangeHRMSettings)
+        self._token: OAuthToken | None = None
+
+    def adapter(self, role: Role) -> object | None:
+        if role is Role.REVIEWS:
+            if self.own.client_id is None:
+                log.info("OrangeHRM review polling is off: %s unset",
+                         self.own.variable("client_id"))
+                return None
+            return OrangeHRMReviews.from_settings(self.env.settings, http=self._http())
+        if role is Role.GOALS:
+            return OrangeHRMTrackers.from_settings(self.env.settings, http=self._http())
+        return None
+
+    def _http(self) -> Any:
+        return orangehrm_http(self.env.settings, token=self.token(), **self.env.http)
+
+    def token(self) -> OAuthToken:
+        """The token holder. Each rotated refresh token is kept (`KeptSecrets`), so the next
+        process start (a cron'd `sync --once`, a restart) continues the chain instead of
+        presenting a revoked token. A newly configured token (the admin consented again)
+        starts a new chain."""
+        if self._token is not None:
+            return self._token
+        settings = self.env.settings
+        configured = self.own.refresh_token
+        on_refresh = None
+        if configured is not None:
+            seed = hashlib.sha256(configured.get_secret_value().encode()).hexdigest()[:16]
+            saved = json.loads(self.env.secrets.load(REFRESH_TOKEN) or "{}")
+            if saved.get("seed") == seed and saved.get("token"):
+                settings = settings.with_vendor(
+                    self.own.model_copy(update={"refresh_token": SecretStr(saved["token"])}))
+
+            def on_refresh(token: str) -> None:
+                self.env.secrets.save(REFRESH_TOKEN, json.dumps({"seed": seed, "token": token}))
+
+        self._token = orangehrm_token(settings, on_refresh_token=on_refresh, **self.env.http)
+        return self._token
+
+
+
+def _simulator() -> type[Simulator]:
+    from connector.vendors.orangehrm.sandbox import (
+        OrangeHRMSandbox,  # the demo's, loaded only there
+    )
+
+    return OrangeHRMSandbox
+
+
+PLUGIN = VendorPlugin(
+    name="orangehrm", title="OrangeHRM", settings=OrangeHRMSettings, connect=OrangeHRM,
+    adapters={Role.REVIEWS: OrangeHRMReviews, Role.GOALS: OrangeHRMTrackers},
+    simulator=_simulator,
+)

@@ -1,0 +1,43 @@
+"""TalentLMS as the LMS: `lms.py` (API v1 learners, catalogue, enrollments, progress,
+certificates, history), `timeline.py` (completions from the v1 timeline), `batches.py`
+(API v2 batch enrollments)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connector.vendors.registry import Role, VendorEnv, VendorPlugin
+from connector.vendors.talentlms.lms import TalentLMS, TalentLMSSettings
+
+if TYPE_CHECKING:
+    from connector.sandbox.kit import Simulator
+
+
+class TalentLMSVendor:
+    """TalentLMS as connected for one running product; it sizes the shared hourly budget."""
+
+    def __init__(self, env: VendorEnv) -> None:
+        self.env = env
+
+    def adapter(self, role: Role) -> object | None:
+        if role is not Role.LMS:
+            return None
+        own = self.env.settings.vendor(TalentLMSSettings)
+        self.env.configure_budget("talentlms", own.hourly_limit)
+        return TalentLMS.from_settings(self.env.settings, **self.env.http)
+
+
+
+def _simulator() -> type[Simulator]:
+    from connector.vendors.talentlms.sandbox import (
+        TalentLMSSandbox,  # the demo's, loaded only there
+    )
+
+    return TalentLMSSandbox
+
+
+PLUGIN = VendorPlugin(
+    name="talentlms", title="TalentLMS", settings=TalentLMSSettings, connect=TalentLMSVendor,
+    adapters={Role.LMS: TalentLMS},
+    simulator=_simulator,
+)
