@@ -105,10 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.func is None:
         parser.print_help(sys.stderr)
         return 2
-    from connector.store import Store
-
-    already_open = set(Store.open_stores())
-    try:
+    try:  # a command opens the one store of its run and closes it before it returns
         code: int = args.func(args)
     except ConnectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -121,10 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    finally:
-        from connector.store import Store
-
-        Store.close_all(except_=already_open)
     return code
 
 

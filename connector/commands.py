@@ -1,27 +1,40 @@
 """Operating commands: the database, the worker, status, trace, dead letters, imports, sync,
 identities and approvals. Registered on the `connector` parser by `register()`.
 
-Each command reads settings from the environment / `.env`, opens the store (applying pending
-migrations, as every process does at start), and prints for people or, with `--json`, for
-machines. Exit codes follow the CLI: 0 ok, 1 runtime failure, 2 bad input or a safety stop.
+Each command is a thin face over `connector.operations`: it reads settings from the
+environment / `.env`, opens ONE store for the run (applying pending migrations, as every
+process does at start) and closes it at the end, calls the operation with plain keywords and
+prints its result for people or, with `--json`, for machines. Exit codes follow the CLI: 0 ok,
+1 runtime failure, 2 bad input or a safety stop (and a named approval or dead letter that is
+not there to decide or replay: nothing changed).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.errors import ConnectorError, InputError
+from connector.operations import approvals, dead_letters, identities
+from connector.operations.status import status_report
+from connector.operations.trace import employee_trace
+from connector.ports import ChecksOnline
 from connector.settings import Settings, load_settings
-from connector.store import ApprovalState, MatchState, Store
+from connector.store import ApprovalState, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
+
+if TYPE_CHECKING:
+    from connector.runtime import Runtime
 
 
 def register(sub: Any) -> None:
@@ -55,6 +68,7 @@ def register(sub: Any) -> None:
     replay = dead_sub.add_parser("replay", help="queue dead letters again")
     replay.add_argument("id", nargs="?", type=int)
     replay.add_argument("--all", action="store_true")
+    _add_by_and_json(replay)
     dead.set_defaults(func=cmd_dead_letters)
 
     imp = sub.add_parser("import", help="queue the reviews of a CSV/JSON file for sync")
@@ -67,23 +81,74 @@ def register(sub: Any) -> None:
 
     ident = sub.add_parser("identities", help="the identity review queue")
     ident_sub = ident.add_subparsers(dest="id_command", metavar="ACTION", required=True)
-    ident_sub.add_parser("pending", help="employees without a clear LMS match")
+    ident_sub.add_parser("pending", help="employees without a clear LMS match").add_argument(
+        "--json", action="store_true")
     link = ident_sub.add_parser("link", help="link an employee to an LMS user")
     link.add_argument("employee")
     link.add_argument("lms_user")
+    _add_by_and_json(link)
     ign = ident_sub.add_parser("ignore", help="never assign anything to this employee")
     ign.add_argument("employee")
+    _add_by_and_json(ign)
     ident.set_defaults(func=cmd_identities)
 
     appr = sub.add_parser("approvals", help="plans waiting for approval")
     appr_sub = appr.add_subparsers(dest="ap_command", metavar="ACTION", required=True)
-    appr_sub.add_parser("list", help="pending approvals")
+    appr_sub.add_parser("list", help="pending approvals").add_argument("--json",
+                                                                        action="store_true")
     for verb in ("approve", "reject"):
         p = appr_sub.add_parser(verb, help=f"{verb} a plan (or --all)")
         p.add_argument("id", nargs="?", type=int)
         p.add_argument("--all", action="store_true")
-        p.add_argument("--by", default=None, help="who decides (default: $USER)")
+        _add_by_and_json(p)
     appr.set_defaults(func=cmd_approvals)
+
+
+def _add_by_and_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by", default=None,
+                        help="who decides, for the audit trail (default: $USER)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _acting_person(args: argparse.Namespace) -> str:
+    """`--by`, else the login name: every decision's audit row names who made it."""
+    if getattr(args, "by", None):
+        return str(args.by)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without USER or passwd entry)
+        return "unknown"
+
+
+def _emit(args: argparse.Namespace, document: Any, text: str) -> None:
+    """Print `text` for people, or `document` as JSON with `--json`."""
+    if getattr(args, "json", False):
+        print(json.dumps(document, indent=2, default=str))
+    else:
+        print(text)
+
+
+@contextmanager
+def _opened_store() -> Iterator[tuple[Settings, Store]]:
+    """The run's one store: opened here, closed when the command ends (however it ends)."""
+    settings = load_settings()
+    store = Store.open(settings.database_url, max_attempts=settings.job_max_attempts)
+    try:
+        yield settings, store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _opened_runtime(settings: Settings, **kw: Any) -> Iterator[Runtime]:
+    """The product wired as configured, for one run; its store is closed when it ends."""
+    from connector.runtime import build_runtime
+
+    rt = build_runtime(settings, **kw)
+    try:
+        yield rt
+    finally:
+        rt.close()
 
 
 def register_service(sub: Any) -> None:
@@ -107,24 +172,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    service = Service(build_runtime(settings), host=args.host, port=args.port)
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    url = service.start()
-    print(f"serving on {url} (webhooks at {url}/webhooks/<source>); Ctrl-C stops",
-          file=sys.stderr)
-    stop.wait()
-    service.stop()
+    rt = build_runtime(settings)
+    try:
+        service = Service(rt, host=args.host, port=args.port)
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        url = service.start()
+        print(f"serving on {url} (webhooks at {url}/webhooks/<source>); Ctrl-C stops",
+              file=sys.stderr)
+        stop.wait()
+        service.stop()
+    finally:
+        rt.close()
     return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from connector.runtime import build_runtime
     from connector.service import sync_once
 
     settings = load_settings()
-    summary = sync_once(build_runtime(settings), confirm=args.confirm,
-                        concurrency=settings.worker_concurrency)
+    with _opened_runtime(settings) as rt:
+        summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency)
     print(summary.text())
     return 1 if summary.failed else 0
 
@@ -133,6 +201,7 @@ def register_history(sub: Any) -> None:
     backfill = sub.add_parser("backfill", help="read past completions from the LMS as history")
     backfill.add_argument("--since", required=True, type=_iso_date,
                           help="earliest completion date to keep (YYYY-MM-DD)")
+    _add_by_and_json(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
 
@@ -145,51 +214,25 @@ def _iso_date(text: str) -> datetime:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    """Past passes and failures, with their original dates, into the ledger's history.
+    """Past passes and failures into the ledger's history (connector.operations.backfill)."""
+    from connector.operations.backfill import backfill
 
-    Nothing is assigned or posted: later goals see these as prior completions (ignored, or
-    accepted within a rule's window), so a first run does not assign what was just completed.
-    """
-    from connector.executor import Executor
-    from connector.runtime import build_runtime
-
-    rt = build_runtime(load_settings())
-    lms = rt.lms
-    if lms is None or not hasattr(lms, "learner_history"):
-        raise InputError("backfill needs an LMS that keeps learner history (TalentLMS)")
-    if rt.directory is not None:
-        employees, _ = rt.directory.list_employees()
-        for employee in employees:
-            rt.store.upsert_employee(employee)
-    executor = Executor(rt.ctx)
-    kept = learners = 0
-    for row in rt.store.all_identities():
-        learner = executor.linked_learner(row.employee_id)
-        if learner is None:
-            found = lms.find_learner(rt.store.employee_of(row))
-            if found is None:
-                continue
-            rt.store.set_identity(row.employee_id, state=MatchState.LINKED,
-                                  lms_user_id=found.lms_user_id, note="matched (backfill)")
-            learner = found
-        learners += 1
-        for event in lms.learner_history(learner):
-            if event.completed_at >= args.since:
-                kept += rt.store.record_completion(event, row.employee_id)
-    rt.store.audit(None, None, "backfill", f"backfill since {args.since.date()}: {kept} past "
-                   f"completion(s) of {learners} learner(s) kept as history")
-    print(f"{kept} past completion(s) of {learners} learner(s) recorded as history")
+    with _opened_runtime(load_settings()) as rt:
+        result = backfill(rt, since=args.since, by=_acting_person(args))
+    _emit(args, asdict(result) | {"changed": result.changed}, result.message)
     return 0
 
 
 def online_checks(mapping: Any) -> int:
     """`connector check --online`: each configured vendor answers, with what it says."""
-    from connector.runtime import build_runtime
+    with _opened_runtime(load_settings(), mapping=mapping) as rt:
+        return _online_checks(rt, mapping)
 
-    rt = build_runtime(load_settings(), mapping=mapping)
+
+def _online_checks(rt: Runtime, mapping: Any) -> int:
     failures = 0
     lms = rt.lms
-    if lms is not None and hasattr(lms, "check_online"):
+    if isinstance(lms, ChecksOnline):
         report = lms.check_online(mapping.course_ids())
         if not report.get("key_ok"):
             failures += 1
@@ -220,11 +263,6 @@ def online_checks(mapping: Any) -> int:
     return 1 if failures else 0
 
 
-def _open(settings: Settings | None = None) -> tuple[Settings, Store]:
-    settings = settings or load_settings()
-    return settings, Store.open(settings.database_url, max_attempts=settings.job_max_attempts)
-
-
 # -- db ---------------------------------------------------------------------------------
 def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
@@ -248,21 +286,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     rt = build_runtime(settings)
-    port = settings.metrics_port if args.metrics_port is None else args.metrics_port
-    if port is not None:
-        from connector.observability.metrics import serve_worker_metrics
+    try:
+        port = settings.metrics_port if args.metrics_port is None else args.metrics_port
+        if port is not None:
+            from connector.observability.metrics import serve_worker_metrics
 
-        print(f"metrics on {serve_worker_metrics(rt.store, port, settings.metrics_host)}",
-              file=sys.stderr)
-    worker = Worker(rt.ctx, lease_seconds=settings.job_lease_seconds)
-    concurrency = args.concurrency or settings.worker_concurrency
-    if args.drain:
-        stats = worker.drain(concurrency=concurrency)
-        print(f"done {stats.done}, retried {stats.retried}, dead {stats.dead}")
-        return 1 if stats.dead else 0
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    worker.run_forever(stop, concurrency=concurrency)
+            print(f"metrics on {serve_worker_metrics(rt.store, port, settings.metrics_host)}",
+                  file=sys.stderr)
+        worker = Worker(rt.ctx, lease_seconds=settings.job_lease_seconds)
+        concurrency = args.concurrency or settings.worker_concurrency
+        if args.drain:
+            stats = worker.drain(concurrency=concurrency)
+            print(f"done {stats.done}, retried {stats.retried}, dead {stats.dead}")
+            return 1 if stats.dead else 0
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        worker.run_forever(stop, concurrency=concurrency)
+    finally:
+        rt.close()
     return 0
 
 
@@ -277,25 +318,9 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 # -- status -----------------------------------------------------------------------------
-def status_report(store: Store) -> dict[str, Any]:
-    counts = store.jobs.counts()
-    return {
-        "jobs": {s: counts.get(s, 0) for s in ("pending", "running", "done", "dead")},
-        "oldest_pending_seconds": store.jobs.oldest_pending_age(),
-        "dead_letters": len(store.jobs.dead_letters(limit=10_000)),
-        "pollers": [
-            {"name": p.name,
-             "last_success": p.last_success_at.isoformat() if p.last_success_at else None,
-             "last_error": p.last_error} for p in store.pollers()],
-        "identities_pending": len(store.identities_in_state(MatchState.PENDING)),
-        "approvals_pending": len(store.approvals_list(ApprovalState.PENDING)),
-        "assignments": len(store.assignments_for()),
-    }
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    _, store = _open()
-    report = status_report(store)
+    with _opened_store() as (_, store):
+        report = status_report(store).as_json()
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -319,24 +344,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # -- trace ------------------------------------------------------------------------------
 def trace_report(store: Store, employee_id: str) -> dict[str, Any]:
-    identity = store.identity(employee_id)
-    if identity is None:
-        raise InputError(f"employee {employee_id!r} is not known to the connector")
-    return {
-        "employee": {k: _plain(v) for k, v in asdict(identity).items()},
-        "goals": [{k: _plain(v) for k, v in asdict(g).items()}
-                  for g in store.goals_for(employee_id)],
-        "assignments": [{k: _plain(v) for k, v in asdict(a).items()}
-                        for a in store.assignments_for(employee_id)],
-        "completions": [{k: _plain(v) for k, v in asdict(c).items()}
-                        for c in store.completions_for(employee_id)],
-        "audit": [{"at": _plain(a.at), "event": a.event, "message": a.message,
-                   "cause": a.cause, "ref": a.ref} for a in store.audit_trail(employee_id)],
-    }
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """The `trace --json` document (connector.operations.trace builds it)."""
+    return employee_trace(store, employee_id=employee_id).as_json()
 
 
 def format_trace(report: dict[str, Any]) -> str:
@@ -364,123 +373,85 @@ def format_trace(report: dict[str, Any]) -> str:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    _, store = _open()
-    report = trace_report(store, args.employee)
+    with _opened_store() as (_, store):
+        report = trace_report(store, args.employee)
     print(json.dumps(report, indent=2, default=str) if args.json else format_trace(report))
     return 0
 
 
 # -- dead letters -----------------------------------------------------------------------
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    _, store = _open()
-    if args.dl_command == "list":
-        rows = store.jobs.dead_letters(limit=1000)
-        if getattr(args, "json", False):
-            print(json.dumps([asdict(r) for r in rows], indent=2, default=str))
-            return 0
-        if not rows:
-            print("no dead letters")
-        for r in rows:
-            print(f"#{r.id} {r.kind} employee {r.employee_id or '-'} after "
-                  f"{r.attempts} attempt(s): {r.last_error}")
-        return 0
-    if args.all == (args.id is not None):
+    if args.dl_command == "replay" and args.all == (args.id is not None):
         raise InputError("replay takes a dead-letter ID or --all (one of the two)")
-    n = store.jobs.replay(None if args.all else args.id)
-    if n == 0 and args.id is not None:
-        raise InputError(f"no dead letter #{args.id}")
-    print(f"queued {n} job(s) again; a worker will run them")
+    with _opened_store() as (_, store):
+        if args.dl_command == "list":
+            rows = dead_letters.list_dead_letters(store, limit=1000)
+            lines = [f"#{r.id} {r.kind} employee {r.employee_id or '-'} after "
+                     f"{r.attempts} attempt(s): {r.last_error}" for r in rows]
+            _emit(args, [asdict(r) for r in rows], "\n".join(lines) or "no dead letters")
+            return 0
+        result = dead_letters.replay(store, job_id=None if args.all else args.id,
+                                     by=_acting_person(args))
+    _emit(args, {"replayed": [asdict(r) for r in result.replayed], "changed": result.changed},
+          result.message)
     return 0
 
 
 # -- import -----------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
+    """A review file into the inbox; its safety stop (`SafetyStop`, exit 2) waits for
+    `--confirm` (connector.imports)."""
     from connector.imports import import_reviews
 
-    settings, store = _open()
-    result = import_reviews(store, settings, args.reviews, allow_partial=args.allow_partial,
-                            confirm=args.confirm)
+    with _opened_store() as (settings, store):
+        result = import_reviews(store, settings, args.reviews,
+                                allow_partial=args.allow_partial, confirm=args.confirm)
     print(result.summary())
     return result.exit_code
 
 
 # -- identities -------------------------------------------------------------------------
 def cmd_identities(args: argparse.Namespace) -> int:
-    _, store = _open()
-    try:  # closed here: `main()` may run in a process that lives on (tests, a shell)
-        return _identities(args, store)
-    finally:
-        store.close()
-
-
-def _identities(args: argparse.Namespace, store: Store) -> int:
-    if args.id_command == "pending":
-        rows = store.identities_in_state(MatchState.PENDING)
-        if not rows:
-            print("no identities waiting")
-        for r in rows:
-            print(f"{r.employee_id}  {r.email or '-'}  {r.match_note or ''}")
-        return 0
-    if store.identity(args.employee) is None:
-        raise InputError(f"employee {args.employee!r} is not known to the connector")
-    if args.id_command == "link":
-        with store.transaction() as tx:
-            store.set_identity(args.employee, state=MatchState.LINKED, lms_user_id=args.lms_user,
-                               note="linked by a person", tx=tx)
-            store.audit(tx, args.employee, "identity.linked",
-                        f"linked to LMS user {args.lms_user} by a person")
-            store.jobs.enqueue(tx, "resume", {"employee_id": args.employee},
-                               employee_id=args.employee)
-        print(f"linked {args.employee} → LMS user {args.lms_user}; waiting work is queued")
-        return 0
-    with store.transaction() as tx:
-        store.set_identity(args.employee, state=MatchState.IGNORED, note="ignored by a person",
-                           tx=tx)
-        store.audit(tx, args.employee, "identity.ignored",
-                    "a person chose to ignore this employee")
-    print(f"{args.employee} will be left alone")
+    with _opened_store() as (_, store):
+        if args.id_command == "pending":
+            rows = identities.pending_identities(store)
+            lines = [f"{r.employee_id}  {r.email or '-'}  {r.match_note or ''}" for r in rows]
+            _emit(args, [asdict(r) for r in rows], "\n".join(lines) or "no identities waiting")
+            return 0
+        by = _acting_person(args)
+        if args.id_command == "link":
+            decision = identities.link_identity(store, employee_id=args.employee,
+                                                lms_user_id=args.lms_user, by=by)
+        else:
+            decision = identities.ignore_identity(store, employee_id=args.employee, by=by)
+    _emit(args, asdict(decision), decision.message)
     return 0
 
 
 # -- approvals --------------------------------------------------------------------------
 def cmd_approvals(args: argparse.Namespace) -> int:
-    _, store = _open()
-    try:
-        return _approvals(args, store)
-    finally:
-        store.close()
-
-
-def _approvals(args: argparse.Namespace, store: Store) -> int:
-    import getpass
-
-    if args.ap_command == "list":
-        rows = store.approvals_list(ApprovalState.PENDING)
-        if not rows:
-            print("no plans waiting for approval")
-        for r in rows:
-            print(f"#{r.id} employee {r.employee_id} review {r.review_source}:"
-                  f"{r.review_id}: {r.summary}")
-        return 0
-    if args.all == (args.id is not None):
+    if args.ap_command != "list" and args.all == (args.id is not None):
         raise InputError(f"{args.ap_command} takes an approval ID or --all (one of the two)")
-    ids = [r.id for r in store.approvals_list(ApprovalState.PENDING)] if args.all else [args.id]
-    by = args.by or getpass.getuser()
-    state = ApprovalState.APPROVED if args.ap_command == "approve" else ApprovalState.REJECTED
-    decided = 0
-    for approval_id in ids:
-        row = store.decide_approval(approval_id, state, by)
-        if row is None:
-            raise InputError(f"no pending approval #{approval_id}")
-        decided += 1
-        when = datetime.now(UTC).isoformat(timespec="seconds")
-        store.audit(None, row.employee_id, f"approval.{state}",
-                    f"plan for review {row.review_source}:{row.review_id} {state} by "
-                    f"{by} at {when}")
-        if state is ApprovalState.APPROVED:
-            review = json.loads(row.payload)
-            store.jobs.add("review", {"review": review, "approved": True},
-                           employee_id=row.employee_id)
-    print(f"{state} {decided} plan(s)" + ("; a worker will carry them out"
+    with _opened_store() as (_, store):
+        if args.ap_command == "list":
+            rows = approvals.pending_approvals(store)
+            lines = [f"#{r.id} employee {r.employee_id} review {r.review_source}:"
+                     f"{r.review_id}: {r.summary}" for r in rows]
+            _emit(args, [asdict(r) for r in rows],
+                  "\n".join(lines) or "no plans waiting for approval")
+            return 0
+        state = ApprovalState.APPROVED if args.ap_command == "approve" else \
+            ApprovalState.REJECTED
+        by = _acting_person(args)
+        if args.all:
+            decisions = approvals.decide_pending(store, state=state, by=by)
+        else:
+            decisions = [approvals.decide(store, approval_id=args.id, state=state, by=by)]
+    if not args.all and not decisions[0].changed:
+        # A second decision on one plan is refused: it was decided once, by someone.
+        raise InputError(decisions[0].message)
+    decided = sum(d.changed for d in decisions)
+    _emit(args, [asdict(d) for d in decisions],
+          f"{state} {decided} plan(s)" + ("; a worker will carry them out"
                                           if state is ApprovalState.APPROVED else ""))
     return 0

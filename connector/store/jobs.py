@@ -261,17 +261,37 @@ class JobQueue:
             ).mappings()
             return [DeadLetter(**r) for r in rows]
 
-    def replay(self, job_id: int | None = None) -> int:
+    def replay(self, job_id: int | None = None, tx: Transaction | None = None) -> int:
         """Send dead letters (one, or all) back to the queue with fresh attempts."""
+        if tx is not None:
+            return len(self.replay_dead(tx, job_id))
+        with transaction(self.engine) as conn:
+            return len(self.replay_dead(Transaction(conn), job_id))
+
+    def replay_dead(self, tx: Transaction, job_id: int | None = None) -> list[DeadLetter]:
+        """Dead letters (one, or all) back to pending with fresh attempts, inside the caller's
+        transaction (so the replay commits with its audit); the dead letters as they were.
+        A job that is not dead (replayed already) is left alone."""
         cond = jobs.c.state == DEAD
         if job_id is not None:
             cond = and_(cond, jobs.c.id == job_id)
+        conn = tx.connection
+        dead = [DeadLetter(**r) for r in conn.execute(
+            select(jobs.c.id, jobs.c.kind, jobs.c.employee_id, jobs.c.attempts,
+                   jobs.c.last_error, jobs.c.finished_at)
+            .where(cond).order_by(jobs.c.id).with_for_update()).mappings()]
+        if dead:
+            conn.execute(update(jobs).where(jobs.c.id.in_([d.id for d in dead]),
+                                            jobs.c.state == DEAD)
+                         .values(state=PENDING, attempts=0, run_after=self.clock(),
+                                 finished_at=None))
+        return dead
+
+    def job_state(self, job_id: int) -> JobState | None:
+        """The state of one job (None: no such job)."""
         with transaction(self.engine) as conn:
-            result = conn.execute(
-                update(jobs).where(cond)
-                .values(state=PENDING, attempts=0, run_after=self.clock(), finished_at=None)
-            )
-            return int(result.rowcount)
+            state = conn.execute(select(jobs.c.state).where(jobs.c.id == job_id)).scalar()
+        return None if state is None else JobState(state)
 
     def has_unfinished(self, employee_id: str, *, before_id: int | None = None) -> bool:
         """Whether the employee has earlier jobs still queued or running."""

@@ -105,6 +105,15 @@ class LedgerMixin:
             c.execute(update(identities).where(identities.c.employee_id == employee_id)
                       .values(**values))
 
+    def identity_for_decision(self, tx: Transaction, employee_id: str) -> Identity | None:
+        """The identity, row-locked until `tx` ends (PostgreSQL `FOR UPDATE`; SQLite's write
+        transaction holds the database already): a person's link or ignore is decided on the
+        row as it is, not as another decision left it a moment earlier."""
+        row = tx.connection.execute(select(identities)
+                                    .where(identities.c.employee_id == employee_id)
+                                    .with_for_update()).mappings().first()
+        return Identity.from_row(row) if row else None
+
     def identities_in_state(self, state: MatchState) -> list[Identity]:
         with transaction(self.engine) as conn:
             rows = conn.execute(select(identities)
@@ -396,21 +405,37 @@ class LedgerMixin:
         with transaction(self.engine) as conn:
             return [Approval.from_row(r) for r in conn.execute(query).mappings()]
 
-    def decide_approval(self, approval_id: int, state: ApprovalState, by: str
-                        ) -> Approval | None:
+    def approval(self, approval_id: int, tx: Transaction | None = None) -> Approval | None:
+        with using(self.engine, tx) as c:
+            row = c.execute(select(approvals).where(approvals.c.id == approval_id)
+                            ).mappings().first()
+            return Approval.from_row(row) if row else None
+
+    def approval_for_decision(self, tx: Transaction, approval_id: int) -> Approval | None:
+        """The approval, row-locked until `tx` ends (PostgreSQL `FOR UPDATE`; SQLite's write
+        transaction holds the database already): two people deciding the same plan at once
+        decide one after the other, and the second sees the first's decision."""
+        row = tx.connection.execute(select(approvals).where(approvals.c.id == approval_id)
+                                    .with_for_update()).mappings().first()
+        return Approval.from_row(row) if row else None
+
+    def decide_approval(self, approval_id: int, state: ApprovalState, by: str,
+                        tx: Transaction | None = None) -> Approval | None:
         """Approve or reject a pending approval; the row as it was (pending), or None when
-        there is no such pending approval (already decided: a double submit changes nothing)."""
-        with transaction(self.engine) as conn:
-            row = conn.execute(select(approvals).where(
+        there is no such pending approval (already decided: a double submit changes nothing).
+        The update itself is conditional on `pending`, so two concurrent deciders cannot both
+        win."""
+        with using(self.engine, tx) as c:
+            row = c.execute(select(approvals).where(
                 approvals.c.id == approval_id,
                 approvals.c.state == ApprovalState.PENDING.value)).mappings().first()
             if row is None:
                 return None
-            conn.execute(update(approvals).where(approvals.c.id == approval_id)
-                         .values(state=ApprovalState(state).value, decided_by=by,
-                                 decided_at=utcnow()))
-            return Approval.from_row(row)
-
+            changed = c.execute(update(approvals).where(
+                approvals.c.id == approval_id,
+                approvals.c.state == ApprovalState.PENDING.value)
+                .values(state=ApprovalState(state).value, decided_by=by, decided_at=utcnow()))
+            return Approval.from_row(row) if changed.rowcount else None
 
 def json_list(value: str) -> list[str]:
     return list(loads(value) or [])

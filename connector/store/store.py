@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
@@ -30,10 +30,6 @@ from connector.store.sql import dumps, insert_ignore
 class Store(LedgerMixin):
     """Everything the connector keeps, over SQLite or PostgreSQL."""
 
-    # Strong references: a store dropped without close() would leave its pool's connections
-    # to the garbage collector; the CLI closes what a command opened.
-    _open_stores: ClassVar[set[Store]] = set()
-
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
                  jitter: Callable[[], float] | None = None, backoff_base: float = 2.0,
                  max_attempts: int = 8) -> None:
@@ -41,7 +37,6 @@ class Store(LedgerMixin):
         self.clock = clock
         # Called after an event and its job commit, so an idle worker in this process wakes.
         self.on_new_job: Callable[[], None] | None = None
-        Store._open_stores.add(self)
         kw: dict[str, Any] = {"clock": clock, "backoff_base": backoff_base,
                               "max_attempts": max_attempts}
         if jitter is not None:
@@ -58,19 +53,9 @@ class Store(LedgerMixin):
         return store
 
     def close(self) -> None:
+        """Release the pool's connections. Whoever opened a store closes it (the CLI once per
+        run, a service when it stops): there is no process-wide list of open stores."""
         self.engine.dispose()
-        Store._open_stores.discard(self)
-
-    @classmethod
-    def open_stores(cls) -> list[Store]:
-        return list(cls._open_stores)
-
-    @classmethod
-    def close_all(cls, except_: set[Store] | None = None) -> None:
-        """Release the pools this process opened (the CLI, on the way out of a command)."""
-        for store in list(cls._open_stores):
-            if not except_ or store not in except_:
-                store.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

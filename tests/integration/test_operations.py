@@ -5,7 +5,7 @@ and recertification. Vendors are in-memory fakes of the ports; the CLI runs in-p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,10 +26,22 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "example.toml"
 HEADER = "Employee ID,Email,Job Title,Review ID,Cycle,Completed On,Skill,Rating\n"
 
 
-@pytest.fixture(autouse=True)
-def _close_stores() -> Iterator[None]:
-    yield
-    Store.close_all()
+Opener = Callable[[str], Store]
+
+
+@pytest.fixture
+def store_at() -> Iterator[Opener]:
+    """`Store.open` for the test's own look at the database, closed when the test ends (the
+    CLI opens and closes its own store per run)."""
+    opened: list[Store] = []
+
+    def _open(url: str) -> Store:
+        opened.append(Store.open(url))
+        return opened[-1]
+
+    yield _open
+    for store in opened:
+        store.close()
 
 
 @pytest.fixture
@@ -63,7 +75,7 @@ def test_db_upgrade_twice_and_status_json(env: str, capsys: pytest.CaptureFixtur
     assert report["dead_letters"] == 0
 
 
-def test_import_is_all_or_nothing_and_idempotent(env: str, tmp_path: Path,
+def test_import_is_all_or_nothing_and_idempotent(store_at: Opener, env: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(HEADER + "E1,e1@example.com,Account Executive,R1,2026-H1,2026-06-30,"
@@ -72,7 +84,7 @@ def test_import_is_all_or_nothing_and_idempotent(env: str, tmp_path: Path,
     assert main(["import", "--reviews", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.csv" in err and "nothing was queued" in err and "Traceback" not in err
-    store = Store.open(env)
+    store = store_at(env)
     assert store.inbox_count() == 0
 
     good = review_file(tmp_path, 3)
@@ -82,14 +94,14 @@ def test_import_is_all_or_nothing_and_idempotent(env: str, tmp_path: Path,
     assert "3 already imported" in capsys.readouterr().out
 
 
-def test_import_over_the_safety_limit_stops_until_confirmed(
+def test_import_over_the_safety_limit_stops_until_confirmed(store_at: Opener,
         env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("CONNECTOR_MAX_ASSIGNMENTS_PER_RUN", "5")
     path = review_file(tmp_path, 4)  # 4 people x 2 negotiation courses = 8 assignments
     assert main(["import", "--reviews", str(path)]) == 2
     assert "CONNECTOR_MAX_ASSIGNMENTS_PER_RUN = 5" in capsys.readouterr().err
-    store = Store.open(env)
+    store = store_at(env)
     assert store.inbox_count() == 0
     assert store.audit_events("safety.assignments")
     assert main(["import", "--reviews", str(path), "--confirm"]) == 0
@@ -97,8 +109,9 @@ def test_import_over_the_safety_limit_stops_until_confirmed(
     assert store.audit_events("safety.confirmed")
 
 
-def test_dead_letters_list_and_replay(env: str, capsys: pytest.CaptureFixture[str]) -> None:
-    store = Store.open(env)
+def test_dead_letters_list_and_replay(store_at: Opener, env: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    store = store_at(env)
     job_id = store.jobs.add("nonsense", {})
     Worker(Context(store=store, mapping=load_mapping(EXAMPLE))).drain()
     assert main(["dead-letters", "list"]) == 0
@@ -115,9 +128,9 @@ def test_trace_of_an_unknown_employee_is_a_clear_error(
     assert "'nobody' is not known" in capsys.readouterr().err
 
 
-def test_identity_link_resumes_waiting_work(env: str, tmp_path: Path,
+def test_identity_link_resumes_waiting_work(store_at: Opener, env: str, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    store = Store.open(env)
+    store = store_at(env)
     lms, goals = FakeLMS(), FakeGoals()  # nobody has an LMS account yet
     ctx = Context(store=store, mapping=load_mapping(EXAMPLE), lms=lms, goals=goals)
     assert main(["import", "--reviews", str(review_file(tmp_path, 1))]) == 0
@@ -134,10 +147,10 @@ def test_identity_link_resumes_waiting_work(env: str, tmp_path: Path,
     assert "because review R0" in out  # every assignment explains itself
 
 
-def test_approval_waits_then_runs_with_who_and_when(env: str, tmp_path: Path,
+def test_approval_waits_then_runs_with_who_and_when(store_at: Opener, env: str, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     text = EXAMPLE.read_text(encoding="utf-8").replace("required = false", "required = true")
-    store = Store.open(env)
+    store = store_at(env)
     lms, goals = FakeLMS({"e0@example.com": "u1"}), FakeGoals()
     ctx = Context(store=store, mapping=load_mapping_text(text, "approval.toml"), lms=lms,
                   goals=goals)
@@ -168,8 +181,9 @@ def _people(n: int) -> list[Employee]:
     return [Employee(employee_id=f"E{i}", email=f"e{i}@example.com") for i in range(n)]
 
 
-def test_leavers_only_from_a_complete_read_and_within_the_limit(database_url: str) -> None:
-    store = Store.open(database_url)
+def test_leavers_only_from_a_complete_read_and_within_the_limit(store_at: Opener,
+                                                                database_url: str) -> None:
+    store = store_at(database_url)
     everyone = _people(40)
     sync_directory(store, FakeDirectory(everyone), max_leaver_share=0.05)
     assert len(store.all_identities()) == 0  # queued, not yet applied
@@ -190,13 +204,13 @@ def test_leavers_only_from_a_complete_read_and_within_the_limit(database_url: st
     assert sum(not r.active for r in store.all_identities()) == 10
 
 
-def test_recertification_opens_a_new_cycle_once(database_url: str) -> None:
+def test_recertification_opens_a_new_cycle_once(store_at: Opener, database_url: str) -> None:
     text = EXAMPLE.read_text(encoding="utf-8").replace(
         'goal_title = "Raise {skill}', 'recertify_every_days = 365\ngoal_title = "Raise {skill}',
         1)
     assert "recertify_every_days = 365" in text
     mapping = load_mapping_text(text, "recert.toml")
-    store = Store.open(database_url)
+    store = store_at(database_url)
     lms, goals = FakeLMS({"e0@example.com": "u1"}), FakeGoals()
     start = datetime(2025, 1, 10, tzinfo=UTC)
     ctx = Context(store=store, mapping=mapping, lms=lms, goals=goals, now=lambda: start)

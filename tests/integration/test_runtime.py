@@ -46,8 +46,9 @@ def test_rotated_orangehrm_refresh_tokens_survive_a_restart(sandboxes: Sandboxes
         assert saved is not None and refresh_token not in saved, start
         assert all(p.name != REFRESH_TOKEN_CURSOR for p in rt.store.pollers())
         rt.close()
-    assert Store.open(url).inbox_count() == 6
-    Store.close_all()
+    store = Store.open(url)
+    assert store.inbox_count() == 6
+    store.close()
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, sb: Sandboxes, tmp_path: Path, **over: str) -> None:

@@ -1,0 +1,68 @@
+"""The identity review queue: a person links an employee to an LMS user, or ignores them.
+
+Linking queues a `resume` job, so the enrollments that waited for the link run; the link,
+its audit row and that job commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector.errors import InputError
+from connector.store import Identity, MatchState, Store
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityDecision:
+    """What a link or an ignore did. `changed=False`: it was so already (nothing queued)."""
+
+    employee_id: str
+    state: MatchState
+    lms_user_id: str | None
+    changed: bool
+    message: str
+
+
+def pending_identities(store: Store) -> list[Identity]:
+    """Employees waiting for a person: no LMS match, or an ambiguous one."""
+    return store.identities_in_state(MatchState.PENDING)
+
+
+def link_identity(store: Store, *, employee_id: str, lms_user_id: str, by: str
+                  ) -> IdentityDecision:
+    """Link `employee_id` to `lms_user_id` and queue the work that waited for it."""
+    with store.transaction() as tx:
+        identity = store.identity_for_decision(tx, employee_id)
+        if identity is None:
+            raise InputError(f"employee {employee_id!r} is not known to the connector")
+        if identity.match_state is MatchState.LINKED and identity.lms_user_id == lms_user_id:
+            return IdentityDecision(employee_id, MatchState.LINKED, lms_user_id, False,
+                                    f"{employee_id} is already linked to the same user "
+                                    f"(LMS user {lms_user_id}); nothing changed")
+        store.set_identity(employee_id, state=MatchState.LINKED, lms_user_id=lms_user_id,
+                           note="linked by a person", tx=tx)
+        previous = (f" (was LMS user {identity.lms_user_id})"
+                    if identity.lms_user_id and identity.lms_user_id != lms_user_id else "")
+        store.audit(tx, employee_id, "identity.linked",
+                    f"linked to LMS user {lms_user_id} by a person ({by}){previous}")
+        store.jobs.enqueue(tx, "resume", {"employee_id": employee_id}, employee_id=employee_id)
+    return IdentityDecision(employee_id, MatchState.LINKED, lms_user_id, True,
+                            f"linked {employee_id} → LMS user {lms_user_id}; "
+                            "waiting work is queued")
+
+
+def ignore_identity(store: Store, *, employee_id: str, by: str) -> IdentityDecision:
+    """Never assign anything to `employee_id` (a contractor, a test account)."""
+    with store.transaction() as tx:
+        identity = store.identity_for_decision(tx, employee_id)
+        if identity is None:
+            raise InputError(f"employee {employee_id!r} is not known to the connector")
+        if identity.match_state is MatchState.IGNORED:
+            return IdentityDecision(employee_id, MatchState.IGNORED, identity.lms_user_id,
+                                    False, f"{employee_id} is already ignored; nothing changed")
+        store.set_identity(employee_id, state=MatchState.IGNORED, note="ignored by a person",
+                           tx=tx)
+        store.audit(tx, employee_id, "identity.ignored",
+                    f"a person ({by}) chose to ignore this employee")
+    return IdentityDecision(employee_id, MatchState.IGNORED, identity.lms_user_id, True,
+                            f"{employee_id} will be left alone")
