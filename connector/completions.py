@@ -1,6 +1,6 @@
 """The second half of the loop: a course completion becomes evidence on a development goal.
 
-A completion (TalentLMS poller, LMS webhook or xAPI) is kept as history, then matched through
+A completion (an LMS poller, an LMS webhook or xAPI) is kept as history, then matched through
 the ledger to the open goals that link its course. Only a pass after the gap was found (or
 within the rule's accepted window) is evidence; a failure is a note on the goal; an expired
 certificate counts for nothing. Evidence is posted once, the course's milestone completed, the

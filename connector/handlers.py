@@ -1,6 +1,6 @@
-"""What each kind of job does. Every path into the product ends here: CSV import, the
-OrangeHRM poller and the HR webhook all queue `review` jobs; the TalentLMS poller and the LMS
-webhooks queue `completion` jobs; the directory queues `employee` jobs.
+"""What each kind of job does. Every path into the product ends here: an import, a review
+poller and the HR webhook all queue `review` jobs; an LMS poller and the LMS webhooks queue
+`completion` jobs; the directory queues `employee` jobs (see `inbound.py`).
 """
 
 from __future__ import annotations

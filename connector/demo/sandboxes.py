@@ -13,8 +13,11 @@ from connector.settings import Settings, load_settings
 from connector.vendors import registry
 from connector.vendors.registry import Role
 
-# The default cast of the demo: which registered vendor plays which part.
-DEFAULT_ROLES = {Role.LMS: "talentlms", Role.GOALS: "bamboohr", Role.REVIEWS: "orangehrm"}
+# The demo's cast is the product's default setup: whichever registered vendors the settings'
+# defaults name for each part.
+DEFAULT_ROLES = {role: str(Settings.model_fields[name].default)
+                 for role, name in ((Role.LMS, "lms"), (Role.GOALS, "goal_tracker"),
+                                    (Role.REVIEWS, "review_sources"))}
 
 
 @dataclass
