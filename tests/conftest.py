@@ -53,7 +53,7 @@ def _empty_pg(url: str) -> None:
     with engine.begin() as conn:
         tables = conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'")).scalars().all()
+            "AND tablename NOT IN ('schema_migrations', 'alembic_version')")).scalars().all()
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
                               + " RESTART IDENTITY"))
