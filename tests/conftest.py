@@ -1,7 +1,8 @@
 """Shared fixtures: a real database per test, on SQLite and on a real PostgreSQL server.
 
 PostgreSQL: one fresh database per test run on 127.0.0.1:5432 (dropped at the end), with the
-tables emptied before each test. When the server is down the PostgreSQL cases are skipped,
+tables emptied before each test; `new_database` makes more, blank ones, for migration tests.
+When the server is down the PostgreSQL cases are skipped,
 except under CI (`CONNECTOR_REQUIRE_POSTGRES=1`), where that is a failure.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -68,6 +69,42 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
     url: str = request.getfixturevalue("pg_database_url")
     _empty_pg(url)
     return url
+
+
+@pytest.fixture
+def new_database(database_url: str, tmp_path) -> Iterator[Callable[[], str]]:  # type: ignore[no-untyped-def]
+    """Make blank databases (no table at all) on the engine of `database_url`: SQLite files
+    beside it; PostgreSQL databases beside the run's, dropped after the test."""
+    made: list[str] = []
+    admin = None
+
+    def make() -> str:
+        nonlocal admin
+        n = len(made)
+        if not database_url.startswith("postgresql"):
+            made.append(f"sqlite:///{tmp_path / f'blank-{n}.db'}")
+            return made[-1]
+        base, name = database_url.rsplit("/", 1)
+        fresh = f"{name}_b{n}_{uuid.uuid4().hex[:6]}"
+        admin = admin or create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{fresh}"'))
+        made.append(f"{base}/{fresh}")
+        return made[-1]
+
+    yield make
+    if admin is not None:
+        with admin.connect() as conn:
+            for url in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" '
+                                  "WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(new_database: Callable[[], str]) -> str:
+    """A database no migration has touched."""
+    return new_database()
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,27 +14,6 @@ from connector.store import Store, migrations
 from connector.store.engine import driver_cursor, make_engine, redact_url
 from connector.store.schema import inbox, jobs
 from tests.support.fakes import ManualClock
-
-
-@pytest.fixture
-def fresh_database_url(database_url: str) -> Iterator[str]:
-    """A database no migration has touched: SQLite's is per test already; PostgreSQL's is
-    shared by the run (and migrated), so make and drop one of our own beside it."""
-    if not database_url.startswith("postgresql"):
-        yield database_url
-        return
-    base, name = database_url.rsplit("/", 1)
-    fresh = f"{name}_m{uuid.uuid4().hex[:6]}"
-    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{fresh}"'))
-    try:
-        yield f"{base}/{fresh}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
-        admin.dispose()
-
 
 # -- migrations ---------------------------------------------------------------------------
 
