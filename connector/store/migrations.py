@@ -56,7 +56,7 @@ SCRIPTS = Path(__file__).with_name("alembic")
 FIRST = "0001_initial"  # the frozen first revision: the schema of the first release
 LEGACY_TABLE = "schema_migrations"  # where the releases before Alembic recorded migrations
 VERSION_TABLE = "alembic_version"
-_LOCK_ID = 0x5C111_6A9  # arbitrary, fixed: "skill gap"
+_LOCK_ID = 0x5C111_6A9  # fixed: "skill gap"; 0.1.0 used it too, so old and new take turns
 
 # table -> part ("column", "index", …) -> name -> what it is
 Shape = dict[str, dict[str, dict[str, Any]]]
