@@ -1,15 +1,20 @@
-"""Shared fixtures: a real database per test, on SQLite and on a real PostgreSQL server.
+"""Shared fixtures: a real database per test, on SQLite and on a real PostgreSQL server; and the
+one rule about skips.
 
 PostgreSQL: one fresh database per test run on 127.0.0.1:5432 (dropped at the end), with the
-tables emptied before each test. When the server is down the PostgreSQL cases are skipped,
-except under CI (`CONNECTOR_REQUIRE_POSTGRES=1`), where that is a failure.
+tables emptied before each test; `new_database` makes more, blank ones, for migration tests.
+
+Skips: a test skips when an input it needs is missing (the PostgreSQL server, a vendor's
+OpenAPI file), saying what is missing. Under CI (`CI=true`) every skip fails the run unless its
+reason is on `ALLOWED_SKIPS` below, so no check can pass there by not running.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -18,6 +23,77 @@ PG_ADMIN_URL = os.environ.get(
     "CONNECTOR_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 
+# -- skips ----------------------------------------------------------------------------------
+
+# The one allow-list: a skip whose reason contains a key here is accepted under CI; the value
+# says why that input may be missing there. Empty: in CI every input is present.
+ALLOWED_SKIPS: dict[str, str] = {}
+
+_REFUSED = pytest.StashKey[list[str]]()  # skips seen outside CI that CI would refuse
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _refused(report: pytest.TestReport | pytest.CollectReport) -> str | None:
+    """The failure text for a skip CI does not accept, or None."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return None
+    reason = _skip_reason(report)
+    if any(key in reason for key in ALLOWED_SKIPS):
+        return None
+    return (f"skipped under CI=true: {reason}\n(a skip fails CI unless its reason is on "
+            "ALLOWED_SKIPS in tests/conftest.py, with why)")
+
+
+def _judge(report: pytest.TestReport | pytest.CollectReport, config: pytest.Config) -> None:
+    """Under CI, turn a refused skip into a failure; elsewhere note it for the summary."""
+    refused = _refused(report)
+    if refused is None:
+        return
+    if in_ci():
+        report.outcome = "failed"
+        report.longrepr = refused
+    else:
+        config.stash.setdefault(_REFUSED, []).append(
+            f"{report.nodeid}: {_skip_reason(report)}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, Any, None]:
+    outcome = yield
+    _judge(outcome.get_result(), item.config)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, None]:
+    """A module skipped as a whole (`allow_module_level`, `importorskip`) is a skip too."""
+    outcome = yield
+    _judge(outcome.get_result(), collector.config)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    refused = config.stash.get(_REFUSED, [])
+    if refused:
+        terminalreporter.section("skips CI would refuse")
+        terminalreporter.write_line(
+            f"{len(refused)} skipped for a missing input: under CI=true each fails the run "
+            "(unless on ALLOWED_SKIPS in tests/conftest.py)")
+        for line in refused:
+            terminalreporter.write_line(f"  {line}")
+
+
+# -- databases ------------------------------------------------------------------------------
 
 def _pg_available() -> bool:
     try:
@@ -30,13 +106,16 @@ def _pg_available() -> bool:
         return False
 
 
+def _require_pg() -> None:
+    if not _pg_available():
+        pytest.skip(f"PostgreSQL is not answering at {PG_ADMIN_URL.rsplit('@', 1)[-1]} "
+                    "(start it, or set CONNECTOR_TEST_PG_ADMIN_URL)")
+
+
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run."""
-    if not _pg_available():
-        if os.environ.get("CONNECTOR_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required (CONNECTOR_REQUIRE_POSTGRES=1)")
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not running")
+    _require_pg()
     name = f"connector_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -53,7 +132,7 @@ def _empty_pg(url: str) -> None:
     with engine.begin() as conn:
         tables = conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'")).scalars().all()
+            "AND tablename NOT IN ('schema_migrations', 'alembic_version')")).scalars().all()
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
                               + " RESTART IDENTITY"))
@@ -68,6 +147,42 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
     url: str = request.getfixturevalue("pg_database_url")
     _empty_pg(url)
     return url
+
+
+@pytest.fixture
+def new_database(database_url: str, tmp_path) -> Iterator[Callable[[], str]]:  # type: ignore[no-untyped-def]
+    """Make blank databases (no table at all) on the engine of `database_url`: SQLite files
+    beside it; PostgreSQL databases beside the run's, dropped after the test."""
+    made: list[str] = []
+    admin = None
+
+    def make() -> str:
+        nonlocal admin
+        n = len(made)
+        if not database_url.startswith("postgresql"):
+            made.append(f"sqlite:///{tmp_path / f'blank-{n}.db'}")
+            return made[-1]
+        base, name = database_url.rsplit("/", 1)
+        fresh = f"{name}_b{n}_{uuid.uuid4().hex[:6]}"
+        admin = admin or create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{fresh}"'))
+        made.append(f"{base}/{fresh}")
+        return made[-1]
+
+    yield make
+    if admin is not None:
+        with admin.connect() as conn:
+            for url in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" '
+                                  "WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(new_database: Callable[[], str]) -> str:
+    """A database no migration has touched."""
+    return new_database()
 
 
 @pytest.fixture

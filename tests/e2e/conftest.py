@@ -1,5 +1,5 @@
-"""Fixtures of the end-to-end suite: fresh sandbox vendors per test, one log directory for the
-whole session (every subprocess's output lands there), and the secret grep run last."""
+"""Fixtures of the end-to-end suite: fresh sandbox vendors per test, and one log directory for
+the whole session (every subprocess's output lands there, for a person reading a failure)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.e2e import Vendors, start_vendors, write_mapping
-
-LAST = "test_no_configured_secret_in_any_output"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The secret grep reads what every other e2e test logged, so it runs after them."""
-    items.sort(key=lambda item: item.name.startswith(LAST))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """Abuse: what an attacker or a broken sender can post is refused with a 4xx and leaves no trace;
-and no configured secret appears in anything the connector printed during the whole e2e run.
+and no configured secret appears in anything the connector prints, logs or stores.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from connector.demo import seed_organisation
 from connector.sandbox.bamboohr import sign_webhook
 from connector.store.schema import completions, inbox, jobs, reviews
 from tests.support.e2e import (
@@ -23,10 +25,15 @@ from tests.support.e2e import (
     ConnectorProcess,
     Vendors,
     connector_env,
+    dump_store_text,
     engine_name,
+    jobs_idle,
     lms_completion,
     open_ledger,
+    run_cli,
+    running,
     secret_forms,
+    wait_until,
 )
 from webhooks.signatures import sign_standard_webhook
 
@@ -131,21 +138,52 @@ def test_hostile_deliveries_are_refused_and_leave_no_trace(
     assert table_counts(database_url)["inbox"] == 1
 
 
-def test_no_configured_secret_in_any_output(e2e_log_dir: Path) -> None:
-    """Runs last (see conftest): every log line, CLI output and store text of the e2e run."""
-    files = sorted(p for p in e2e_log_dir.iterdir() if p.is_file())
-    serve_logs = [p for p in files if p.suffix == ".log" and not p.name.startswith("cli-")]
-    if not serve_logs:
-        pytest.skip("no connector process ran in this session")
-    text_seen = 0
+def test_no_configured_secret_in_any_output(
+        vendors: Vendors, database_url: str, mapping_file: Path, tmp_path: Path) -> None:
+    """Makes its own output, every secret configured and DEBUG logging on, then searches all of
+    it: a receiver-and-worker's log through a review cycle (OAuth, API keys and Basic auth on
+    real vendor calls), hostile and honest deliveries and a vendor refusing; the CLI's
+    answers; and the store's words (audit, job errors, results)."""
+    engine = engine_name(database_url)
+    seed_organisation(vendors.as_sandboxes(), employees=4, seed=7)
+    env = connector_env(vendors, database_url, mapping_file)
+    proc = ConnectorProcess(env, tmp_path, f"secrets-{engine}")
+    with running(proc), open_ledger(database_url) as store:
+        wait_until(lambda: store.inbox_count("orangehrm") >= 4 and jobs_idle(store), 180,
+                   "the review cycle carried out")
+        session = requests.Session()
+        for _what, source, body, headers, _status in abuse_cases():
+            session.post(f"{proc.url}/webhooks/{source}", data=body, headers=headers,
+                         timeout=30)
+        enrolled = store.assignments_for(state="enrolled")
+        assert enrolled, "the cycle enrolled nobody: nothing below would call a vendor"
+        learner = {r["employee_id"]: r["lms_user_id"] for r in store.all_identities()}
+        vendors.refusals.active = True  # BambooHR refuses the evidence: an error to log
+        first = enrolled[0]
+        done_at = datetime.now(UTC).replace(microsecond=0).isoformat()  # after the enrolment
+        body = json.dumps(lms_completion(learner[first["employee_id"]], first["course_id"],
+                                         done_at)).encode()
+        assert session.post(f"{proc.url}/webhooks/lms", data=body, headers=signed(body),
+                            timeout=10).status_code == 202
+        wait_until(lambda: bool(store.jobs.dead_letters()) and jobs_idle(store), 120,
+                   "the refused completion dead-lettered")
+        vendors.refusals.active = False
+        for args in (("status",), ("check", "--online"), ("dead-letters", "list", "--json")):
+            run_cli(env, tmp_path, *args)
+        dump_store_text(store, tmp_path / f"secrets-{engine}-store.txt")
+
+    files = sorted(p for p in tmp_path.iterdir() if p.is_file())
     leaks = []
+    text_seen = 0
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
         text_seen += len(text)
         leaks += [f"{path.name}: {name}" for name, value in secret_forms().items()
                   if value in text]
     assert leaks == []
-    # The grep read real output: request logs of the receiver and job logs of the worker.
-    joined = "".join(p.read_text(errors="replace")[:200_000] for p in serve_logs)
+    # The search read real output: request logs, vendor calls, the CLI's and the store's.
+    joined = proc.log_path.read_text(errors="replace")
     assert '"msg": "request"' in joined
+    assert "HTTP 400" in (tmp_path / f"secrets-{engine}-store.txt").read_text()
+    assert len([p for p in files if p.name.startswith("cli-")]) == 3
     assert text_seen > 10_000

@@ -28,7 +28,7 @@ def empty(url: str) -> None:
         conn.execute(text(EFFECT_LOG))
         tables = conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'")).scalars().all()
+            "AND tablename NOT IN ('schema_migrations', 'alembic_version')")).scalars().all()
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
                           + " RESTART IDENTITY"))
     engine.dispose()
