@@ -4,8 +4,10 @@ Why one client: the status → error mapping, the rule for what may be retried, 
 `Retry-After` and of rate-limit headers are the places where connectors most often go wrong,
 and each vendor module would otherwise grow its own slightly different copy.
 
-- `error_for_response` is the only status → error mapping (401/403 auth, 404 not found, 408,
-  429 and 5xx retriable, other 4xx fatal).
+- `classify` is the only answer → error mapping: a vendor's own `ErrorRule` table first
+  (status and body shape, so a `200` with an error body is one rule), then HTTP's (401/403
+  auth, 404 not found, 408, 425, 429 and 5xx retriable, other 4xx fatal);
+  `error_for_response` turns the kind into the error the caller acts on.
 - Retries use tenacity with a pure `retry=` predicate (`should_retry`) and a separate `wait=`
   (`retry_wait`) that honours `Retry-After` before capped exponential backoff with full jitter.
   A non-idempotent request is retried only when the connection failed before it was sent.
@@ -23,8 +25,10 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 import requests
@@ -76,8 +80,69 @@ class VendorConnectionError(RetriableAPIError):
 # --- the status → error mapping -------------------------------------------------------------
 
 
+class ErrorKind(StrEnum):
+    """What the caller does next with a failed answer."""
+
+    RETRY = "retry"  # try again later (5xx, 408, 425, "try later" bodies)
+    RATE_LIMITED = "rate_limited"  # over the vendor's limit: wait, then retry
+    FATAL = "fatal"  # retrying will not help: a dead letter
+    AUTH = "auth"  # the credential is wrong or lacks a right
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class ErrorRule:
+    """One line of a vendor's error table: answers with one of `statuses` (any status when
+    empty) whose body matches `body` (any body when None) are of `kind`. A vendor that
+    answers `200` with an error body (Moodle's `exception`) declares a rule for status 200
+    with a `body` test; a rule must name statuses or a body, or it would match success."""
+
+    def __post_init__(self) -> None:
+        if not self.statuses and self.body is None:
+            raise ValueError("an error rule names statuses, a body test, or both")
+
+    kind: ErrorKind
+    statuses: frozenset[int] = frozenset()
+    body: Callable[[requests.Response], bool] | None = None
+
+    def matches(self, response: requests.Response) -> bool:
+        if self.statuses and response.status_code not in self.statuses:
+            return False
+        return self.body is None or self.body(response)
+
+
+# The shared table, after any vendor's own rules: what HTTP says by itself.
+DEFAULT_ERROR_RULES: tuple[ErrorRule, ...] = (
+    ErrorRule(ErrorKind.AUTH, frozenset({401, 403})),
+    ErrorRule(ErrorKind.NOT_FOUND, frozenset({404})),
+    ErrorRule(ErrorKind.RATE_LIMITED, frozenset({429})),
+    ErrorRule(ErrorKind.RETRY, frozenset({408, 425})),
+)
+_ERROR_CLASSES: dict[ErrorKind, type[VendorError]] = {
+    ErrorKind.RETRY: RetriableAPIError, ErrorKind.RATE_LIMITED: RetriableAPIError,
+    ErrorKind.FATAL: FatalAPIError, ErrorKind.AUTH: AuthenticationError,
+    ErrorKind.NOT_FOUND: NotFoundError,
+}
+
+
+def classify(response: requests.Response,
+             rules: Sequence[ErrorRule] = ()) -> ErrorKind | None:
+    """The kind of a failed answer, or None for a success: the vendor's own rules first
+    (they may also turn a 2xx into an error), then HTTP's (5xx retriable, other 4xx fatal)."""
+    for rule in rules:
+        if rule.matches(response):
+            return rule.kind
+    if response.status_code < 400:
+        return None
+    for rule in DEFAULT_ERROR_RULES:
+        if rule.matches(response):
+            return rule.kind
+    return ErrorKind.RETRY if response.status_code >= 500 else ErrorKind.FATAL
+
+
 def error_for_response(
-    vendor: str, operation: str, response: requests.Response, message: str | None = None
+    vendor: str, operation: str, response: requests.Response, message: str | None = None,
+    kind: ErrorKind | None = None,
 ) -> VendorError:
     """The error for a failed vendor answer, grouped by what the caller should do next."""
     status = response.status_code
@@ -92,13 +157,8 @@ def error_for_response(
         "request_id": _request_id(response),
         "retry_after": parse_retry_after(response.headers.get("Retry-After"), response),
     }
-    if status in (401, 403):
-        return AuthenticationError(msg, **kwargs)
-    if status == 404:
-        return NotFoundError(msg, **kwargs)
-    if status in (408, 425, 429) or status >= 500:
-        return RetriableAPIError(msg, **kwargs)
-    return FatalAPIError(msg, **kwargs)
+    found = kind or classify(response) or ErrorKind.FATAL
+    return _ERROR_CLASSES[found](msg, **kwargs)
 
 
 def parse_retry_after(value: str | None, response: requests.Response | None = None,
@@ -291,6 +351,7 @@ class VendorHttp:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         error_message: Callable[[requests.Response], str | None] | None = None,
+        error_rules: Sequence[ErrorRule] = (),
         observer: Callable[[str, int | None, float], None] | None = None,
         session: requests.Session | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -311,6 +372,7 @@ class VendorHttp:
         self._jitter = jitter
         self._wall_clock = wall_clock
         self._error_message = error_message
+        self._error_rules = tuple(error_rules)
         self._observer = observer
         self._session = session or requests.Session()
         self._reserve = rate_reserve
@@ -399,9 +461,11 @@ class VendorHttp:
         log.debug("vendor=%s operation=%s status=%d elapsed=%.3fs",
                   self.vendor, operation, response.status_code, elapsed)
         self._note_rate_limit(response)
-        if response.status_code >= 400:
+        kind = classify(response, self._error_rules)
+        if kind is not None:
             message = self._error_message(response) if self._error_message else None
-            raise self._redacted(error_for_response(self.vendor, operation, response, message))
+            raise self._redacted(error_for_response(self.vendor, operation, response, message,
+                                                    kind))
         return response
 
     def _pace(self) -> None:

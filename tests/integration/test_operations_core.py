@@ -241,7 +241,7 @@ def test_a_backfill_that_cannot_be_audited_keeps_nothing(store: Store) -> None:
 
 
 def test_backfill_needs_an_lms_with_history(store: Store) -> None:
-    with pytest.raises(InputError, match="keeps learner history"):
+    with pytest.raises(InputError, match="past completions"):
         backfill(runtime(store, FakeLMS()), since=WHEN, by="ops")
 
 

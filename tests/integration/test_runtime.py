@@ -13,10 +13,10 @@ from connector.demo.sandboxes import Sandboxes, sandbox_settings, seed_organisat
 from connector.pollers import poll_reviews
 from connector.runtime import build_runtime
 from connector.sandbox.kit import SANDBOX_KEY
+from connector.store import Store
 from connector.vendors.orangehrm import REFRESH_TOKEN
 
 REFRESH_TOKEN_CURSOR = f"_secret.{REFRESH_TOKEN}"  # where the store keeps it
-from connector.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "example.toml"
 

@@ -36,6 +36,7 @@ class ManualClock:
 
 class FakeLMS:
     name = "fakelms"
+    creates_learners = True
 
     def __init__(self, learners: dict[str, str] | None = None, fail_enrolls: int = 0) -> None:
         self.learners = dict(learners or {})  # email → user id
@@ -83,6 +84,7 @@ class FakeLMS:
 
 class FakeGoals:
     name = "fakegoals"
+    closes_goals = True
 
     def __init__(self) -> None:
         self.goals: dict[str, dict] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 import requests
@@ -18,9 +19,12 @@ from connector.errors import (
     RetriableAPIError,
 )
 from connector.http import (
+    ErrorKind,
+    ErrorRule,
     VendorConnectionError,
     VendorHttp,
     error_for_response,
+    json_object,
     parse_retry_after,
     retry_wait,
     should_retry,
@@ -365,3 +369,52 @@ def test_non_json_answer_is_fatal() -> None:
     http = client(t)
     with pytest.raises(FatalAPIError, match="not JSON"):
         http.get_json("users", operation="list users")
+
+
+# -- a vendor's own error table ----------------------------------------------------------------
+
+
+def _moodle_style_exception(response: requests.Response) -> bool:
+    body = json_object(response)
+    return body is not None and "exception" in body
+
+
+VENDOR_RULES = (
+    ErrorRule(ErrorKind.AUTH, frozenset({200}),
+              lambda r: (json_object(r) or {}).get("errorcode") == "invalidtoken"),
+    ErrorRule(ErrorKind.FATAL, frozenset({200}), _moodle_style_exception),
+    ErrorRule(ErrorKind.RETRY, frozenset({400}),
+              lambda r: "try later" in r.text),
+)
+
+
+@pytest.mark.parametrize(("status", "body", "expected"), [
+    (200, {"exception": "moodle_exception", "errorcode": "invalidtoken"},
+     AuthenticationError),
+    (200, {"exception": "invalid_parameter_exception", "errorcode": "invalidparameter"},
+     FatalAPIError),
+    (400, {"message": "busy, try later"}, RetriableAPIError),
+    (400, {"message": "bad field"}, FatalAPIError),
+    (503, {}, RetriableAPIError),
+])
+@responses.activate
+def test_a_vendor_table_classifies_its_own_error_bodies(status: int, body: dict[str, Any],
+                                                        expected: type[Exception]) -> None:
+    responses.add(responses.POST, "https://lms.example.com/ws", json=body, status=status)
+    http = VendorHttp("moodleish", "https://lms.example.com", error_rules=VENDOR_RULES,
+                      max_attempts=1, sleep=lambda _: None)
+    with pytest.raises(expected) as caught:
+        http.post_json("/ws", operation="call", json={})
+    assert type(caught.value) is expected
+
+
+@responses.activate
+def test_a_success_that_matches_no_rule_is_a_success() -> None:
+    responses.add(responses.POST, "https://lms.example.com/ws", json={"id": 3}, status=200)
+    http = VendorHttp("moodleish", "https://lms.example.com", error_rules=VENDOR_RULES)
+    assert http.post_json("/ws", operation="call", json={}) == {"id": 3}
+
+
+def test_a_rule_that_would_match_every_answer_is_refused() -> None:
+    with pytest.raises(ValueError, match="names statuses"):
+        ErrorRule(ErrorKind.FATAL)
