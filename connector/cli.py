@@ -18,7 +18,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, TextIO
 
-from connector.errors import ConnectorError, InputError
+from connector.errors import ConfigError, ConnectorError, InputError
 from connector.models import ActionKind, Plan, PlanAction, Skipped, Unmapped
 from connector.planner import LedgerView, Planner, show_level
 from connector.reviews.file import ReviewFile, read_reviews
@@ -125,7 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from connector.abilities import missing_abilities
+    from connector.runtime import configured_lms_class
+
     mapping, name = resolve_mapping(args.mapping)
+    lacking = missing_abilities(mapping, configured_lms_class(load_settings()))
+    if lacking:
+        raise ConfigError(f"{name}: the mapping needs what the LMS cannot do:\n  "
+                          + "\n  ".join(lacking))
     roles = mapping.targets.roles
     unruled = [s.id for s in mapping.skills if mapping.rule_for(s.id) is None]
     print(f"mapping OK: {name}")

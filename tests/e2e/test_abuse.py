@@ -16,7 +16,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from connector.demo import seed_organisation
+from connector.demo.sandboxes import seed_organisation
 from connector.sandbox.bamboohr import sign_webhook
 from connector.store.schema import completions, inbox, jobs, reviews
 from tests.support.e2e import (

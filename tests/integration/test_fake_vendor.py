@@ -135,3 +135,20 @@ def test_registering_another_vendor_under_a_taken_name_is_refused(acme: VendorPl
     with pytest.raises(ConfigError, match="already registered"):
         registry.register(impostor)
     registry.register(PLUGIN)  # the same plug-in again is harmless
+
+
+def test_connector_check_refuses_a_rule_the_lms_cannot_carry_out(
+        acme: VendorPlugin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from connector.cli import main
+
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(MAPPING.replace("due_in_days = 30", "due_in_days = 30\n"
+                                       "recertify_every_days = 365"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONNECTOR_LMS", "acme")
+    assert main(["check", "--mapping", str(mapping)]) == 2
+    err = capsys.readouterr().err
+    assert "recertify_every_days needs the LMS to reset" in err and "Traceback" not in err
+    monkeypatch.setenv("CONNECTOR_LMS", "talentlms")  # TalentLMS can reset progress
+    assert main(["check", "--mapping", str(mapping)]) == 0
