@@ -31,8 +31,8 @@ def _envelope(data: Any, **meta: Any) -> Response:
 def _error(status: int, message: str,
            invalid: dict[str, str] | None = None) -> tuple[Response, int]:
     error: dict[str, Any] = {"status": str(status), "message": message}
-    if invalid:
-        error["data"] = {"invalidParamKeys": invalid}
+    if invalid:  # as OrangeHRM 5 does: the names only (array_keys of its error bag)
+        error["data"] = {"invalidParamKeys": sorted(invalid)}
     return jsonify({"error": error}), status
 
 

@@ -233,4 +233,18 @@ def create_app(*, api_key: str = "sandbox-key", hourly_limit: int = 2000,
         with state.lock:
             return jsonify(state.snapshot())
 
+    app.wsgi_app = _slash_tolerant(app.wsgi_app)  # type: ignore[method-assign]
     return app
+
+
+def _slash_tolerant(wsgi_app: Any) -> Any:
+    """TalentLMS serves `ratelimit/` and `users/` as it serves `ratelimit` and `users`
+    (TalentLMS's own PHP library always sends the slash): drop one trailing slash."""
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if len(path) > 1 and path.endswith("/"):
+            environ["PATH_INFO"] = path[:-1]
+        return wsgi_app(environ, start_response)
+
+    return middleware

@@ -215,6 +215,17 @@ def test_a_422_names_the_invalid_parameters() -> None:
 
 
 @responses.activate
+def test_a_422_with_a_list_of_invalid_parameters_names_them() -> None:
+    """OrangeHRM 5's own shape (InvalidParamException::getNormalizedErrorBag): a list."""
+    responses.post(LOGS, status=422, json={"error": {
+        "status": "422", "message": "Invalid Parameter",
+        "data": {"invalidParamKeys": ["log", "comment"]}}})
+
+    with pytest.raises(FatalAPIError, match=r"Invalid Parameter \(invalid: log, comment\)"):
+        trackers().add_note(GOAL, "x")
+
+
+@responses.activate
 def test_a_write_is_not_retried_after_a_5xx() -> None:
     responses.post(LOGS, status=502, json={})
 

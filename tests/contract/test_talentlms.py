@@ -107,6 +107,25 @@ def test_user_with_another_email_is_a_miss() -> None:
 
 
 @responses.activate
+@pytest.mark.parametrize("match_by", ["email", "login"])
+def test_a_one_item_list_answer_is_the_learner(match_by: str) -> None:
+    """The third-party `talentlms` client's fixtures answer `users/email:`/`users/username:`
+    with a one-item list; that is the learner, not a miss."""
+    path = "users/email:Ann.Lee@Example.com" if match_by == "email" else "users/username:E1"
+    responses.get(f"{API}/{path}", json=[user(login="e1")])
+    found = lms(match_by=match_by).find_learner(ANN)
+    assert found is not None and found.lms_user_id == "7"
+
+
+@responses.activate
+def test_a_list_of_several_users_is_refused_not_guessed() -> None:
+    responses.get(f"{API}/users/email:Ann.Lee@Example.com",
+                  json=[user(), user("8", "ann.lee@example.com", "ann2")])
+    with pytest.raises(FatalAPIError, match="not guessing"):
+        lms().find_learner(ANN)
+
+
+@responses.activate
 def test_find_by_login_uses_username_path() -> None:
     responses.get(f"{API}/users/username:E1", json=user(login="e1"))
     assert lms(match_by="login").find_learner(ANN) == LearnerRef(

@@ -157,3 +157,20 @@ def test_error_under_an_error_key_is_read_too() -> None:
                                                       "message": "Too many items"}})
     result = lms().enroll_many(pairs(1))
     assert str(result[("100", "12")]).endswith("Too many items")
+
+
+@responses.activate
+@pytest.mark.parametrize("answer", [{}, {"data": {}}, {"message": "accepted"}])
+def test_a_success_of_unknown_shape_is_settled_from_what_talentlms_holds(
+        answer: dict[str, Any]) -> None:
+    """The published description gives no body for 200: an answer without a task id or
+    results is "unknown", not failed; the enrollments are read back and decide."""
+    responses.post(BATCH, json=answer)
+    responses.get(f"{ROOT}/api/v1/users/id:100",
+                  json={"id": "100", "courses": [{"id": "12"}, {"id": "13"}]})
+    responses.get(f"{ROOT}/api/v1/users/id:101", json={"id": "101", "courses": []})
+    result = lms().enroll_many(pairs(2))
+    assert result[("100", "12")] is None  # it exists: done
+    assert isinstance(result[("101", "12")], RetriableAPIError)  # not there: try again later
+    assert [c.request.url.split("/api/")[1] for c in responses.calls[1:]] == [
+        "v1/users/id:100", "v1/users/id:101"]  # one read per learner, not per pair

@@ -207,3 +207,13 @@ def test_sandbox_answers_429_over_the_hourly_limit_and_counts_it() -> None:
         "error": {"message": "API rate limit exceeded. Please try again later."}}
     counts = client.get("/_sandbox/state").json["counts"]
     assert counts["calls"] == 2 and counts["throttled"] == 1
+
+
+@pytest.mark.parametrize("path", ["ratelimit", "ratelimit/", "users", "users/"])
+def test_parameterless_calls_answer_with_or_without_a_trailing_slash(
+        sim: RunningSimulator, path: str) -> None:
+    """TalentLMS's PHP library always sends the slash; the real API answers both."""
+    seed(sim)
+    answer = requests.get(f"{sim.url}/api/v1/{path}", auth=(KEY, ""), timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("application/json")

@@ -49,8 +49,12 @@ def error_message(response: requests.Response) -> str | None:
     message = str(error.get("message") or "")
     data = error.get("data")
     keys = data.get("invalidParamKeys") if isinstance(data, dict) else None
+    # OrangeHRM 5 sends a list of the refused parameters' names (`array_keys` of its error
+    # bag, InvalidParamException::getNormalizedErrorBag); some builds send name → reason.
     if isinstance(keys, dict) and keys:
         message += " (" + ", ".join(f"{k}: {v}" for k, v in sorted(keys.items())) + ")"
+    elif isinstance(keys, list) and keys:
+        message += " (invalid: " + ", ".join(str(k) for k in keys) + ")"
     return message or None
 
 

@@ -59,9 +59,13 @@ class BatchEnroller:
     """Sends pairs in chunks of `BATCH_LIMIT` and waits (bounded) for each task."""
 
     def __init__(self, http: VendorHttp, *, sleep: Callable[[float], None],
-                 poll_interval: float = 1.0, max_polls: int = 20) -> None:
+                 poll_interval: float = 1.0, max_polls: int = 20,
+                 enrolled_courses: Callable[[str], set[str]] | None = None) -> None:
         self.http = http
         self.sleep = sleep
+        # Reads which courses a learner is enrolled in: how an answer of unknown shape is
+        # settled from what TalentLMS says exists.
+        self.enrolled_courses = enrolled_courses
         self.poll_interval = poll_interval
         self.max_polls = max_polls
 
@@ -92,9 +96,26 @@ class BatchEnroller:
         if task_id is None:
             if _results_of(data) is not None:  # answered synchronously
                 return _map_results(chunk, data)
-            raise FatalAPIError("the batch answer had neither a task id nor results",
-                                vendor="talentlms", operation="batch enroll")
+            # A success whose shape we do not know (the published description gives no
+            # body): the outcome is unknown, not failed. Ask what now exists.
+            return self._settle_from_enrollments(chunk)
         return _map_results(chunk, self._wait_for(str(task_id)))
+
+    def _settle_from_enrollments(self, chunk: Sequence[Pair]) -> Result:
+        """Each pair by what TalentLMS holds now: enrolled is done; not (yet) enrolled is
+        retried later (enrolling is idempotent), never failed for good."""
+        if self.enrolled_courses is None:
+            raise RetriableAPIError("the batch answer had neither a task id nor results",
+                                    vendor="talentlms", operation="batch enroll")
+        result: Result = {}
+        held: dict[str, set[str]] = {}
+        for user, course in chunk:
+            if user not in held:
+                held[user] = self.enrolled_courses(user)
+            result[(user, course)] = None if course in held[user] else RetriableAPIError(
+                "not enrolled after a batch answer of unknown shape; trying again later",
+                vendor="talentlms", operation="batch enroll")
+        return result
 
     def _wait_for(self, task_id: str) -> Mapping[str, Any]:
         wait = self.poll_interval

@@ -159,7 +159,8 @@ class TalentLMS:
                 "X-API-Key": v2_secret.get_secret_value(), "Accept": "application/json",
                 "X-API-Version": v2_version}, **knobs)
             self._batch = BatchEnroller(self.v2, sleep=time.sleep if sleep is None else sleep,
-                                        poll_interval=v2_poll_interval)
+                                        poll_interval=v2_poll_interval,
+                                        enrolled_courses=self._enrolled_courses)
         self._learners: dict[str, list[dict[str, Any]]] | None = None
         self._courses: list[Course] | None = None
         self._course_codes: set[str] = set()
@@ -280,6 +281,15 @@ class TalentLMS:
             if _says(exc, DOES_NOT_EXIST):
                 return None
             raise
+        if isinstance(user, list):
+            # Some TalentLMS portals (and third-party fixtures) answer a one-item list here.
+            users = [u for u in user if isinstance(u, dict)]
+            if len(users) > 1:
+                raise FatalAPIError(
+                    f"{len(users)} TalentLMS users answer one {self.match_by} lookup; not "
+                    "guessing which one is the employee", vendor=self.name,
+                    operation="find learner")
+            return users[0] if users else None
         return user if isinstance(user, dict) else None
 
     # --- catalogue and enrollment -----------------------------------------------------------
@@ -360,6 +370,12 @@ class TalentLMS:
             except VendorError as exc:
                 result[key] = exc
         return result
+
+    def _enrolled_courses(self, lms_user_id: str) -> set[str]:
+        """The course ids a learner is enrolled in (one `users/id:` read)."""
+        user = self.v1.get_json(v1_path("users", id=lms_user_id), operation="read enrollments")
+        courses = user.get("courses") if isinstance(user, dict) else None
+        return {str(text(c.get("id"))) for c in courses or () if isinstance(c, dict)}
 
     # --- progress -----------------------------------------------------------------------------
 
