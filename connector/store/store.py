@@ -9,6 +9,8 @@ boundary: named operations that return typed rows (`rows.py`) and take states as
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from connector.errors import StoreError
 from connector.models import utcnow
 from connector.store import migrations
 from connector.store.engine import Transaction, make_engine, transaction, using
@@ -25,6 +28,9 @@ from connector.store.ledger import LedgerMixin
 from connector.store.rows import AuditEntry, PollerStatus
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
+
+READY_PROBE_SECONDS = 2.0  # at most one heartbeat write per process this often
+HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not pollers
 
 
 class Store(LedgerMixin):
@@ -43,6 +49,11 @@ class Store(LedgerMixin):
             kw["jitter"] = jitter
         self.jobs = JobQueue(engine, **kw)
         self.intake = EventIntake(engine, self.jobs)
+        self._probe_lock = threading.Lock()
+        self._probed_at = -math.inf
+        self._probe: tuple[bool, str] = (False, "not probed yet")
+        self.ready_probe_seconds = READY_PROBE_SECONDS
+        self._write_failed: str | None = None  # the last intake write's error, until one works
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:
@@ -66,14 +77,35 @@ class Store(LedgerMixin):
             yield Transaction(conn)
 
     def ready(self) -> tuple[bool, str]:
-        """For /readyz: the database answers and no migration is pending."""
+        """For /readyz: the database answers, no migration is pending, and it takes writes.
+
+        Reading is not enough: a full disk answers reads and refuses every write (an SQLite
+        transaction that rolls back never touches the disk). So a heartbeat row is committed,
+        at most once every READY_PROBE_SECONDS per process; the answer recovers by itself on
+        the next probe once writes succeed again."""
         try:
             missing = migrations.pending(self.engine)
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
             return False, f"database unreachable: {type(exc).__name__}"
         if missing:
             return False, f"migrations pending: {', '.join(missing)}"
-        return True, "ok"
+        return self._write_probe()
+
+    def _write_probe(self) -> tuple[bool, str]:
+        with self._probe_lock:
+            now = time.monotonic()
+            if self._write_failed is not None:
+                self._probed_at = -math.inf  # probe again as soon as intake stops failing
+                return False, f"the database refuses writes ({self._write_failed})"
+            if now - self._probed_at < self.ready_probe_seconds:
+                return self._probe
+            try:
+                self.save_cursor(HEARTBEAT, utcnow().isoformat())
+                self._probe = (True, "ok")
+            except StoreError as exc:
+                self._probe = (False, f"the database refuses writes ({exc})")
+            self._probed_at = now
+            return self._probe
 
     # -- inbox ---------------------------------------------------------------------------
     def ingest(self, source: str, event_id: str, kind: str, payload: dict[str, Any],
@@ -86,9 +118,15 @@ class Store(LedgerMixin):
         acknowledge it. `learner` = (LMS user id, email) finds the employee in the same
         statement when the sender did not name one (the receiver's hot path: intake.py).
         """
-        if not self.intake.ingest(source=source, event_id=event_id, kind=kind,
-                                  payload=payload, raw=raw, employee_id=employee_id,
-                                  job_kind=job_kind or kind, learner=learner):
+        try:
+            stored = self.intake.ingest(source=source, event_id=event_id, kind=kind,
+                                        payload=payload, raw=raw, employee_id=employee_id,
+                                        job_kind=job_kind or kind, learner=learner)
+        except StoreError as exc:
+            self._write_failed = str(exc)  # /readyz says so until a write works again
+            raise
+        self._write_failed = None
+        if not stored:
             return False
         if self.on_new_job is not None:
             self.on_new_job()
