@@ -58,10 +58,8 @@ def prepare_database(path: Path) -> str:
     """A fresh demo database; an existing non-demo database is never overwritten."""
     url = f"sqlite:///{path}"
     if path.exists():
-        store = Store.open(url)
-        is_demo = bool(store.audit_events(DEMO_MARKER))
-        store.close()
-        if not is_demo:
+        if not Store.sqlite_file_has_event(path, DEMO_MARKER):  # read-only: a foreign file is
+            # left exactly as it was
             raise InputError(f"{path} exists and was not made by the demo; move it away or "
                              "pass --database PATH")
         for suffix in ("", "-wal", "-shm"):

@@ -10,10 +10,12 @@ boundary: named operations that return typed rows (`rows.py`) and take states as
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
@@ -90,6 +92,22 @@ class Store(LedgerMixin):
         if missing:
             return False, f"migrations pending: {', '.join(missing)}"
         return self._write_probe()
+
+    @staticmethod
+    def sqlite_file_has_event(path: Path, event: str) -> bool:
+        """Whether an SQLite file holds an audit row of `event`, read without writing a byte:
+        opened read-only (no migration, no WAL switch), so a foreign file is left untouched."""
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return False
+        try:
+            found = conn.execute("SELECT 1 FROM audit WHERE event = ? LIMIT 1", (event,)).fetchone()
+            return found is not None
+        except sqlite3.Error:  # not our schema (no audit table), or not a database at all
+            return False
+        finally:
+            conn.close()
 
     def _write_probe(self) -> tuple[bool, str]:
         with self._probe_lock:
@@ -224,3 +242,4 @@ class Store(LedgerMixin):
             conn.execute(update(rate_budget).where(rate_budget.c.vendor == vendor)
                          .values(tokens=tokens, updated_at=now))
         return 0.0 if tokens >= 0 or rate <= 0 else -tokens / rate
+

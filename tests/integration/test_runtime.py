@@ -85,3 +85,27 @@ def test_check_online_names_a_rejected_key_and_missing_courses(
     assert main(["check", "--online", "--mapping", str(EXAMPLE)]) == 1
     out = capsys.readouterr().out
     assert "✘ bamboohr directory" in out and "wrong-key-123" not in out
+
+
+def test_demo_refuses_a_foreign_database_without_writing_to_it(tmp_path: Path) -> None:
+    """README: the demo "refuses to touch any other" database: not one byte is written."""
+    import hashlib
+    import sqlite3
+
+    from connector.demo.run import prepare_database
+    from connector.errors import InputError
+
+    foreign = tmp_path / "payroll.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO people (name) VALUES ('Ann')")
+    before = hashlib.sha256(foreign.read_bytes()).hexdigest()
+    with pytest.raises(InputError, match="was not made by the demo"):
+        prepare_database(foreign)
+    assert hashlib.sha256(foreign.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["payroll.db"]  # no -wal, no -shm
+    with sqlite3.connect(foreign) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["people"]
+    demo = tmp_path / "demo.db"
+    prepare_database(demo)
+    prepare_database(demo)  # an earlier demo's database is replaced
