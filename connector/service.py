@@ -133,7 +133,9 @@ class Service:
             threading.Thread(target=worker.run_forever, name="worker", daemon=True,
                              args=(self.stop_event,),
                              kwargs={"concurrency": self.rt.settings.worker_concurrency}),
-            threading.Thread(target=self._poll_loop, name="pollers", daemon=True),
+            *(threading.Thread(target=self._poll_loop, name=f"poll-{stream}", daemon=True,
+                               args=(stream, every))
+              for stream, every in self._poll_streams().items()),
         ]
         for t in self.threads:
             t.start()
@@ -141,25 +143,27 @@ class Service:
         log.info("service started", extra={"url": url})
         return url
 
-    def _poll_loop(self) -> None:
-        """Each poller on its own schedule: every stream as often as the poll_seconds setting
-        of the vendor behind it says (CONNECTOR_<VENDOR>_POLL_SECONDS), or `poll_seconds`
-        when given (tests, the demo); recertifications hourly."""
+    def _poll_streams(self) -> dict[str, float]:
+        """Every stream's interval: as often as the poll_seconds setting of the vendor behind
+        it says (CONNECTOR_<VENDOR>_POLL_SECONDS), or `poll_seconds` when given (tests, the
+        demo); recertifications hourly."""
         every = {name: self.fixed or seconds for name, seconds in self.rt.schedule.items()}
         every["recertification"] = self.fixed or 3600.0
-        due = dict.fromkeys(every, 0.0)
+        return every
+
+    def _poll_loop(self, stream: str, every: float) -> None:
+        """One stream on its own thread and schedule, so a slow vendor delays only its own
+        work (a BambooHR directory read taking 20 s no longer holds up completions)."""
+        only = frozenset({stream})
         while not self.stop_event.is_set():
-            now = time.monotonic()
-            ready = frozenset(name for name, at in due.items() if at <= now)
+            started = time.monotonic()
             try:
-                report = poll_all(self.rt, only=ready)
+                report = poll_all(self.rt, only=only)
                 for error in report.errors:
-                    log.warning("poll failed", extra={"error": error})
+                    log.warning("poll failed", extra={"stream": stream, "error": error})
             except ConnectorError as exc:
-                log.warning("poll stopped", extra={"error": str(exc)})
-            for name in ready:
-                due[name] = now + every[name]
-            self.stop_event.wait(max(0.05, min(due.values()) - time.monotonic()))
+                log.warning("poll stopped", extra={"stream": stream, "error": str(exc)})
+            self.stop_event.wait(max(0.05, started + every - time.monotonic()))
 
     def stop(self) -> None:
         self.stop_event.set()
