@@ -30,12 +30,14 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 import requests.auth
 from tenacity import RetryCallState, Retrying, stop_after_attempt
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from connector.deadlines import BodyTooLarge, Deadline, read_capped, tracking_session
 from connector.errors import (
     AuthenticationError,
     FatalAPIError,
@@ -52,6 +54,8 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RATE_LIMIT_RESERVE = 2  # calls left in the vendor's window that we never spend without pausing
 SHORT_PAUSE = 1.0  # seconds to pause when the window is nearly spent and no reset is given
 BACKOFF_BASE = 0.5  # first backoff cap in seconds; doubles per attempt up to max_wait
+DEFAULT_DEADLINE = 120.0  # seconds for a whole call: connect, headers and body
+DEFAULT_MAX_BODY = 64 * 1024 * 1024  # bytes; no vendor answer we read is near this
 UNCERTAIN_WRITE_FACTOR = 2.0  # x read timeout before a lost write is asked about again
 _EPOCH_THRESHOLD = 1_000_000_000  # a reset value above this is a Unix time, below a delay
 _SECRET_HEADER = re.compile(r"key|token|auth|secret|signature|cookie|password", re.IGNORECASE)
@@ -356,6 +360,8 @@ class VendorHttp:
         session: requests.Session | None = None,
         wall_clock: Callable[[], float] = time.time,
         rate_reserve: int = RATE_LIMIT_RESERVE,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.vendor = vendor
         self.base_url = base_url.rstrip("/")
@@ -374,7 +380,10 @@ class VendorHttp:
         self._error_message = error_message
         self._error_rules = tuple(error_rules)
         self._observer = observer
-        self._session = session or requests.Session()
+        self._session = session or tracking_session()
+        self._deadline = deadline
+        self._max_body = max_body_bytes
+        self.host = urlsplit(self.base_url).hostname or "the vendor"
         self._reserve = rate_reserve
         self._secrets = _secrets_of(auth, self._headers)
         self._lock = threading.Lock()
@@ -445,14 +454,28 @@ class VendorHttp:
         started = self._clock()
         with self._lock:
             self.calls += 1
+        guard = Deadline(self._deadline)
         try:
-            response = self._session.request(method, url, auth=self._auth,
-                                             timeout=self._timeout, **kwargs)
+            with guard.running():
+                response = self._session.request(method, url, auth=self._auth,
+                                                 timeout=self._timeout, stream=True, **kwargs)
+                read_capped(response, self._max_body)
+                if guard.expired:  # cut short by the watchdog, however it read
+                    raise requests.ConnectionError("deadline passed")
+        except BodyTooLarge as exc:
+            self._observe(None, self._clock() - started)
+            raise FatalAPIError(f"{exc} from {self.host}", vendor=self.vendor,
+                                operation=operation) from None
         except requests.RequestException as exc:
             elapsed = self._clock() - started
             self._observe(None, elapsed)
             log.debug("vendor=%s operation=%s status=none elapsed=%.3fs error=%s",
                       self.vendor, operation, elapsed, type(exc).__name__)
+            if guard.expired:
+                raise VendorConnectionError(
+                    f"no complete answer from {self.host} within the {self._deadline:g} s "
+                    "deadline (CONNECTOR_HTTP_DEADLINE_SECONDS)", vendor=self.vendor,
+                    operation=operation, request_sent=True) from None
             raise self._connection_error(exc, operation) from None
         elapsed = self._clock() - started
         with self._lock:

@@ -153,7 +153,7 @@ class Service:
 
     def _poll_loop(self, stream: str, every: float) -> None:
         """One stream on its own thread and schedule, so a slow vendor delays only its own
-        work (a BambooHR directory read taking 20 s no longer holds up completions)."""
+        work (a directory read taking 20 s no longer holds up completions)."""
         only = frozenset({stream})
         while not self.stop_event.is_set():
             started = time.monotonic()

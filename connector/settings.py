@@ -116,6 +116,8 @@ class Settings(SettingsBase):
     http_connect_timeout: float = 5.0
     http_read_timeout: float = 30.0
     http_burst: int = 50
+    http_deadline_seconds: float = Field(default=120.0, gt=0)  # a whole call, body included
+    http_max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
     # Safety
     max_assignments_per_run: int = 500
@@ -183,7 +185,9 @@ class Settings(SettingsBase):
     def http_options(self) -> dict[str, Any]:
         """What every vendor HTTP client takes from the core settings."""
         return {"connect_timeout": self.http_connect_timeout,
-                "read_timeout": self.http_read_timeout, "burst": self.http_burst}
+                "read_timeout": self.http_read_timeout, "burst": self.http_burst,
+                "deadline": self.http_deadline_seconds,
+                "max_body_bytes": self.http_max_body_bytes}
 
     def review_source_names(self) -> list[str]:
         return [s.strip() for s in self.review_sources.split(",") if s.strip()]

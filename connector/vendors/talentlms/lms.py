@@ -28,7 +28,13 @@ import requests
 from pydantic import Field, SecretStr
 
 from connector.errors import ConfigError, FatalAPIError, VendorError
-from connector.http import RateBudget, VendorHttp, json_object
+from connector.http import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_BODY,
+    RateBudget,
+    VendorHttp,
+    json_object,
+)
 from connector.models import (
     CompletionEvent,
     Course,
@@ -126,6 +132,8 @@ class TalentLMS:
         burst: int = TALENTLMS_BURST,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        deadline: float = DEFAULT_DEADLINE,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
         max_attempts: int = 5,
         max_wait: float = 60.0,
         v2_poll_interval: float = 1.0,
@@ -139,6 +147,7 @@ class TalentLMS:
         knobs: dict[str, Any] = {
             "budget": budget, "observer": observer, "burst": burst, "session": session,
             "connect_timeout": connect_timeout, "read_timeout": read_timeout,
+            "deadline": deadline, "max_body_bytes": max_body_bytes,
             "max_attempts": max_attempts, "max_wait": max_wait, "error_message": error_message,
         }
         injected = (("clock", clock), ("sleep", sleep), ("jitter", jitter))
