@@ -28,7 +28,14 @@ def _is_secret(annotation: Any) -> bool:
 
 class SettingsBase(BaseSettings):
     """What every settings model shares: secrets may come from `<VARIABLE>_FILE`, and an
-    empty variable means "unset" (so a copied `config.example.env` keeps every default)."""
+    empty variable means "unset" (so a copied `config.example.env` keeps every default).
+    An empty keyword override means "unset" too (`load_settings(talentlms_api_key="")` is no
+    key), so a value passed along from a form or a file cannot switch a vendor on by being
+    empty; the environment's value, if any, then holds."""
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{key: value for key, value in values.items()
+                            if key.startswith("_") or value != ""})
 
     @model_validator(mode="before")
     @classmethod
