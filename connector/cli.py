@@ -238,13 +238,16 @@ def resolve_mapping(path: str | None) -> tuple[Mapping, str]:
     """--mapping, else CONNECTOR_MAPPING_FILE, else the example mapping shipped with the package.
 
     The settings default (`mappings/example.toml`) is relative to the working directory; when
-    no such file is there, the packaged copy is used so the command works from anywhere.
+    no such file is there, the packaged copy is used so the command works from anywhere (also
+    when `.env` names that default, as a copied `config.example.env` does).
     """
     if path:
         return load_mapping(path), path
     settings = load_settings()
     configured = settings.mapping_file
-    if "mapping_file" in settings.model_fields_set or configured.is_file():
+    default = type(settings).model_fields["mapping_file"].default
+    chosen = "mapping_file" in settings.model_fields_set and configured != default
+    if chosen or configured.is_file():  # a copied config.example.env names the default
         return load_mapping(configured), str(configured)
     return load_mapping_text(_built_in_mapping_text(), BUILT_IN_MAPPING), BUILT_IN_MAPPING
 
