@@ -411,3 +411,10 @@ def test_the_architecture_page_names_every_module() -> None:
             if f"`{path.name}`" not in page and f"/{path.name}`" not in page:
                 missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"docs/architecture.md does not describe: {missing}"
+
+
+def test_a_declared_source_missing_a_field_names_the_field() -> None:
+    """Never a bare KeyError's `'name'`: the message says which field is missing where."""
+    with pytest.raises(ConfigError) as refused:
+        declared_sources('[{"kind": "review", "secrets_env": "X"}]', environ={})
+    assert str(refused.value) == "CONNECTOR_WEBHOOK_SOURCES[0]: missing field 'name'"
