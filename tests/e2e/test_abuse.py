@@ -157,11 +157,11 @@ def test_no_configured_secret_in_any_output(
                          timeout=30)
         enrolled = store.assignments_for(state="enrolled")
         assert enrolled, "the cycle enrolled nobody: nothing below would call a vendor"
-        learner = {r["employee_id"]: r["lms_user_id"] for r in store.all_identities()}
+        learner = {r.employee_id: r.lms_user_id for r in store.all_identities()}
         vendors.refusals.active = True  # BambooHR refuses the evidence: an error to log
         first = enrolled[0]
         done_at = datetime.now(UTC).replace(microsecond=0).isoformat()  # after the enrolment
-        body = json.dumps(lms_completion(learner[first["employee_id"]], first["course_id"],
+        body = json.dumps(lms_completion(learner[first.employee_id], first.course_id,
                                          done_at)).encode()
         assert session.post(f"{proc.url}/webhooks/lms", data=body, headers=signed(body),
                             timeout=10).status_code == 202
