@@ -151,9 +151,7 @@ def write_demo_env(sb: Sandboxes, database_url: str, directory: Path | None = No
     owner-only (0600, it holds their keys). An existing file is never overwritten: the next
     free `demo-N.env` is used instead."""
     folder = directory or Path.cwd()
-    lines = ["# Written by `connector demo --keep-running`: the sandboxes it left running.\n",
-             "# Valid while that demo runs. Use: set -a; . ./THIS_FILE; set +a\n"]
-    lines += [f"{name}={shlex.quote(value)}\n" for name, value in demo_env(
+    settings = [f"{name}={shlex.quote(value)}\n" for name, value in demo_env(
         sb, database_url).items()]
     for n in range(1, 100):
         path = folder / ("demo.env" if n == 1 else f"demo-{n}.env")
@@ -162,7 +160,10 @@ def write_demo_env(sb: Sandboxes, database_url: str, directory: Path | None = No
         except FileExistsError:
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.writelines(lines)
+            out.write("# Written by `connector demo --keep-running`: the sandboxes it left "
+                      "running,\n# valid while that demo runs. Use it from this directory:\n"
+                      f"#   set -a; . ./{path.name}; set +a; connector status\n")
+            out.writelines(settings)
         return path
     raise InputError(f"{folder}: demo.env … demo-99.env all exist; remove old ones")
 
