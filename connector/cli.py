@@ -1,9 +1,12 @@
 """The `connector` command line: one subcommand per job, each a `cmd_<name>(args) -> int`.
 
 Exit codes: 0 ok, 1 runtime failure, 2 bad input or configuration. Errors the connector raises
-on purpose (`ConnectorError`) are printed as one `error: ...` line; a person never sees a
-traceback for a mistake in a file they wrote. New subcommands are added in `build_parser()`
-with `parser.subcommands.add_parser(...)` and `set_defaults(func=cmd_<name>)`.
+on purpose (`ConnectorError`) are printed as one `error: ...` line on stderr; a person never
+sees a traceback for a mistake in a file they wrote. A command run with `--json` keeps stdout
+machine-readable even when it fails: the error also goes to stdout as
+`{"error": message, "exit_code": N}` (bad arguments, configuration, runtime failures alike).
+New subcommands are added in `build_parser()` with `parser.subcommands.add_parser(...)`
+and `set_defaults(func=cmd_<name>)`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from connector.errors import ConfigError, ConnectorError, InputError
 from connector.models import ActionKind, Plan, PlanAction, Skipped, Unmapped
@@ -38,10 +41,25 @@ def _version() -> str:
         return "unknown"
 
 
+class UsageError(Exception):
+    """Bad command-line arguments, raised instead of argparse's exit so `main` can also
+    answer in JSON when `--json` was asked for."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, parser: argparse.ArgumentParser) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
 class ConnectorParser(argparse.ArgumentParser):
-    """The top-level parser; `subcommands` is where later commands are registered."""
+    """The top-level parser; `subcommands` is where later commands are registered (they are
+    ConnectorParsers too, so every usage error reaches `main`)."""
 
     subcommands: argparse._SubParsersAction[ConnectorParser]
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self)
 
 
 def build_parser() -> ConnectorParser:
@@ -100,25 +118,49 @@ def build_parser() -> ConnectorParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in words
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(words)
+    except UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        return _fail(f"{exc.parser.prog}: {exc}", exc.exit_code, as_json=as_json)
+    as_json = bool(getattr(args, "json", False))
     if args.func is None:
         parser.print_help(sys.stderr)
         return 2
     try:  # a command opens the one store of its run and closes it before it returns
         code: int = args.func(args)
     except ConnectorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(str(exc), exc.exit_code, as_json=as_json)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", 130, as_json=as_json, prefix="")
     except BrokenPipeError:
         # The reader went away (`connector plan ... | head`); not an error worth a traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except Exception as exc:
+        if not as_json:
+            raise
+        # A bug, not a mistake of the user's: stdout still gets JSON, stderr the traceback.
+        _fail(f"unexpected {type(exc).__name__}; the traceback is on stderr", 1,
+              as_json=True, quiet=True)
+        raise
     return code
+
+
+def _fail(message: str, exit_code: int, *, as_json: bool, prefix: str = "error: ",
+          quiet: bool = False) -> int:
+    """Report a failed command: one line on stderr for people and, with `--json`, the same
+    as `{"error": message, "exit_code": N}` on stdout for machines."""
+    if not quiet:
+        print(f"{prefix}{message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": message, "exit_code": exit_code}, ensure_ascii=False),
+              flush=True)
+    return exit_code
 
 
 # Commands
@@ -196,13 +238,16 @@ def resolve_mapping(path: str | None) -> tuple[Mapping, str]:
     """--mapping, else CONNECTOR_MAPPING_FILE, else the example mapping shipped with the package.
 
     The settings default (`mappings/example.toml`) is relative to the working directory; when
-    no such file is there, the packaged copy is used so the command works from anywhere.
+    no such file is there, the packaged copy is used so the command works from anywhere (also
+    when `.env` names that default, as a copied `config.example.env` does).
     """
     if path:
         return load_mapping(path), path
     settings = load_settings()
     configured = settings.mapping_file
-    if "mapping_file" in settings.model_fields_set or configured.is_file():
+    default = type(settings).model_fields["mapping_file"].default
+    chosen = "mapping_file" in settings.model_fields_set and configured != default
+    if chosen or configured.is_file():  # a copied config.example.env names the default
         return load_mapping(configured), str(configured)
     return load_mapping_text(_built_in_mapping_text(), BUILT_IN_MAPPING), BUILT_IN_MAPPING
 

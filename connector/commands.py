@@ -319,8 +319,10 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 # -- status -----------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
-    with _opened_store() as (_, store):
+    with _opened_store() as (settings, store):
         report = status_report(store).as_json()
+    for problem in settings.setup_problems()[:1]:  # stderr: --json output stays the report
+        print(f"setup: {problem}; until then nothing reaches that vendor", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

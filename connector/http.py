@@ -362,8 +362,10 @@ class VendorHttp:
         rate_reserve: int = RATE_LIMIT_RESERVE,
         deadline: float = DEFAULT_DEADLINE,
         max_body_bytes: int = DEFAULT_MAX_BODY,
+        base_url_variable: str | None = None,
     ) -> None:
         self.vendor = vendor
+        self.base_url_variable = base_url_variable  # the setting a connection error names
         self.base_url = base_url.rstrip("/")
         self._auth: requests.auth.AuthBase | None = (
             requests.auth.HTTPBasicAuth(*auth) if isinstance(auth, tuple) else auth
@@ -476,7 +478,7 @@ class VendorHttp:
                     f"no complete answer from {self.host} within the {self._deadline:g} s "
                     "deadline (CONNECTOR_HTTP_DEADLINE_SECONDS)", vendor=self.vendor,
                     operation=operation, request_sent=True) from None
-            raise self._connection_error(exc, operation) from None
+            raise self._connection_error(exc, operation, url) from None
         elapsed = self._clock() - started
         with self._lock:
             self.statuses[response.status_code] += 1
@@ -521,22 +523,29 @@ class VendorHttp:
         if self._observer is not None:
             self._observer(self.vendor, status, elapsed)
 
-    def _connection_error(self, exc: requests.RequestException,
-                          operation: str) -> VendorError:
-        """An error that names what failed without the URL (its path or query may hold data)."""
+    def _connection_error(self, exc: requests.RequestException, operation: str,
+                          url: str) -> VendorError:
+        """An error that names the host it could not reach and the setting that chose it,
+        never the URL's path or query (they may hold personal data or a token)."""
         kind = type(exc).__name__
+        setting = self.base_url_variable or "the vendor's base URL setting"
+        if isinstance(exc, requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema
+                      | requests.exceptions.InvalidURL):
+            return FatalAPIError(f"{setting} is not a URL (it needs https:// and a host name)",
+                                 vendor=self.vendor, operation=operation)
+        where = f"{_host_of(url)}; check {setting} and the network"
         if _failed_before_sending(exc):
             return VendorConnectionError(
-                f"could not connect ({kind})", vendor=self.vendor, operation=operation,
-                request_sent=False)
+                f"could not connect to {where} ({kind})", vendor=self.vendor,
+                operation=operation, request_sent=False)
         if isinstance(exc, requests.Timeout | requests.ConnectionError
                       | requests.exceptions.ChunkedEncodingError
                       | requests.exceptions.ContentDecodingError):
             return VendorConnectionError(
-                f"no complete answer ({kind})", vendor=self.vendor, operation=operation,
-                request_sent=True)
-        return FatalAPIError(f"request could not be made ({kind})", vendor=self.vendor,
-                             operation=operation)
+                f"no complete answer from {where} ({kind})", vendor=self.vendor,
+                operation=operation, request_sent=True)
+        return FatalAPIError(f"request to {_host_of(url)} could not be made ({kind})",
+                             vendor=self.vendor, operation=operation)
 
     def _json(self, response: requests.Response, operation: str) -> Any:
         if not response.content:
@@ -557,6 +566,16 @@ class VendorHttp:
                 error.body_excerpt = error.body_excerpt.replace(secret, "***")
         error.args = (str(error),)
         return error
+
+
+def _host_of(url: str) -> str:
+    """`host[:port]` of a URL: what a message may say about where a call went."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "?"
 
 
 def _error_of(state: RetryCallState) -> BaseException | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, ClassVar, Literal, TypeVar, get_args
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,7 +29,14 @@ def _is_secret(annotation: Any) -> bool:
 
 class SettingsBase(BaseSettings):
     """What every settings model shares: secrets may come from `<VARIABLE>_FILE`, and an
-    empty variable means "unset" (so a copied `config.example.env` keeps every default)."""
+    empty variable means "unset" (so a copied `config.example.env` keeps every default).
+    An empty keyword override means "unset" too (`load_settings(talentlms_api_key="")` is no
+    key), so a value passed along from a form or a file cannot switch a vendor on by being
+    empty; the environment's value, if any, then holds."""
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{key: value for key, value in values.items()
+                            if key.startswith("_") or value != ""})
 
     @model_validator(mode="before")
     @classmethod
@@ -58,11 +66,57 @@ def vendor_config(prefix: str) -> SettingsConfigDict:
                               env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
 
+# A host with one of these labels is an example's placeholder, never a real account: the
+# settings defaults (`example.talentlms.com`), RFC 2606's `example.com`, and the
+# `yourcompany.…` / `yourdomain.…` of config.example.env.
+PLACEHOLDER_LABELS = frozenset({"example", "yourcompany", "yourdomain", "your-company",
+                                "your-domain"})
+
+
+def url_problem(variable: str, value: str) -> str | None:
+    """Why `value` cannot be a vendor's address, naming `variable` and at most its host
+    (never a path or query, which can hold a token), or None when it can be."""
+    parts = urlsplit(value.strip())
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in {"http", "https"} or not host:
+        return f"{variable} is not a URL (it needs https:// and a host name)"
+    labels = host.rstrip(".").split(".")
+    if PLACEHOLDER_LABELS & set(labels) or labels[-1] in {"example", "invalid"}:
+        return (f"{variable} is still a placeholder ({host}): set it to your own account's "
+                "address")
+    return None
+
+
 class VendorSettings(SettingsBase):
     """A vendor's own settings model (declared by its plug-in). A vendor that is polled
-    declares a `poll_seconds` field: how often the service polls what it does not push."""
+    declares a `poll_seconds` field: how often the service polls what it does not push.
+
+    `REQUIRED` names the fields a first setup must fill before the vendor can be reached
+    (besides `base_url`, which every vendor with one must point at a real host):
+    `unfilled()` lists what is left, and `require_filled()` refuses to build a client —
+    before any call — while anything is."""
 
     model_config = vendor_config("VENDOR")
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+
+    def unfilled(self) -> list[str]:
+        """What the operator still has to set, in config.example.env's order: a placeholder
+        or malformed base URL first, then each required field left empty."""
+        problems = []
+        base_url = getattr(self, "base_url", None)
+        if isinstance(base_url, str):
+            problem = url_problem(self.variable("base_url"), base_url)
+            if problem:
+                problems.append(problem)
+        problems += [f"{self.variable(name)} is not set" for name in self.REQUIRED
+                     if getattr(self, name, None) in (None, "")]
+        return problems
+
+    def require_filled(self) -> None:
+        """Raise a ConfigError naming the first variable to fill (no call is made first)."""
+        problems = self.unfilled()
+        if problems:
+            raise ConfigError(f"{problems[0]}; see config.example.env and docs/vendors.md")
 
     def poll_interval(self) -> float:
         return float(getattr(self, "poll_seconds", DEFAULT_POLL_SECONDS))
@@ -180,6 +234,19 @@ class Settings(SettingsBase):
         if self.directory not in allowed:
             problems.append(f"CONNECTOR_DIRECTORY: expected one of {', '.join(allowed)}, "
                             f"got {self.directory!r}")
+        return problems
+
+    def setup_problems(self) -> list[str]:
+        """What a first setup still has to fill, for the vendors these settings use (the LMS,
+        the goal tracker, the polled review sources, a named directory): each vendor's
+        `unfilled()`. Empty when every vendor in use can be reached."""
+        from connector.vendors import registry
+
+        names = [self.lms, self.goal_tracker, *self.review_source_names(), self.directory]
+        problems: list[str] = []
+        for name in dict.fromkeys(names):
+            if name in {plugin.name for plugin in registry.plugins()}:
+                problems += self.vendor(registry.get(name).settings).unfilled()
         return problems
 
     def http_options(self) -> dict[str, Any]:

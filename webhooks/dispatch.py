@@ -349,7 +349,9 @@ def declared_sources(
         where = f"{EXTRA_SOURCES_ENV}[{index}]"
         try:
             sources.append(_declared_source(entry, tolerance, environ))
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:  # say which field, never a bare KeyError's 'name'
+            raise ConfigError(f"{where}: missing field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return sources
 

@@ -11,7 +11,9 @@ the ledger.
 from __future__ import annotations
 
 import json
+import os
 import random
+import shlex
 import sys
 import threading
 import time
@@ -122,11 +124,57 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
              f"  {prefix}{command} trace {summary['example_employee']}")
         ok = summary["checks_ok"]
         if keep_running:
+            env_file = write_demo_env(sb, f"sqlite:///{database.resolve()}")
+            _say(explore_with(env_file, command))
             _keep_running(rt, sb)
         rt.close()
         return 0 if ok else 1
     finally:
         sb.stop()
+
+
+def demo_env(sb: Sandboxes, database_url: str) -> dict[str, str]:
+    """Every variable that points `connector` at the running sandboxes, credentials
+    included: each sandbox's `settings()` as `CONNECTOR_<NAME>`, the cast and the database."""
+    values: dict[str, Any] = {"database_url": database_url, "lms": sb.roles[Role.LMS],
+                              "goal_tracker": sb.roles[Role.GOALS],
+                              "review_sources": sb.roles[Role.REVIEWS]}
+    for sim in sb.sims.values():
+        values.update(sim.settings())
+    return {f"CONNECTOR_{name.upper()}": str(value) for name, value in values.items()}
+
+
+def write_demo_env(sb: Sandboxes, database_url: str, directory: Path | None = None) -> Path:
+    """`demo.env` in `directory` (the working directory): the running sandboxes' settings,
+    owner-only (0600, it holds their keys). An existing file is never overwritten: the next
+    free `demo-N.env` is used instead."""
+    folder = directory or Path.cwd()
+    settings = [f"{name}={shlex.quote(value)}\n" for name, value in demo_env(
+        sb, database_url).items()]
+    for n in range(1, 100):
+        path = folder / ("demo.env" if n == 1 else f"demo-{n}.env")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("# Written by `connector demo --keep-running`: the sandboxes it left "
+                      "running,\n# valid while that demo runs. Use it from this directory:\n"
+                      f"#   set -a; . ./{path.name}; set +a; connector status\n")
+            out.writelines(settings)
+        return path
+    raise InputError(f"{folder}: demo.env … demo-99.env all exist; remove old ones")
+
+
+def explore_with(env_file: Path, command: str) -> str:
+    """What to type in another shell to use the running sandboxes, and what is in the file
+    (sandbox credentials only, so printing them is fine)."""
+    shown = env_file.name if env_file.parent == Path.cwd() else str(env_file)
+    settings = "".join(f"\n  {line.rstrip()}" for line in env_file.read_text(
+        encoding="utf-8").splitlines() if line.startswith("CONNECTOR_"))
+    return (f"\nwrote {shown} (owner-only) with everything needed to reach the sandboxes:"
+            f"{settings}\nIn another shell, from this directory:\n"
+            f"  set -a; . ./{shown}; set +a; {command} status")
 
 
 def _connector_command() -> str:

@@ -87,7 +87,7 @@ class WebhookGoals:
         parts = urlsplit(own.url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ConfigError(f"{url_var} must be an http(s) URL")
-        http = VendorHttp(VENDOR, f"{parts.scheme}://{parts.netloc}",
+        http = VendorHttp(VENDOR, f"{parts.scheme}://{parts.netloc}", base_url_variable=url_var,
                           **{**settings.http_options(), **http_kw})
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         try:

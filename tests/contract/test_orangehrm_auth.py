@@ -13,7 +13,7 @@ from connector.vendors.orangehrm.auth import OAuthToken
 from connector.vendors.orangehrm.client import error_message
 from tests.support.fakes import ManualClock
 
-BASE = "https://hr.example.com"
+BASE = "https://hr.acme.test"  # not a placeholder host (those are refused)
 TOKEN_URL = f"{BASE}/web/index.php/oauth2/token"
 KPIS_URL = f"{BASE}/web/index.php/api/v2/performance/kpis"
 
@@ -133,6 +133,26 @@ def test_token_endpoint_refusal_is_an_authentication_error_without_secrets(
     for secret in ("r-secret-9999", "csecret-1234"):
         assert secret not in text
         assert secret not in repr(token)
+
+
+@responses.activate
+@pytest.mark.parametrize(("refresh", "body", "says"), [
+    ("r-secret-9999", {"error": "invalid_grant", "error_description": "Token revoked"},
+     ["consent again", "CONNECTOR_ORANGEHRM_REFRESH_TOKEN", "one-time consent"]),
+    ("r-secret-9999", {"error": "invalid_client", "error_description": "Client failed"},
+     ["CONNECTOR_ORANGEHRM_CLIENT_ID", "CONNECTOR_ORANGEHRM_CLIENT_SECRET"]),
+    (None, {"error": "unsupported_grant_type", "error_description": "Not supported"},
+     ["no client_credentials grant", "CONNECTOR_ORANGEHRM_REFRESH_TOKEN"]),
+])
+def test_a_token_refusal_names_the_setting_and_the_step_that_fix_it(
+        refresh: str | None, body: dict, says: list[str]) -> None:
+    token, _ = make(ManualClock(1000.0), refresh=refresh)
+    responses.post(TOKEN_URL, json=body, status=400)
+    with pytest.raises(AuthenticationError) as info:
+        token.access_token()
+    for words in says:
+        assert words in str(info.value)
+    assert "r-secret-9999" not in str(info.value)
 
 
 @responses.activate

@@ -18,7 +18,7 @@ from connector.settings import Settings
 from connector.vendors.orangehrm.client import error_message
 from connector.vendors.orangehrm.reviews import OrangeHRMReviews, review_cycle
 
-BASE = "https://hr.example.com"
+BASE = "https://hr.acme.test"  # not a placeholder host (those are refused)
 API = f"{BASE}/web/index.php/api/v2"
 REVIEWS = f"{API}/performance/manage/reviews"
 TODAY = date(2026, 7, 15)

@@ -18,7 +18,7 @@ from connector.ports import GoalTracker
 from connector.vendors.orangehrm.client import error_message
 from connector.vendors.orangehrm.trackers import OrangeHRMTrackers, evidence_marker, goal_marker
 
-BASE = "https://hr.example.com"
+BASE = "https://hr.acme.test"  # not a placeholder host (those are refused)
 API = f"{BASE}/web/index.php/api/v2"
 TRACKERS = f"{API}/performance/config/trackers"
 EMP = Employee(employee_id="7", first_name="Ann", last_name="Lee", manager_id="2")

@@ -392,5 +392,8 @@ def test_from_settings_and_no_key_in_repr() -> None:
     assert adapter.match_by == "login" and adapter.creates_learners is True
     assert adapter.v1.base_url == f"{ROOT}/api/v1"
     assert KEY not in repr(adapter) and KEY not in repr(adapter.v1)
-    with pytest.raises(ConfigError, match="TALENTLMS_API_KEY"):
+    with pytest.raises(ConfigError, match="TALENTLMS_API_KEY is not set"):
+        TalentLMS.from_settings(Settings(_env_file=None,  # type: ignore[call-arg]
+                                         talentlms_base_url=ROOT))
+    with pytest.raises(ConfigError, match="TALENTLMS_BASE_URL is still a placeholder"):
         TalentLMS.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]

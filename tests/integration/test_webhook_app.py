@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from werkzeug.test import EnvironBuilder, TestResponse
 
 from connector.models import Review
-from connector.observability.logging import JsonLogFormatter
+from connector.observability.logging import JsonLogFormatter, TextLogFormatter
 from connector.observability.metrics import exposition
 from connector.sandbox.common import serve
 from connector.settings import Settings
@@ -426,6 +426,27 @@ def test_request_id_and_structured_logs(caplog: pytest.LogCaptureFixture) -> Non
     for secret_or_data in (SECRET.removeprefix("whsec_"), headers["webhook-signature"],
                            "ann@example.com", "negotiation"):
         assert secret_or_data not in everything
+
+
+def test_text_request_lines_carry_what_json_lines_carry(caplog: pytest.LogCaptureFixture) -> None:
+    """CONNECTOR_LOG_FORMAT=text: each request is one line with the same fields as JSON."""
+    app, _, _ = make_app()
+    client = app.test_client()
+    caplog.set_level(logging.INFO, logger="webhooks.app")
+    raw, headers = signed(REVIEW, "msg_text")
+    post(client, "hr", raw, headers)
+    post(client, "hr", raw, {**headers, "webhook-signature": "v1,bad"})
+    records = [r for r in caplog.records if r.name == "webhooks.app" and r.msg == "request"]
+    assert len(records) == 2
+    for record in records:
+        as_json = json.loads(JsonLogFormatter().format(record))
+        line = TextLogFormatter().format(record)
+        assert "\n" not in line
+        for key, value in as_json.items():
+            if key not in {"ts", "level", "logger", "msg"}:
+                shown = value if isinstance(value, str) else json.dumps(value)
+                assert f"{key}={shown}" in line, key
+        assert " INFO webhooks.app request request_id=" in line
 
 
 def test_over_a_real_socket_including_a_chunked_oversized_upload() -> None:

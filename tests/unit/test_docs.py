@@ -179,6 +179,38 @@ def test_readme_paths_exist() -> None:
 # -- settings --------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", [README, ROOT / "docs" / "troubleshooting.md"],
+                         ids=lambda p: p.name)
+def test_trace_examples_name_an_employee_the_demo_creates(path: Path) -> None:
+    from connector.demo.org import make_org
+
+    people = {str(p.id) for p in make_org().people}
+    traced = re.findall(r"connector trace ([^\s`]+)", _read(path))
+    examples = [t for t in traced if t != "EMPLOYEE"]
+    assert examples, f"{path.name} shows no `connector trace` example"
+    assert set(examples) <= people, f"{path.name}: not made by `make demo`: {examples}"
+
+
+def test_the_example_reviews_name_the_demos_people() -> None:
+    """BambooHR's ids are numbers: the bundled reviews name demo employees by id and email,
+    so importing them into the running demo gives no dead letter (the protected one aside)."""
+    import csv
+
+    from connector.demo.org import make_org
+
+    people = {str(p.id): p for p in make_org().people}
+    protected = set(load_mapping(ROOT / "mappings" / "example.toml").protected)
+    path = ROOT / "connector" / "examples" / "reviews.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows
+    for row in rows:
+        if row["Employee ID"] in protected:
+            continue
+        person = people[row["Employee ID"]]
+        assert (row["Email Address"], row["Job Title"]) == (person.email, person.role)
+
+
 def test_config_example_lists_exactly_the_settings() -> None:
     names = re.findall(r"^(CONNECTOR_[A-Z0-9_]+)=", _read(ROOT / "config.example.env"), re.M)
     assert len(names) == len(set(names)), "a variable is listed twice"
@@ -379,3 +411,10 @@ def test_the_architecture_page_names_every_module() -> None:
             if f"`{path.name}`" not in page and f"/{path.name}`" not in page:
                 missing.append(str(path.relative_to(ROOT)))
     assert not missing, f"docs/architecture.md does not describe: {missing}"
+
+
+def test_a_declared_source_missing_a_field_names_the_field() -> None:
+    """Never a bare KeyError's `'name'`: the message says which field is missing where."""
+    with pytest.raises(ConfigError) as refused:
+        declared_sources('[{"kind": "review", "secrets_env": "X"}]', environ={})
+    assert str(refused.value) == "CONNECTOR_WEBHOOK_SOURCES[0]: missing field 'name'"

@@ -418,3 +418,37 @@ def test_a_success_that_matches_no_rule_is_a_success() -> None:
 def test_a_rule_that_would_match_every_answer_is_refused() -> None:
     with pytest.raises(ValueError, match="names statuses"):
         ErrorRule(ErrorKind.FATAL)
+
+
+# --- what a failed connection says -----------------------------------------------------------
+
+
+@responses.activate
+@pytest.mark.parametrize(("failure", "says"), [
+    (connect_refused(), "could not connect to"),
+    (requests.exceptions.ConnectionError("Connection aborted."), "no complete answer from"),
+    (requests.exceptions.ReadTimeout("slow"), "no complete answer from"),
+])
+def test_a_connection_error_names_the_host_and_the_setting_never_the_path(
+        failure: Exception, says: str) -> None:
+    responses.get(f"{BASE}/users/email:ann@example.com", body=failure)
+    http = client(FakeTime(), max_attempts=1, base_url_variable="CONNECTOR_ACME_BASE_URL")
+    with pytest.raises(VendorConnectionError) as caught:
+        http.get_json("users/email:ann@example.com", operation="find learner",
+                      params={"token": "t0ps3cret"})
+    text = f"{caught.value} {caught.value!r}"
+    host = BASE.split("//")[1].split("/", maxsplit=1)[0]
+    assert f"{says} {host}" in text and "CONNECTOR_ACME_BASE_URL" in text
+    for private in ("ann@example.com", "users", "t0ps3cret", "token"):
+        assert private not in text
+
+
+@pytest.mark.parametrize("base_url", ["acme.bamboohr.com", "ftp://acme.bamboohr.com",
+                                      "https://"])
+def test_a_base_url_that_is_not_a_url_names_its_setting(base_url: str) -> None:
+    http = VendorHttp("acme", base_url, base_url_variable="CONNECTOR_ACME_BASE_URL",
+                      max_attempts=1)
+    with pytest.raises(FatalAPIError) as caught:
+        http.get_json("employees/directory", operation="list employees")
+    assert "CONNECTOR_ACME_BASE_URL is not a URL" in str(caught.value)
+    assert "MissingSchema" not in str(caught.value) and "InvalidURL" not in str(caught.value)

@@ -22,6 +22,7 @@ class BambooHRSettings(VendorSettings):
     """CONNECTOR_BAMBOOHR_…: goals, the directory and employee webhooks."""
 
     model_config = vendor_config("BAMBOOHR")
+    REQUIRED = ("api_key",)
 
     base_url: str = "https://example.bamboohr.com"
     api_key: SecretStr | None = None
@@ -53,11 +54,13 @@ def bamboohr_error_message(response: requests.Response) -> str | None:
 
 def bamboohr_http(settings: Settings, own: BambooHRSettings, **http_kw: Any) -> VendorHttp:
     """Basic auth with the API key as user and `x` as password."""
+    own.require_filled()  # a placeholder address or no key: say which, before any call
     if own.api_key is None:
         raise ConfigError(f"{own.variable('api_key')} is not set")
     return VendorHttp(
         VENDOR, own.base_url, auth=(own.api_key.get_secret_value(), "x"),
         headers={"Accept": "application/json"}, error_message=bamboohr_error_message,
+        base_url_variable=own.variable("base_url"),
         **{**settings.http_options(), **http_kw},
     )
 

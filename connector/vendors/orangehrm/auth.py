@@ -47,6 +47,25 @@ def token_error_message(response: requests.Response) -> str | None:
     return None
 
 
+REFRESH_TOKEN_VARIABLE = "CONNECTOR_ORANGEHRM_REFRESH_TOKEN"  # noqa: S105 - a name
+CLIENT_VARIABLES = "CONNECTOR_ORANGEHRM_CLIENT_ID and CONNECTOR_ORANGEHRM_CLIENT_SECRET"
+CONSENT_STEP = 'docs/vendors.md, "OAuth client and the one-time consent", steps 2-4'
+
+
+def _what_to_do(message: str, *, refreshing: bool) -> str:
+    """The token endpoint's refusal with the step that fixes it: a refused refresh token
+    (revoked, rotated by another process, expired) needs a person to consent again."""
+    if "invalid_grant" in message and refreshing:
+        return (f"{message}. The refresh token is no longer valid: consent again in OrangeHRM "
+                f"({CONSENT_STEP}) and put the new refresh token in {REFRESH_TOKEN_VARIABLE}")
+    if "invalid_client" in message:
+        return f"{message}. OrangeHRM does not know this client: check {CLIENT_VARIABLES}"
+    if "unsupported_grant_type" in message and not refreshing:
+        return (f"{message}. This OrangeHRM has no client_credentials grant: get a refresh "
+                f"token by a one-time consent ({CONSENT_STEP}) and set {REFRESH_TOKEN_VARIABLE}")
+    return message
+
+
 class OAuthToken(requests.auth.AuthBase):
     """A bearer-token holder that `VendorHttp` uses as its `auth`.
 
@@ -116,7 +135,8 @@ class OAuthToken(requests.auth.AuthBase):
             if exc.status in (400, 401):
                 # league answers a bad or revoked refresh token with 400/401 invalid_grant.
                 raise AuthenticationError(
-                    exc.message, vendor=exc.vendor, operation=exc.operation, status=exc.status,
+                    _what_to_do(exc.message, refreshing=bool(self._refresh_token)),
+                    vendor=exc.vendor, operation=exc.operation, status=exc.status,
                     body_excerpt=None, request_id=exc.request_id) from None
             raise
         token, expires_in, new_refresh = _parse_token(body)

@@ -29,6 +29,7 @@ class OrangeHRMSettings(VendorSettings):
     """CONNECTOR_ORANGEHRM_…: review polling and performance trackers, over OAuth."""
 
     model_config = vendor_config("ORANGEHRM")
+    REQUIRED = ("client_id",)
 
     base_url: str = "https://example.orangehrm.com"
     client_id: str | None = None
@@ -71,6 +72,7 @@ def orangehrm_token(
     own = settings.vendor(OrangeHRMSettings)
     if not own.client_id:
         raise ConfigError(f"{own.variable('client_id')} is required for OrangeHRM")
+    own.require_filled()  # a placeholder address: say so, before the first token request
     token_http = VendorHttp(VENDOR, own.base_url, **_http_options(settings, clock, http_kw))
     secret = own.client_secret
     refresh = own.refresh_token
@@ -108,6 +110,7 @@ def _http_options(settings: Settings, clock: Callable[[], float],
         **settings.http_options(),
         "clock": clock,
         "error_message": error_message,
+        "base_url_variable": OrangeHRMSettings.variable("base_url"),
         **http_kw,
     }
 

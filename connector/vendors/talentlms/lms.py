@@ -55,6 +55,7 @@ class TalentLMSSettings(VendorSettings):
     """CONNECTOR_TALENTLMS_…: the LMS, its completion timeline and v2 batch enrollments."""
 
     model_config = vendor_config("TALENTLMS")
+    REQUIRED = ("api_key",)
 
     base_url: str = "https://example.talentlms.com"
     api_key: SecretStr | None = None
@@ -150,6 +151,7 @@ class TalentLMS:
             "deadline": deadline, "max_body_bytes": max_body_bytes,
             "max_attempts": max_attempts, "max_wait": max_wait, "error_message": error_message,
         }
+        knobs["base_url_variable"] = TalentLMSSettings.variable("base_url")
         injected = (("clock", clock), ("sleep", sleep), ("jitter", jitter))
         knobs.update({name: value for name, value in injected if value is not None})
         self.base_url = root
@@ -179,6 +181,7 @@ class TalentLMS:
     def from_settings(cls, settings: Settings, **kw: Any) -> TalentLMS:
         """The adapter as the operator configured it; `kw` overrides (clock, budget, …)."""
         own = settings.vendor(TalentLMSSettings)
+        own.require_filled()  # a placeholder address or no key: say which, before any call
         if own.api_key is None:
             raise ConfigError(f"{own.variable('api_key')} is not set")
         http = settings.http_options()
