@@ -368,7 +368,7 @@ def format_trace(report: dict[str, Any]) -> str:
             lines.append(f"{'':28}because review {c['review_id']} ({c['source']}, "
                          f"{c['cycle']}) rated {c['skill_id']} {c['rating_raw']} → "
                          f"{c['rating']:g} vs target {c['target']:g} (gap {c['gap']:g}, "
-                         f"rules[{c['rule_index']}])")
+                         f"rule {c.get('rule_id') or 'rules[' + str(c['rule_index']) + ']'})")
     return "\n".join(lines)
 
 

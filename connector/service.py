@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 
 from connector.errors import ConfigError, ConnectorError
+from connector.executor import end_adoption
 from connector.inbound import queue_completion, queue_employee, queue_review
 from connector.models import Employee
 from connector.pollers import PollReport, poll_all
@@ -103,6 +104,8 @@ def sync_once(rt: Runtime, *, confirm: bool = False, concurrency: int = 1) -> Sy
         stats.dead += more.dead
         stats.retried += more.retried
         stats.errors += more.errors
+    if not report.errors and not stats.dead and not rt.store.jobs.counts().get("pending", 0):
+        end_adoption(rt.ctx)  # one full cycle: the new or restored database has caught up
     return SyncSummary(report, stats)
 
 
@@ -148,6 +151,7 @@ class Service:
         every = {name: self.fixed or seconds for name, seconds in self.rt.schedule.items()}
         every["recertification"] = self.fixed or 3600.0
         due = dict.fromkeys(every, 0.0)
+        polled: set[str] = set()  # streams polled without error since start-up
         while not self.stop_event.is_set():
             now = time.monotonic()
             ready = frozenset(name for name, at in due.items() if at <= now)
@@ -155,6 +159,12 @@ class Service:
                 report = poll_all(self.rt, only=ready)
                 for error in report.errors:
                     log.warning("poll failed", extra={"error": error})
+                if not report.errors:
+                    polled |= ready
+                counts = self.rt.store.jobs.counts() if self.rt.ctx.adopting else {}
+                if self.rt.ctx.adopting and polled >= every.keys() \
+                        and not counts.get("pending", 0) and not counts.get("running", 0):
+                    end_adoption(self.rt.ctx)  # one full cycle (a no-op once closed)
             except ConnectorError as exc:
                 log.warning("poll stopped", extra={"error": str(exc)})
             for name in ready:

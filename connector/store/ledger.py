@@ -281,7 +281,9 @@ class LedgerMixin:
                   cycle: str, title: str, course_ids: list[str], tracker: str | None,
                   goal_id: str | None, milestone_ids: dict[str, str], gap_found_at: datetime,
                   due_date: str | None, rule_index: int | None,
-                  state: GoalState = GoalState.OPEN) -> None:
+                  state: GoalState = GoalState.OPEN, rule_id: str | None = None,
+                  rule_version: str | None = None,
+                  mapping_version: str | None = None) -> None:
         """Record a goal; a goal recorded ahead as PENDING (a recertification cycle) keeps
         its facts and becomes open with the tracker's ids."""
         conn = tx.connection
@@ -290,7 +292,8 @@ class LedgerMixin:
                       milestone_ids=dumps(milestone_ids), state=GoalState(state).value,
                       progress=0.0,
                       gap_found_at=gap_found_at, due_date=due_date, rule_index=rule_index,
-                      opened_at=utcnow())
+                      rule_id=rule_id, rule_version=rule_version,
+                      mapping_version=mapping_version, opened_at=utcnow())
         if not insert_ignore(conn, goals, dict(goal_key=goal_key, **values), ["goal_key"]):
             conn.execute(update(goals).where(goals.c.goal_key == goal_key).values(
                 tracker=tracker, goal_id=goal_id, milestone_ids=dumps(milestone_ids),

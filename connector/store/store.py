@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from connector.models import utcnow
 from connector.store import migrations
@@ -25,6 +25,9 @@ from connector.store.ledger import LedgerMixin
 from connector.store.rows import AuditEntry, PollerStatus
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
+
+#: The cursor row that holds the adoption window's reason while it is open.
+ADOPTION = "_adoption"
 
 
 class Store(LedgerMixin):
@@ -48,8 +51,9 @@ class Store(LedgerMixin):
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:
         """Connect and (by default) apply pending migrations, as every process does at start."""
         store = cls(make_engine(url), **kw)
-        if upgrade:
-            migrations.upgrade(store.engine)
+        if upgrade and migrations.FIRST in migrations.upgrade(store.engine):
+            # Made just now: it cannot know what earlier databases did in the vendors.
+            store.open_adoption("a new database")
         return store
 
     def close(self) -> None:
@@ -130,6 +134,25 @@ class Store(LedgerMixin):
                                 .where(~cursors.c.name.startswith("_", autoescape=True))
                                 .order_by(cursors.c.name))
             return [PollerStatus(**r._mapping) for r in rows]
+
+    # -- the adoption window --------------------------------------------------------------
+    # A database that may not know what was done in the vendors (new, or restored from a
+    # backup) asks the vendors before each employee's first goal and evidence, and adopts what
+    # it finds instead of making it twice. Kept beside the cursors (names starting with "_"
+    # are not pollers); see docs/production.md.
+
+    def adoption_reason(self) -> str | None:
+        """Why the adoption window is open ("a new database", "restored from a backup"), or
+        None when it is closed."""
+        return self.cursor(ADOPTION)
+
+    def open_adoption(self, reason: str, tx: Transaction | None = None) -> None:
+        self.save_cursor(ADOPTION, reason, tx)
+
+    def close_adoption(self, tx: Transaction | None = None) -> bool:
+        """Close the window after a full cycle; True when it was open."""
+        with using(self.engine, tx) as c:
+            return bool(c.execute(delete(cursors).where(cursors.c.name == ADOPTION)).rowcount)
 
     # -- audit ---------------------------------------------------------------------------
     def audit(self, tx: Transaction | None, employee_id: str | None, event: str, message: str,
