@@ -41,6 +41,8 @@ def register(sub: Any) -> None:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations (safe to run twice)")
+    db_sub.add_parser("restored", help="restored from a backup: adopt what the vendors hold "
+                      "during the next full cycle instead of making it twice")
     db.set_defaults(func=cmd_db)
 
     worker = sub.add_parser("worker", help="run queued jobs until stopped")
@@ -265,6 +267,12 @@ def _online_checks(rt: Runtime, mapping: Any) -> int:
 
 # -- db ---------------------------------------------------------------------------------
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "restored":
+        from connector.operations.restore import mark_restored
+
+        with _opened_store() as (_, store):
+            print(mark_restored(store, by=_acting_person(args)).text())
+        return 0
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:

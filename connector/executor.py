@@ -308,7 +308,7 @@ def end_adoption(ctx: Context) -> bool:
         return False
     ctx.adopting = False
     with ctx.store.transaction() as tx:
-        reason = ctx.store.adoption_reason()
+        reason = ctx.store.adoption_reason(tx)
         if not ctx.store.close_adoption(tx):
             return False
         ctx.store.audit(tx, None, "adoption.closed",

@@ -141,10 +141,11 @@ class Store(LedgerMixin):
     # it finds instead of making it twice. Kept beside the cursors (names starting with "_"
     # are not pollers); see docs/production.md.
 
-    def adoption_reason(self) -> str | None:
+    def adoption_reason(self, tx: Transaction | None = None) -> str | None:
         """Why the adoption window is open ("a new database", "restored from a backup"), or
         None when it is closed."""
-        return self.cursor(ADOPTION)
+        with using(self.engine, tx) as c:
+            return c.execute(select(cursors.c.value).where(cursors.c.name == ADOPTION)).scalar()
 
     def open_adoption(self, reason: str, tx: Transaction | None = None) -> None:
         self.save_cursor(ADOPTION, reason, tx)
