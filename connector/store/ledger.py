@@ -304,6 +304,14 @@ class LedgerMixin:
             row = c.execute(select(goals).where(goals.c.goal_key == goal_key)).mappings().first()
             return Goal.from_row(row) if row else None
 
+    def open_goals(self) -> list[Goal]:
+        """Every goal still in progress (open, or recorded ahead and pending), any employee."""
+        states = (GoalState.OPEN.value, GoalState.PENDING.value)
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(goals).where(goals.c.state.in_(states))
+                                .order_by(goals.c.goal_key)).mappings()
+            return [Goal.from_row(r) for r in rows]
+
     def goals_for(self, employee_id: str, *, state: GoalState | None = None) -> list[Goal]:
         cond = goals.c.employee_id == employee_id
         if state:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, make_url, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
+from connector.errors import StoreError
 from connector.models import utcnow
 from connector.store import migrations
 from connector.store.engine import Transaction, make_engine, transaction, using
@@ -54,6 +57,23 @@ class Store(LedgerMixin):
         if upgrade and migrations.FIRST in migrations.upgrade(store.engine):
             # Made just now: it cannot know what earlier databases did in the vendors.
             store.open_adoption("a new database")
+        return store
+
+    @classmethod
+    def open_existing(cls, url: str) -> Store | None:
+        """The database at `url` if it exists, is reachable and is migrated to the current
+        revision; else None. Never creates or migrates anything (for `connector check`)."""
+        if url.startswith("sqlite"):
+            path = make_url(url).database
+            if not path or path == ":memory:" or not Path(path).exists():
+                return None
+        try:
+            store = cls(make_engine(url))
+            if migrations.pending(store.engine):
+                store.close()
+                return None
+        except (StoreError, SQLAlchemyError):
+            return None
         return store
 
     def close(self) -> None:
