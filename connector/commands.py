@@ -81,6 +81,18 @@ def register(sub: Any) -> None:
                      help="go ahead although the run exceeds a safety limit")
     imp.set_defaults(func=cmd_import)
 
+    wd = sub.add_parser("withdraw", help="undo a wrong review or import: unenroll courses not "
+                        "started, close or cancel its goals, keep what was earned")
+    which = wd.add_mutually_exclusive_group(required=True)
+    which.add_argument("--review", action="append", metavar="ID", help="a review id (repeat)")
+    which.add_argument("--import", dest="import_file", type=Path, metavar="FILE",
+                       help="every review of a file given to `connector import`")
+    wd.add_argument("--source", help="the review's source, when several use the same id")
+    wd.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
+    wd.add_argument("--by", help="who decides (default: the login name)")
+    wd.add_argument("--json", action="store_true")
+    wd.set_defaults(func=cmd_withdraw)
+
     ident = sub.add_parser("identities", help="the identity review queue")
     ident_sub = ident.add_subparsers(dest="id_command", metavar="ACTION", required=True)
     ident_sub.add_parser("pending", help="employees without a clear LMS match").add_argument(
@@ -416,6 +428,20 @@ def cmd_import(args: argparse.Namespace) -> int:
                                 allow_partial=args.allow_partial, confirm=args.confirm)
     print(result.summary())
     return result.exit_code
+
+
+# -- withdraw ---------------------------------------------------------------------------
+def cmd_withdraw(args: argparse.Namespace) -> int:
+    """The face of connector.operations.withdraw."""
+    from connector.operations.withdraw import reviews_in_file, withdraw_reviews
+
+    ids, source = (args.review, args.source) if args.review else reviews_in_file(
+        args.import_file)
+    with _opened_runtime(load_settings()) as rt:
+        result = withdraw_reviews(rt.ctx, ids, source=source, dry_run=args.dry_run,
+                                  by=_acting_person(args))
+    _emit(args, result.as_json(), result.text())
+    return 0
 
 
 # -- identities -------------------------------------------------------------------------

@@ -342,6 +342,28 @@ class LedgerMixin:
         tx.connection.execute(update(goals).where(goals.c.goal_key == goal_key).values(
             state=GoalState.CLOSED.value, progress=100.0, closed_at=closed_at))
 
+    def withdraw_goal(self, goal_key: str, at: datetime, tx: Transaction, *,
+                      state: GoalState = GoalState.CANCELLED) -> None:
+        """Withdrawn: the goal ends as it stands (its progress is what was earned), closed
+        when something was earned, else cancelled."""
+        tx.connection.execute(update(goals).where(goals.c.goal_key == goal_key).values(
+            state=GoalState(state).value, closed_at=at))
+
+    def cancel_assignment(self, tx: Transaction, employee_id: str, course_id: str,
+                          goal_key: str) -> None:
+        """Withdrawn before the learner started: the enrollment was removed."""
+        tx.connection.execute(update(assignments).where(
+            assignments.c.employee_id == employee_id, assignments.c.course_id == course_id,
+            assignments.c.goal_key == goal_key).values(state=AssignmentState.CANCELLED.value))
+
+    def reviews_with_id(self, review_id: str) -> list[tuple[str, str]]:
+        """(source, employee id) of every recorded review with this id (one per source)."""
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(reviews.c.source, reviews.c.employee_id)
+                                .where(reviews.c.review_id == review_id)
+                                .order_by(reviews.c.source))
+            return [(str(r.source), str(r.employee_id)) for r in rows]
+
     def save_assignment(self, tx: Transaction, *, employee_id: str, course_id: str,
                         goal_key: str, review_id: str, due_date: str | None) -> None:
         insert_ignore(tx.connection, assignments, dict(
