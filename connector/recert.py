@@ -63,7 +63,7 @@ def open_cycle(ctx: Context, employee: Employee, goal: Goal, due: datetime, rule
                   cycle=key.cycle, skill_id=goal.skill_id, rating_key=goal.skill_id,
                   rating_raw=f"certified {certified}",
                   rating=0, rater="recertification", target=0, gap=0,
-                  rule_index=goal.rule_index if goal.rule_index is not None else -1,
+                  rule_index=ctx.mapping.rules.index(rule),
                   rule_id=rule.rule_id, rule_version=rule.version,
                   mapping_version=ctx.mapping.version)
     due_date = (max(due, ctx.now()) + timedelta(days=due_in_days)).date()
