@@ -121,9 +121,9 @@ def _review(ctx: Context, review_id: str, source: str | None) -> tuple[str, str]
              if source is None or s == source]
     if not found:
         raise InputError(f"no review {review_id!r}{f' from {source!r}' if source else ''} in "
-                         "the ledger (a plan still waiting for approval is withdrawn with `connector "
-                         "approvals reject`; `connector trace EMPLOYEE` shows an employee's "
-                         "reviews)")
+                         "the ledger (a plan still waiting for approval is withdrawn with "
+                         "`connector approvals reject`; `connector trace EMPLOYEE` shows an "
+                         "employee's reviews)")
     if len(found) > 1:
         raise InputError(f"review id {review_id!r} comes from several sources "
                          f"({', '.join(s for s, _ in found)}); name one with --source")
