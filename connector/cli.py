@@ -193,11 +193,28 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"  skills without a rule (gaps are shown, nothing assigned): {', '.join(unruled)}")
     if mapping.protected:
         print(f"  protected employees: {len(mapping.protected)}")
+    _warn_open_goals(mapping)
     if args.online:
         from connector.commands import online_checks
 
         return online_checks(mapping)
     return 0
+
+
+def _warn_open_goals(mapping: Mapping) -> None:
+    """Warn about rules open goals depend on that the file changed (when the configured
+    database exists and is reachable; `check` works without one)."""
+    from connector.operations.mapping_edits import open_goal_warnings
+    from connector.store import Store
+
+    store = Store.open_existing(load_settings().database_url)
+    if store is None:
+        return
+    try:
+        for line in open_goal_warnings(store, mapping):
+            print(f"  warning: {line}")
+    finally:
+        store.close()
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

@@ -41,6 +41,8 @@ def register(sub: Any) -> None:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations (safe to run twice)")
+    db_sub.add_parser("restored", help="restored from a backup: adopt what the vendors hold "
+                      "during the next full cycle instead of making it twice")
     db.set_defaults(func=cmd_db)
 
     worker = sub.add_parser("worker", help="run queued jobs until stopped")
@@ -78,6 +80,18 @@ def register(sub: Any) -> None:
     imp.add_argument("--confirm", action="store_true",
                      help="go ahead although the run exceeds a safety limit")
     imp.set_defaults(func=cmd_import)
+
+    wd = sub.add_parser("withdraw", help="undo a wrong review or import: unenroll courses not "
+                        "started, close or cancel its goals, keep what was earned")
+    which = wd.add_mutually_exclusive_group(required=True)
+    which.add_argument("--review", action="append", metavar="ID", help="a review id (repeat)")
+    which.add_argument("--import", dest="import_file", type=Path, metavar="FILE",
+                       help="every review of a file given to `connector import`")
+    wd.add_argument("--source", help="the review's source, when several use the same id")
+    wd.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
+    wd.add_argument("--by", help="who decides (default: the login name)")
+    wd.add_argument("--json", action="store_true")
+    wd.set_defaults(func=cmd_withdraw)
 
     ident = sub.add_parser("identities", help="the identity review queue")
     ident_sub = ident.add_subparsers(dest="id_command", metavar="ACTION", required=True)
@@ -265,6 +279,12 @@ def _online_checks(rt: Runtime, mapping: Any) -> int:
 
 # -- db ---------------------------------------------------------------------------------
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "restored":
+        from connector.operations.restore import mark_restored
+
+        with _opened_store() as (_, store):
+            print(mark_restored(store, by=_acting_person(args)).text())
+        return 0
     settings = load_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -370,7 +390,7 @@ def format_trace(report: dict[str, Any]) -> str:
             lines.append(f"{'':28}because review {c['review_id']} ({c['source']}, "
                          f"{c['cycle']}) rated {c['skill_id']} {c['rating_raw']} → "
                          f"{c['rating']:g} vs target {c['target']:g} (gap {c['gap']:g}, "
-                         f"rules[{c['rule_index']}])")
+                         f"rule {c.get('rule_id') or 'rules[' + str(c['rule_index']) + ']'})")
     return "\n".join(lines)
 
 
@@ -410,6 +430,20 @@ def cmd_import(args: argparse.Namespace) -> int:
                                 allow_partial=args.allow_partial, confirm=args.confirm)
     print(result.summary())
     return result.exit_code
+
+
+# -- withdraw ---------------------------------------------------------------------------
+def cmd_withdraw(args: argparse.Namespace) -> int:
+    """The face of connector.operations.withdraw."""
+    from connector.operations.withdraw import reviews_in_file, withdraw_reviews
+
+    ids, source = (args.review, args.source) if args.review else reviews_in_file(
+        args.import_file)
+    with _opened_runtime(load_settings()) as rt:
+        result = withdraw_reviews(rt.ctx, ids, source=source, dry_run=args.dry_run,
+                                  by=_acting_person(args))
+    _emit(args, result.as_json(), result.text())
+    return 0
 
 
 # -- identities -------------------------------------------------------------------------

@@ -162,9 +162,7 @@ def _not_evidence(ctx: Context, goal: Goal, event: CompletionEvent) -> str | Non
     found = goal.gap_found_at
     if event.completed_at >= found:
         return None
-    rule = None
-    if goal.rule_index is not None and goal.rule_index < len(ctx.mapping.rules):
-        rule = ctx.mapping.rules[goal.rule_index]
+    rule = ctx.mapping.rule_by_id(goal.rule_id, goal.rule_index)
     if rule is not None and rule.prior_completion == "accept_within_days":
         window = timedelta(days=rule.accept_within_days or 0)
         if found - event.completed_at <= window:

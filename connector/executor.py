@@ -5,6 +5,10 @@ ledger before the vendor call, the outcome after it, with an audit row. When a r
 intent without an outcome (a crash between the call and the record), it first asks the vendor
 whether the effect already happened (`find_goal`, `evidence_exists`; enrolling is idempotent
 by design) instead of doing it again.
+
+Inside the adoption window (a new or restored database, see `Store.adoption_reason`), it asks
+the vendor first every time, not only after a crash: what an earlier database made there is
+adopted into the ledger instead of being made twice. Outside it there are no extra reads.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class Context:
     count_unassigned_completions: bool = True
     now: Callable[[], datetime] = utcnow
     course_names: dict[str, str] = field(default_factory=dict)
+    #: The adoption window is open: ask the vendor before every goal and evidence.
+    adopting: bool = False
 
     @property
     def lms_name(self) -> str:
@@ -84,9 +90,14 @@ class Executor:
         if previous in (ActionState.DONE, ActionState.CANCELLED):
             return False
         result = None
-        if previous is ActionState.INTENT and already is not None:
+        adopting = self.ctx.adopting and previous is not ActionState.INTENT
+        if already is not None and (previous is ActionState.INTENT or adopting):
             result = already()
-            if result:
+            if result and adopting:
+                self.store.audit(None, employee_id, f"{kind}.adopted",
+                                 f"{message} (found already done in the vendor; adopted by "
+                                 "a database that did not know it)", cause, key)
+            elif result:
                 self.store.audit(None, employee_id, f"{kind}.recovered",
                                  f"{message} (found already done after an interrupted attempt)",
                                  cause, key)
@@ -195,6 +206,7 @@ class Executor:
         courses = [(c, self.ctx.course_title(c)) for c in action.course_ids]
         cause = [c.model_dump(mode="json") for c in action.causes]
         gap_found_at = self._gap_found_at(action)
+        first = action.causes[0] if action.causes else None
 
         def record(tx: Transaction, ref: Any) -> None:
             self.store.save_goal(
@@ -206,7 +218,10 @@ class Executor:
                 milestone_ids=ref.get("milestone_ids", {}) if ref else {},
                 gap_found_at=gap_found_at, due_date=action.due_date.isoformat()
                 if action.due_date else None,
-                rule_index=action.causes[0].rule_index if action.causes else None)
+                rule_index=first.rule_index if first else None,
+                rule_id=first.rule_id if first else None,
+                rule_version=first.rule_version if first else None,
+                mapping_version=first.mapping_version if first else None)
 
         def call() -> dict[str, Any] | None:
             if tracker is None:
@@ -264,11 +279,10 @@ class Executor:
         LMS that still shows it completed there would be nothing left for the learner to do.)"""
         if not action.causes:
             return False
-        index = action.causes[0].rule_index
-        rules = self.ctx.mapping.rules
-        recertifying = action.causes[0].source == "recertification"
-        if index >= len(rules) or (rules[index].prior_completion != "reset"
-                                   and not recertifying):
+        cause = action.causes[0]
+        rule = self.ctx.mapping.rule_by_id(cause.rule_id, cause.rule_index)
+        recertifying = cause.source == "recertification"
+        if rule is None or (rule.prior_completion != "reset" and not recertifying):
             return False
         found = self._gap_found_at(action)
         return any(row.outcome is Outcome.PASSED and row.completed_at < found
@@ -285,6 +299,22 @@ class Executor:
             if found is not None:
                 return found
         return self.ctx.now()
+
+
+def end_adoption(ctx: Context) -> bool:
+    """Close the adoption window after one full cycle (every stream polled, the queue
+    drained): from now on the ledger knows what is in the vendors. True when it was open."""
+    if not ctx.adopting:
+        return False
+    ctx.adopting = False
+    with ctx.store.transaction() as tx:
+        reason = ctx.store.adoption_reason(tx)
+        if not ctx.store.close_adoption(tx):
+            return False
+        ctx.store.audit(tx, None, "adoption.closed",
+                        f"adoption window closed after one full cycle (it opened for "
+                        f"{reason}): goals and evidence are no longer looked up first")
+    return True
 
 
 def goal_key_of(text: str) -> GoalKey:

@@ -90,7 +90,10 @@ class Cause(Frozen):
     rater: str
     target: float
     gap: float
-    rule_index: int  # rules[N] in the mapping file
+    rule_index: int  # rules[N] in the mapping file when planned (a fallback for old rows)
+    rule_id: str | None = None  # the rule's stable id (`Mapping.rule_by_id`)
+    rule_version: str | None = None  # a hash of what that rule said
+    mapping_version: str | None = None  # a hash of the whole mapping it was planned under
 
 
 class SkillGap(Frozen):

@@ -135,6 +135,14 @@ class ResetsProgress(Protocol):
 
 
 @runtime_checkable
+class Unenrolls(Protocol):
+    """An LMS that can take a learner out of a course (`connector withdraw`, for courses not
+    yet started). Returns False when the learner was not enrolled: safe to repeat."""
+
+    def unenroll(self, learner: LearnerRef, course_id: str) -> bool: ...
+
+
+@runtime_checkable
 class ReadsHistory(Protocol):
     """An LMS that can list a learner's past passes and failures (`connector backfill`)."""
 

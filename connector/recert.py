@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from connector.executor import Context
 from connector.models import ActionKind, Cause, Employee, GoalKey, PlanAction
 from connector.store import ActionState, Goal, GoalState
+from mappings.schema import Rule
 
 
 def recert_cycle(due: datetime) -> str:
@@ -32,11 +33,10 @@ def check_recertifications(ctx: Context, now: datetime | None = None) -> int:
                     newest[goal.skill_id].gap_found_at:
                 newest[goal.skill_id] = goal
         for goal in newest.values():
-            if goal.state is not GoalState.CLOSED or goal.rule_index is None \
-                    or goal.rule_index >= len(ctx.mapping.rules):
+            if goal.state is not GoalState.CLOSED:
                 continue
-            rule = ctx.mapping.rules[goal.rule_index]
-            if not rule.recertify_every_days:
+            rule = ctx.mapping.rule_by_id(goal.rule_id, goal.rule_index)
+            if rule is None or not rule.recertify_every_days:
                 continue
             done = [e.completed_at for e in store.evidence_for(goal.goal_key)]
             if not done:
@@ -44,15 +44,16 @@ def check_recertifications(ctx: Context, now: datetime | None = None) -> int:
             due = max(done) + timedelta(days=rule.recertify_every_days)
             if due > now:
                 continue
-            opened += open_cycle(ctx, store.employee_of(identity), goal, due, rule.courses,
-                                 rule.due_in_days)
+            opened += open_cycle(ctx, store.employee_of(identity), goal, due, rule)
     return opened
 
 
-def open_cycle(ctx: Context, employee: Employee, goal: Goal, due: datetime,
-               courses: list[str], due_in_days: int) -> int:
-    """Record the new cycle's goal (pending until opened) and actions, and queue the work."""
+def open_cycle(ctx: Context, employee: Employee, goal: Goal, due: datetime, rule: Rule) -> int:
+    """Record the new cycle's goal (pending until opened) and actions, and queue the work.
+
+    The new cycle follows the rule as the mapping says it today, under its stable id."""
     store = ctx.store
+    courses, due_in_days = rule.courses, rule.due_in_days
     certified = max(e.completed_at for e in store.evidence_for(goal.goal_key)).date()
     key = GoalKey(employee_id=employee.employee_id, skill_id=goal.skill_id,
                   cycle=recert_cycle(due))
@@ -62,7 +63,9 @@ def open_cycle(ctx: Context, employee: Employee, goal: Goal, due: datetime,
                   cycle=key.cycle, skill_id=goal.skill_id, rating_key=goal.skill_id,
                   rating_raw=f"certified {certified}",
                   rating=0, rater="recertification", target=0, gap=0,
-                  rule_index=goal.rule_index)
+                  rule_index=ctx.mapping.rules.index(rule),
+                  rule_id=rule.rule_id, rule_version=rule.version,
+                  mapping_version=ctx.mapping.version)
     due_date = (max(due, ctx.now()) + timedelta(days=due_in_days)).date()
     title = f"Recertify {goal.skill_id.replace('_', ' ')} (was: {goal.title})"[:200]
     actions = [PlanAction(kind=ActionKind.OPEN_GOAL, employee=employee, goal=key,
@@ -75,7 +78,9 @@ def open_cycle(ctx: Context, employee: Employee, goal: Goal, due: datetime,
                         skill_id=goal.skill_id, cycle=key.cycle, title=title,
                         course_ids=list(courses), tracker=None, goal_id=None, milestone_ids={},
                         gap_found_at=due, due_date=due_date.isoformat(),
-                        rule_index=goal.rule_index, state=GoalState.PENDING)
+                        rule_index=goal.rule_index, state=GoalState.PENDING,
+                        rule_id=rule.rule_id, rule_version=rule.version,
+                        mapping_version=ctx.mapping.version)
         for action in actions:
             store.record_action(action, ActionState.PLANNED, tx)
         store.audit(tx, employee.employee_id, "recertification.due",

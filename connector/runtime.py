@@ -115,7 +115,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     ctx = Context(store=store, mapping=mapping, lms=lms, goals=goals,
                   create_learners=bool(lms and lms.creates_learners),
                   close_goals=goals.closes_goals if goals is not None else True,
-                  count_unassigned_completions=settings.count_unassigned_completions)
+                  count_unassigned_completions=settings.count_unassigned_completions,
+                  adopting=store.adoption_reason() is not None)
     sources: list[ReviewSource] = []
     for name in settings.review_source_names():
         if name in PUSH_SOURCES:

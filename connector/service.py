@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 
 from connector.errors import ConfigError, ConnectorError
+from connector.executor import end_adoption
 from connector.inbound import queue_completion, queue_employee, queue_review
 from connector.models import Employee
 from connector.pollers import PollReport, poll_all
@@ -103,6 +104,8 @@ def sync_once(rt: Runtime, *, confirm: bool = False, concurrency: int = 1) -> Sy
         stats.dead += more.dead
         stats.retried += more.retried
         stats.errors += more.errors
+    if not report.errors and not stats.dead and not rt.store.jobs.counts().get("pending", 0):
+        end_adoption(rt.ctx)  # one full cycle: the new or restored database has caught up
     return SyncSummary(report, stats)
 
 
@@ -116,6 +119,8 @@ class Service:
         self.port = port
         self.fixed = poll_seconds  # one interval for every poller (tests, the demo)
         self.stop_event = threading.Event()
+        self._polled: set[str] = set()  # streams polled without error since start-up
+        self._polled_lock = threading.Lock()
         self.threads: list[threading.Thread] = []
         self.server: Any = None
 
@@ -161,9 +166,23 @@ class Service:
                 report = poll_all(self.rt, only=only)
                 for error in report.errors:
                     log.warning("poll failed", extra={"stream": stream, "error": error})
+                if not report.errors:
+                    self._polled_cleanly(stream)
             except ConnectorError as exc:
                 log.warning("poll stopped", extra={"stream": stream, "error": str(exc)})
             self.stop_event.wait(max(0.05, started + every - time.monotonic()))
+
+    def _polled_cleanly(self, stream: str) -> None:
+        """Close a new or restored database's adoption window after one full cycle: every
+        stream polled without error since start-up, and no job pending or running."""
+        with self._polled_lock:
+            self._polled.add(stream)
+            whole_cycle = self._polled >= self._poll_streams().keys()
+        if not self.rt.ctx.adopting or not whole_cycle:
+            return
+        counts = self.rt.store.jobs.counts()
+        if not counts.get("pending", 0) and not counts.get("running", 0):
+            end_adoption(self.rt.ctx)  # a no-op once closed
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -103,6 +103,9 @@ def gaps_for_planning(
             "target": target,
             "gap": gap,
             "rule_index": rule_index,
+            "rule_id": index.rule_ids[rule_index],
+            "rule_version": index.rule_versions[rule_index],
+            "mapping_version": index.version,
         })
         skill_gap = _skill_gap({
             "employee_id": employee.employee_id,

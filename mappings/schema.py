@@ -8,6 +8,8 @@ raters, roles) are matched ignoring case, spacing and punctuation, because revie
 
 from __future__ import annotations
 
+import hashlib
+import json
 import string
 from datetime import timedelta
 from functools import lru_cache
@@ -94,8 +96,14 @@ class SkillDef(_Section):
 
 
 class Rule(_Section):
-    """When a skill's gap is big enough, which courses to assign and which goal to open."""
+    """When a skill's gap is big enough, which courses to assign and which goal to open.
 
+    `id` names the rule for good: goals and causes remember it, so reordering or inserting
+    rules never hands an open goal another rule. Without one, the id is derived from the skill
+    and the courses (`negotiation:101+102`), which changes when either does.
+    """
+
+    id: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9_.:+-]+$")
     skill: str = Field(min_length=1)
     min_gap: float = Field(default=1, gt=0)
     courses: list[CourseId] = Field(min_length=1)
@@ -105,6 +113,16 @@ class Rule(_Section):
     prior_completion: PriorCompletion = "ignore"
     accept_within_days: int | None = Field(default=None, ge=0)
     recertify_every_days: int | None = Field(default=None, gt=0)
+
+    @property
+    def rule_id(self) -> str:
+        """The rule's stable id: the one given in the file, else skill and courses."""
+        return self.id or f"{normalise_name(self.skill)}:{'+'.join(self.courses)}"
+
+    @property
+    def version(self) -> str:
+        """A hash of what the rule says (its id aside): changes when an edit changes it."""
+        return _digest(self.model_dump(mode="json", exclude={"id"}))
 
     @field_validator("goal_title")
     @classmethod
@@ -220,6 +238,20 @@ class Mapping(_Section):
     def rule_for(self, skill_id: str) -> tuple[int, Rule] | None:
         return self._index.rules.get(skill_id)
 
+    def rule_by_id(self, rule_id: str | None, index: int | None = None) -> Rule | None:
+        """The rule a goal or cause names: by its id; rows written before rules had ids
+        (`rule_id` None) fall back to their position, `rules[index]`."""
+        if rule_id is not None:
+            return self._index.rule_by_id.get(rule_id)
+        if index is not None and 0 <= index < len(self.rules):
+            return self.rules[index]
+        return None
+
+    @property
+    def version(self) -> str:
+        """A hash of the normalised mapping: which mapping a cause was planned under."""
+        return self._index.version
+
     def is_protected(self, employee_id: str) -> bool:
         return employee_id in self._index.protected
 
@@ -240,7 +272,8 @@ class MappingIndex:
     __slots__ = (
         "_levels_by_role", "_no_targets", "_rank_by_rater", "_skill_by_key", "by_name",
         "default_target", "due_after", "labels", "protected", "rater_rank_of", "rating_facts",
-        "role_targets", "rules", "scale_max", "scale_min", "skills", "unranked",
+        "role_targets", "rule_by_id", "rule_ids", "rule_versions", "rules", "scale_max",
+        "scale_min", "skills", "unranked", "version",
     )
 
     def __init__(self, mapping: Mapping) -> None:
@@ -272,6 +305,14 @@ class MappingIndex:
             skill_id = self.by_name.get(normalise_name(rule.skill))
             if skill_id is not None:
                 self.rules.setdefault(skill_id, (index, rule))
+        #: rules[N] → its stable id, and id → rule (the first wins; the cross-check reports
+        #: a clash).
+        self.rule_ids = [rule.rule_id for rule in mapping.rules]
+        self.rule_versions = [rule.version for rule in mapping.rules]
+        self.rule_by_id: dict[str, Rule] = {}
+        for rule_id, rule in zip(self.rule_ids, mapping.rules, strict=True):
+            self.rule_by_id.setdefault(rule_id, rule)
+        self.version = _digest(mapping.model_dump(mode="json"))
         #: rules[N] → how long after the review its courses are due.
         self.due_after = [timedelta(days=rule.due_in_days) for rule in mapping.rules]
         self.protected = frozenset(mapping.protected)
@@ -334,6 +375,12 @@ def remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
     memo[key] = value
 
 
+def _digest(data: Any) -> str:
+    """A short stable hash of JSON-able data (keys sorted, so order of keys never matters)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def cross_check(mapping: Mapping) -> list[str]:
     """Problems that span sections: names that must refer to each other, clashing names."""
     problems: list[str] = []
@@ -387,4 +434,12 @@ def cross_check(mapping: Mapping) -> list[str]:
                 f"(rules[{rule_of[skill_id]}]); give each skill one rule"
             )
         rule_of.setdefault(skill_id, i)
+    id_of: dict[str, int] = {}
+    for i, rule in enumerate(mapping.rules):
+        if rule.rule_id in id_of:
+            problems.append(
+                f"rules[{i}].id: rule id {rule.rule_id!r} is already used by "
+                f"rules[{id_of[rule.rule_id]}]; give each rule its own id"
+            )
+        id_of.setdefault(rule.rule_id, i)
     return problems

@@ -281,7 +281,9 @@ class LedgerMixin:
                   cycle: str, title: str, course_ids: list[str], tracker: str | None,
                   goal_id: str | None, milestone_ids: dict[str, str], gap_found_at: datetime,
                   due_date: str | None, rule_index: int | None,
-                  state: GoalState = GoalState.OPEN) -> None:
+                  state: GoalState = GoalState.OPEN, rule_id: str | None = None,
+                  rule_version: str | None = None,
+                  mapping_version: str | None = None) -> None:
         """Record a goal; a goal recorded ahead as PENDING (a recertification cycle) keeps
         its facts and becomes open with the tracker's ids."""
         conn = tx.connection
@@ -290,7 +292,8 @@ class LedgerMixin:
                       milestone_ids=dumps(milestone_ids), state=GoalState(state).value,
                       progress=0.0,
                       gap_found_at=gap_found_at, due_date=due_date, rule_index=rule_index,
-                      opened_at=utcnow())
+                      rule_id=rule_id, rule_version=rule_version,
+                      mapping_version=mapping_version, opened_at=utcnow())
         if not insert_ignore(conn, goals, dict(goal_key=goal_key, **values), ["goal_key"]):
             conn.execute(update(goals).where(goals.c.goal_key == goal_key).values(
                 tracker=tracker, goal_id=goal_id, milestone_ids=dumps(milestone_ids),
@@ -300,6 +303,14 @@ class LedgerMixin:
         with using(self.engine, tx) as c:
             row = c.execute(select(goals).where(goals.c.goal_key == goal_key)).mappings().first()
             return Goal.from_row(row) if row else None
+
+    def open_goals(self) -> list[Goal]:
+        """Every goal still in progress (open, or recorded ahead and pending), any employee."""
+        states = (GoalState.OPEN.value, GoalState.PENDING.value)
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(goals).where(goals.c.state.in_(states))
+                                .order_by(goals.c.goal_key)).mappings()
+            return [Goal.from_row(r) for r in rows]
 
     def goals_for(self, employee_id: str, *, state: GoalState | None = None) -> list[Goal]:
         cond = goals.c.employee_id == employee_id
@@ -330,6 +341,28 @@ class LedgerMixin:
         """Every linked course is done: the goal is closed at 100 %."""
         tx.connection.execute(update(goals).where(goals.c.goal_key == goal_key).values(
             state=GoalState.CLOSED.value, progress=100.0, closed_at=closed_at))
+
+    def withdraw_goal(self, goal_key: str, at: datetime, tx: Transaction, *,
+                      state: GoalState = GoalState.CANCELLED) -> None:
+        """Withdrawn: the goal ends as it stands (its progress is what was earned), closed
+        when something was earned, else cancelled."""
+        tx.connection.execute(update(goals).where(goals.c.goal_key == goal_key).values(
+            state=GoalState(state).value, closed_at=at))
+
+    def cancel_assignment(self, tx: Transaction, employee_id: str, course_id: str,
+                          goal_key: str) -> None:
+        """Withdrawn before the learner started: the enrollment was removed."""
+        tx.connection.execute(update(assignments).where(
+            assignments.c.employee_id == employee_id, assignments.c.course_id == course_id,
+            assignments.c.goal_key == goal_key).values(state=AssignmentState.CANCELLED.value))
+
+    def reviews_with_id(self, review_id: str) -> list[tuple[str, str]]:
+        """(source, employee id) of every recorded review with this id (one per source)."""
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(reviews.c.source, reviews.c.employee_id)
+                                .where(reviews.c.review_id == review_id)
+                                .order_by(reviews.c.source))
+            return [(str(r.source), str(r.employee_id)) for r in rows]
 
     def save_assignment(self, tx: Transaction, *, employee_id: str, course_id: str,
                         goal_key: str, review_id: str, due_date: str | None) -> None:

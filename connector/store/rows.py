@@ -72,6 +72,9 @@ class Goal:
     rule_index: int | None
     opened_at: datetime | None
     closed_at: datetime | None
+    rule_id: str | None = None
+    rule_version: str | None = None
+    mapping_version: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Goal:

@@ -162,9 +162,12 @@ goals = Table(
     Column("progress", Float, nullable=False, default=0.0),
     Column("gap_found_at", UtcDateTime, nullable=False),
     Column("due_date", String(10)),
-    Column("rule_index", Integer),
+    Column("rule_index", Integer),  # rows before 0002: the rule's position (a fallback)
     Column("opened_at", UtcDateTime),
     Column("closed_at", UtcDateTime),
+    Column("rule_id", String(200)),  # the rule's stable id (Mapping.rule_by_id)
+    Column("rule_version", String(40)),  # a hash of what the rule said when planned
+    Column("mapping_version", String(40)),  # a hash of the mapping it was planned under
 )
 Index("ix_goals_employee", goals.c.employee_id, goals.c.state)
 

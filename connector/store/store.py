@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, make_url, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.errors import StoreError
 from connector.models import utcnow
@@ -33,6 +34,8 @@ from connector.store.sql import dumps, insert_ignore
 
 READY_PROBE_SECONDS = 2.0  # at most one heartbeat write per process this often
 HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not pollers
+#: The cursor row that holds the adoption window's reason while it is open.
+ADOPTION = "_adoption"
 
 
 class Store(LedgerMixin):
@@ -61,8 +64,26 @@ class Store(LedgerMixin):
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:
         """Connect and (by default) apply pending migrations, as every process does at start."""
         store = cls(make_engine(url), **kw)
-        if upgrade:
-            migrations.upgrade(store.engine)
+        if upgrade and migrations.FIRST in migrations.upgrade(store.engine):
+            # Made just now: it cannot know what earlier databases did in the vendors.
+            store.open_adoption("a new database")
+        return store
+
+    @classmethod
+    def open_existing(cls, url: str) -> Store | None:
+        """The database at `url` if it exists, is reachable and is migrated to the current
+        revision; else None. Never creates or migrates anything (for `connector check`)."""
+        if url.startswith("sqlite"):
+            path = make_url(url).database
+            if not path or path == ":memory:" or not Path(path).exists():
+                return None
+        try:
+            store = cls(make_engine(url))
+            if migrations.pending(store.engine):
+                store.close()
+                return None
+        except (StoreError, SQLAlchemyError):
+            return None
         return store
 
     def close(self) -> None:
@@ -186,6 +207,26 @@ class Store(LedgerMixin):
                                 .where(~cursors.c.name.startswith("_", autoescape=True))
                                 .order_by(cursors.c.name))
             return [PollerStatus(**r._mapping) for r in rows]
+
+    # -- the adoption window --------------------------------------------------------------
+    # A database that may not know what was done in the vendors (new, or restored from a
+    # backup) asks the vendors before each employee's first goal and evidence, and adopts what
+    # it finds instead of making it twice. Kept beside the cursors (names starting with "_"
+    # are not pollers); see docs/production.md.
+
+    def adoption_reason(self, tx: Transaction | None = None) -> str | None:
+        """Why the adoption window is open ("a new database", "restored from a backup"), or
+        None when it is closed."""
+        with using(self.engine, tx) as c:
+            return c.execute(select(cursors.c.value).where(cursors.c.name == ADOPTION)).scalar()
+
+    def open_adoption(self, reason: str, tx: Transaction | None = None) -> None:
+        self.save_cursor(ADOPTION, reason, tx)
+
+    def close_adoption(self, tx: Transaction | None = None) -> bool:
+        """Close the window after a full cycle; True when it was open."""
+        with using(self.engine, tx) as c:
+            return bool(c.execute(delete(cursors).where(cursors.c.name == ADOPTION)).rowcount)
 
     # -- audit ---------------------------------------------------------------------------
     def audit(self, tx: Transaction | None, employee_id: str | None, event: str, message: str,

@@ -18,6 +18,7 @@ from connector.errors import (
     RetriableAPIError,
 )
 from connector.models import Employee, LearnerRef, Outcome
+from connector.ports import Unenrolls
 from connector.settings import Settings
 from connector.vendors.talentlms.lms import TalentLMS, v1_path
 
@@ -240,6 +241,20 @@ def test_enroll_posts_form_and_already_enrolled_is_success() -> None:
     adapter.enroll(LEARNER, "12")
     assert form_of(0) == {"user_id": "7", "course_id": "12", "role": "learner"}
     assert adapter.calls == 2
+
+
+@responses.activate
+def test_unenroll_is_removeuserfromcourse_and_not_enrolled_is_done() -> None:
+    path = f"{API}/{v1_path('removeuserfromcourse', user_id='7', course_id='12')}"
+    responses.get(path, json={"user_id": "7", "course_id": "12"})
+    responses.get(path, status=400,
+                  json=error("The requested user is not enrolled in this course"))
+    adapter = lms()
+    assert isinstance(adapter, Unenrolls)
+    assert adapter.unenroll(LEARNER, "12") is True
+    assert adapter.unenroll(LEARNER, "12") is False  # a repeat: already out
+    assert adapter.calls == 2
+    assert responses.calls[0].request.method == "GET"
 
 
 @responses.activate

@@ -329,13 +329,23 @@ class TalentLMS:
         """Make the learner take the course again: remove the enrollment (progress goes with
         it), then enroll again. *Unconfirmed*: API v1 documents no reset call; removal and
         re-enrollment is the documented way to start over. A missing enrollment is fine."""
+        self._remove(learner, course_id, "reset progress")
+        self.enroll(learner, course_id)
+
+    def unenroll(self, learner: LearnerRef, course_id: str) -> bool:
+        """Take the learner out of the course (`removeuserfromcourse`, a GET in API v1);
+        False when they were not enrolled, so a repeat is harmless."""
+        return self._remove(learner, course_id, "unenroll")
+
+    def _remove(self, learner: LearnerRef, course_id: str, operation: str) -> bool:
         path = v1_path("removeuserfromcourse", user_id=learner.lms_user_id, course_id=course_id)
         try:
-            self.v1.get_json(path, operation="reset progress")
+            self.v1.get_json(path, operation=operation)
         except FatalAPIError as exc:
             if not _says(exc, NOT_ENROLLED):
                 raise
-        self.enroll(learner, course_id)
+            return False
+        return True
 
     def learner_history(self, learner: LearnerRef) -> list[CompletionEvent]:
         """Every course the learner has passed or failed, with its original date (backfill)."""
