@@ -241,7 +241,7 @@ QUOTED_ERRORS = [
     (_RULE + 'prior_completion = "keep"\n',
      "rules[0].prior_completion: expected 'ignore', 'accept_within_days' or 'reset'"),
     ("[scale]\nmin = 5\nmax = 1\n", "scale: scale.min must be below scale.max"),
-    ('[labels]\n"Superb" = 9\n', "labels.'Superb': 9 is outside the scale 1-5"),
+    ('[labels]\n"Superb" = 9\n', "labels.Superb: 9 is outside the scale 1-5"),
     ("[targets]\ndefault = 7\n", "targets.default: 7 is outside the scale 1-5"),
     ("[limits]\nmax_assignment_share = 2\n",
      "limits.max_assignment_share: expected less than or equal to 1"),
