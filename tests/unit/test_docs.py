@@ -285,6 +285,21 @@ def test_the_review_webhook_example_parses() -> None:
                                                      "KPI 3"]
 
 
+def test_the_review_file_example_is_a_webhook_body_too(tmp_path: Path) -> None:
+    """The documented JSON review file is a list of /webhooks/hr bodies: its review reads the
+    same through the file reader and the webhook reader."""
+    from connector.reviews.file import read_reviews
+
+    text = block_after(_read(DOCS / "vendors.md"), "review-file-json")
+    path = tmp_path / "reviews.json"
+    path.write_text(text, encoding="utf-8")
+    file = read_reviews(path, source="hr")
+    (from_file,) = list(file)
+    assert file.errors == []
+    assert from_file == parse_review(json.loads(text)[0], ReviewFieldMap(), source="hr")
+    assert from_file.employee.employee_id == "ben.okafor@example.com"
+
+
 def test_the_completion_webhook_example_parses() -> None:
     doc = json.loads(block_after(_read(DOCS / "vendors.md"), "lms-completion"))
     event = parse_lms_completion(doc, source="lms", event_id="msg_1")
