@@ -23,7 +23,7 @@ from typing import Protocol
 from connector.models import Employee, Rating, Review
 from connector.reviews.people import PersonError, looks_like_not_an_id, person_key
 from connector.reviews.report import FileReport, RowRejected
-from mappings.schema import normalise_name
+from mappings.schema import normalise_name, remember
 from mappings.trusted import trusted_maker
 
 HEAD_FIELDS = frozenset({
@@ -211,8 +211,17 @@ def drop_conflicts(
     """
     if len(ratings) < 2:
         return ratings
-    keys = [(normalise_name(r.skill_key), normalise_name(r.rater)) for r in ratings]
-    if len(set(keys)) == len(keys):
+    # The usual case, once per review on the hot path: no skill twice. Exports repeat the same
+    # skill list review after review, so the answer is remembered per list of names.
+    names = tuple([r.skill_key for r in ratings])
+    distinct = _DISTINCT_SKILLS.get(names)
+    if distinct is None:
+        distinct = len(set(map(normalise_name, names))) == len(names)
+        remember(_DISTINCT_SKILLS, names, distinct)
+    if distinct:
+        return ratings
+    keys = [_conflict_key(r.skill_key, r.rater) for r in ratings]
+    if len(set(keys)) == len(keys):  # a skill rated by several raters
         return ratings
     first: dict[tuple[str, str], int] = {}
     dropped: set[int] = set()
@@ -231,6 +240,16 @@ def drop_conflicts(
             f"{_shown(later)} at {here} but {_shown(earlier)} at {there}; keep one of the two"
         ))
     return [r for i, r in enumerate(ratings) if i not in dropped]
+
+
+#: A review's skill names, as read → whether they are distinct once normalised (bounded).
+_DISTINCT_SKILLS: dict[tuple[str, ...], bool] = {}
+
+
+@lru_cache(maxsize=4096)
+def _conflict_key(skill_key: str, rater: str) -> tuple[str, str]:
+    """Ratings of one skill by one rater, as the planner matches them (names normalised)."""
+    return normalise_name(skill_key), normalise_name(rater)
 
 
 def _said(rating: Rating) -> tuple[object, ...]:
