@@ -49,7 +49,8 @@ def import_reviews(store: Store, settings: Settings, path: Path, *, allow_partia
                    confirm: bool = False) -> ImportResult:
     mapping = load_mapping(resolve_mapping_path(settings))
     result = ImportResult(path=path)
-    with read_reviews(path, source="csv", bounds=rating_bounds(mapping)) as reviews_file:
+    with read_reviews(path, source="csv", skill_matcher=mapping.is_known_skill,
+                      bounds=rating_bounds(mapping)) as reviews_file:
         reviews: list[Review] = list(reviews_file)
         result.rejected = list(reviews_file.errors)
     if reviews_file.ignored_columns:
