@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TextIO
 from connector.errors import ConfigError, ConnectorError, InputError
 from connector.models import ActionKind, Plan, PlanAction, Skipped, Unmapped
 from connector.planner import LedgerView, Planner, show_level
-from connector.reviews.file import ReviewFile, read_reviews
+from connector.reviews.file import ReviewFile, rating_bounds, read_reviews
 from connector.reviews.report import describe
 from connector.settings import load_settings
 from mappings.loader import load_mapping, load_mapping_text
@@ -219,7 +219,8 @@ def _warn_open_goals(mapping: Mapping) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     mapping, name = resolve_mapping(args.mapping)
-    reviews = read_reviews(args.reviews, source=args.source, skill_matcher=mapping.is_known_skill)
+    reviews = read_reviews(args.reviews, source=args.source, skill_matcher=mapping.is_known_skill,
+                           bounds=rating_bounds(mapping))
     return _plan_and_report(
         reviews, mapping, name, today=args.today, as_json=args.json,
         allow_partial=args.allow_partial,
@@ -235,7 +236,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     mapping = load_mapping_text(_built_in_mapping_text(), BUILT_IN_MAPPING)
     path = _package_file("connector", "examples", "reviews.csv")
     print(f"Planning the example reviews ({path.name}) against {BUILT_IN_MAPPING}.\n")
-    reviews = read_reviews(path, source="csv", skill_matcher=mapping.is_known_skill)
+    reviews = read_reviews(path, source="csv", skill_matcher=mapping.is_known_skill,
+                           bounds=rating_bounds(mapping))
     return _plan_and_report(
         reviews, mapping, BUILT_IN_MAPPING, today=None, as_json=False, allow_partial=False
     )
@@ -307,6 +309,7 @@ def _plan_and_report(
         warnings.append(
             "ignored columns (not known headers or skills): " + ", ".join(reviews.ignored_columns)
         )
+    warnings.extend(str(w) for w in reviews.warnings)
     if as_json:
         _write_json(sys.stdout, plans, reviews, mapping_name, warnings)
     else:
@@ -345,7 +348,24 @@ def _summary(plans: list[Plan], reviews: ReviewFile) -> dict[str, int]:
         "unmapped": len(unmapped),
         "skipped": len(skipped),
         "rejected_rows": len(reviews.errors),
+        "people_by_email": len({a.employee.employee_id for a in actions
+                                if a.employee.keyed_by_email}),
     }
+
+
+def _resolve_by(action: PlanAction) -> str:
+    """How the person will be found in the other systems: "email" when the file gave no id."""
+    return "email" if action.employee.keyed_by_email else "employee_id"
+
+
+def _who(action: PlanAction) -> str:
+    employee = action.employee
+    if employee.keyed_by_email:
+        name = employee.display_name
+        if name == employee.email:
+            return f"{employee.email} (by email)"
+        return f"{name} ({employee.email}, by email)"
+    return f"{employee.display_name} ({employee.employee_id})"
 
 
 def _write_json(
@@ -356,7 +376,8 @@ def _write_json(
         "mapping": mapping_name,
         "reviews_file": str(reviews.path),
         "summary": _summary(plans, reviews),
-        "actions": [{"key": a.key, **a.model_dump(mode="json")} for a in actions],
+        "actions": [{"key": a.key, **a.model_dump(mode="json"), "resolve_by": _resolve_by(a)}
+                    for a in actions],
         "unmapped": [u.model_dump(mode="json") for u in unmapped],
         "skipped": [s.model_dump(mode="json") for s in skipped],
         "rejected_rows": [
@@ -387,7 +408,7 @@ def _write_table(
         else:
             course = "(linked: " + ", ".join(action.course_ids) + ")"
         rows.append([
-            f"{action.employee.display_name} ({action.employee.employee_id})",
+            _who(action),
             cause.skill_id,
             f"{show_level(cause.rating)}→{show_level(cause.target)}",
             course,
@@ -399,8 +420,14 @@ def _write_table(
         f"Plan (dry run, nothing changed) for {reviews.path.name} with {mapping_name}:\n"
         f"  {s['reviews']} reviews → {s['learners']} learners, {s['enrollments']} enrollments, "
         f"{s['goals']} goals; {s['unmapped']} unmapped, {s['skipped']} skipped, "
-        f"{s['rejected_rows']} rejected rows\n\n"
+        f"{s['rejected_rows']} rejected rows\n"
     )
+    if s["people_by_email"]:
+        out.write(
+            f"  {s['people_by_email']} people given by email only: each will be resolved by "
+            "email (matched to their HR and LMS records by email address)\n"
+        )
+    out.write("\n")
     header = ["Employee", "Skill", "Rating→Target", "Course", "Goal", "Due"]
     out.write(_table(header, rows) if rows else "No assignments.\n")
     if unmapped:

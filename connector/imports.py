@@ -15,7 +15,7 @@ from pathlib import Path
 from connector.errors import InputError
 from connector.inbound import queue_review, stop_over_limits
 from connector.models import Review
-from connector.reviews.file import read_reviews
+from connector.reviews.file import rating_bounds, read_reviews
 from connector.reviews.report import RowError
 from connector.runtime import resolve_mapping_path
 from connector.settings import Settings
@@ -31,6 +31,7 @@ class ImportResult:
     duplicates: int = 0
     assignments_planned: int = 0
     rejected: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     exit_code: int = 0
 
     def summary(self) -> str:
@@ -38,6 +39,7 @@ class ImportResult:
                  f"{self.duplicates} already imported; {self.assignments_planned} new course "
                  "assignment(s) planned"]
         lines += [f"  rejected: {err}" for err in self.rejected]
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         if self.queued:
             lines.append("run `connector worker --drain` (or `connector serve`) to carry them out")
         return "\n".join(lines)
@@ -47,9 +49,14 @@ def import_reviews(store: Store, settings: Settings, path: Path, *, allow_partia
                    confirm: bool = False) -> ImportResult:
     mapping = load_mapping(resolve_mapping_path(settings))
     result = ImportResult(path=path)
-    with read_reviews(path, source="csv") as reviews_file:
+    with read_reviews(path, source="csv", skill_matcher=mapping.is_known_skill,
+                      bounds=rating_bounds(mapping)) as reviews_file:
         reviews: list[Review] = list(reviews_file)
         result.rejected = list(reviews_file.errors)
+    if reviews_file.ignored_columns:
+        result.warnings.append("ignored columns (not known headers or skills): "
+                               + ", ".join(reviews_file.ignored_columns))
+    result.warnings += [str(w) for w in reviews_file.warnings]
     result.reviews = len(reviews)
     if result.rejected and not allow_partial:
         listed = "\n  ".join(str(e) for e in result.rejected[:20])

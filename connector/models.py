@@ -45,6 +45,12 @@ class Employee(Frozen):
         name = " ".join(p for p in (self.first_name, self.last_name) if p)
         return name or self.email or self.employee_id
 
+    @property
+    def keyed_by_email(self) -> bool:
+        """Filed under the lowercased email because the source gave no HR id (a provisional
+        key, resolved by email); derived, so stored payloads and digests are unchanged."""
+        return self.email is not None and self.employee_id == self.email.lower()
+
 
 class Rating(Frozen):
     """One rating of one skill in a review, on the source's own scale."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import string
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timedelta
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -36,6 +38,12 @@ PriorCompletion = Literal["ignore", "accept_within_days", "reset"]
 def normalise_name(text: str) -> str:
     """The matching form of a name: case-folded letters and digits only ("KPI 12" → "kpi12")."""
     return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def toml_key(key: str) -> str:
+    """A key as written in a TOML path: bare when it can be, quoted otherwise."""
+    bare = bool(key) and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in key)
+    return key if bare else repr(key)
 
 
 def _course_id(value: Any) -> Any:
@@ -383,9 +391,43 @@ def _digest(data: Any) -> str:
 
 def cross_check(mapping: Mapping) -> list[str]:
     """Problems that span sections: names that must refer to each other, clashing names."""
+    return cross_check_parts(MappingParts.of(mapping))
+
+
+@dataclass
+class MappingParts:
+    """What the cross-section checks look at, each entry with its index in the file.
+
+    The loader fills one in from the entries that parsed (a rule whose `courses` has the wrong
+    type still names its skill), so a type error in one entry does not hide a reference or
+    range error elsewhere. `scale` is None when the scale itself is bad (ranges are then not
+    checked); `broken_skill_names` are the names of skill entries that failed to parse, known
+    for references but not checked for clashes.
+    """
+
+    scale: Scale | None
+    skills: list[tuple[int, SkillDef]]
+    labels: dict[str, float]
+    default_target: float | None
+    role_levels: dict[str, dict[str, float]]
+    rule_skills: list[tuple[int, str]]
+    broken_skill_names: list[str] = dataclass_field(default_factory=list)
+
+    @classmethod
+    def of(cls, mapping: Mapping) -> MappingParts:
+        return cls(
+            scale=mapping.scale, skills=list(enumerate(mapping.skills)),
+            labels=dict(mapping.labels), default_target=mapping.targets.default,
+            role_levels=mapping.targets.roles,
+            rule_skills=[(i, rule.skill) for i, rule in enumerate(mapping.rules)],
+        )
+
+
+def cross_check_parts(parts: MappingParts) -> list[str]:
+    """The cross-section problems of `parts`, one line each, naming where in the file."""
     problems: list[str] = []
     owner: dict[str, tuple[str, str]] = {}  # normalised name → (skill id, where it was written)
-    for i, skill in enumerate(mapping.skills):
+    for i, skill in parts.skills:
         names = [(f"skills[{i}].id", skill.id)]
         names += [(f"skills[{i}].aliases[{j}]", a) for j, a in enumerate(skill.aliases)]
         for where, name in names:
@@ -401,31 +443,33 @@ def cross_check(mapping: Mapping) -> list[str]:
                     f"{where}: {name!r} is already used by skill {seen[0]!r} ({seen[1]}); "
                     "names must be unique across skills (case, spaces and punctuation ignored)"
                 )
-    lo, hi = mapping.scale.min, mapping.scale.max
+    for name in parts.broken_skill_names:
+        owner.setdefault(normalise_name(name), (name, "a skill entry with problems"))
+    scale = parts.scale
+    in_scale = (lambda _v: True) if scale is None else (lambda v: scale.min <= v <= scale.max)
+    span = "" if scale is None else f"{scale.min:g}-{scale.max:g}"
     seen_labels: dict[str, str] = {}
-    for label, value in mapping.labels.items():
+    for label, value in parts.labels.items():
         key = normalise_name(label)
         if key in seen_labels:
-            problems.append(f"labels.{label!r}: same label as {seen_labels[key]!r}")
+            problems.append(f"labels.{toml_key(label)}: same label as {seen_labels[key]!r}")
         seen_labels[key] = label
-        if not lo <= value <= hi:
-            problems.append(f"labels.{label!r}: {value:g} is outside the scale {lo:g}-{hi:g}")
-    if not lo <= mapping.targets.default <= hi:
-        problems.append(
-            f"targets.default: {mapping.targets.default:g} is outside the scale {lo:g}-{hi:g}"
-        )
-    for role, levels in mapping.targets.roles.items():
+        if not in_scale(value):
+            problems.append(f"labels.{toml_key(label)}: {value:g} is outside the scale {span}")
+    if parts.default_target is not None and not in_scale(parts.default_target):
+        problems.append(f"targets.default: {parts.default_target:g} is outside the scale {span}")
+    for role, levels in parts.role_levels.items():
         for name, level in levels.items():
-            where = f"targets.roles.{role!r}.{name}"
+            where = f"targets.roles.{toml_key(role)}.{toml_key(name)}"
             if normalise_name(name) not in owner:
                 problems.append(f"{where}: unknown skill {name!r}; add it to [[skills]]")
-            if not lo <= level <= hi:
-                problems.append(f"{where}: {level:g} is outside the scale {lo:g}-{hi:g}")
+            if not in_scale(level):
+                problems.append(f"{where}: {level:g} is outside the scale {span}")
     rule_of: dict[str, int] = {}
-    for i, rule in enumerate(mapping.rules):
-        found = owner.get(normalise_name(rule.skill))
+    for i, skill_name in parts.rule_skills:
+        found = owner.get(normalise_name(skill_name))
         if found is None:
-            problems.append(f"rules[{i}].skill: unknown skill {rule.skill!r}; add it to [[skills]]")
+            problems.append(f"rules[{i}].skill: unknown skill {skill_name!r}; add it to [[skills]]")
             continue
         skill_id = found[0]
         if skill_id in rule_of:

@@ -2,7 +2,9 @@
 
 HR tools put review fields in different places, so each source configures a `ReviewFieldMap`
 of field paths; `parse_review` reads a body through that map into a `Review`, or a
-`ThinReview` hint when the source only announces that a review finished.
+`ThinReview` hint when the source only announces that a review finished. The person is named by
+the employee id, the email, or both (`connector.reviews.people`); a JSON review file holds a
+list of these same bodies (`connector.reviews.json_file`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.models import Employee, Rating, Review
+from connector.reviews.people import PersonError, person_key
 from webhooks.decoding import PayloadError
 from webhooks.fieldpaths import (
     MAX_ID,
@@ -87,6 +90,26 @@ class ThinReview:
         return {"review_id": self.review_id, "employee_id": self.employee_id}
 
 
+def _person(
+    r: FieldReader, doc: Any, field_map: ReviewFieldMap
+) -> tuple[str | None, str | None]:
+    """(key, normalised email) of the body's person: by id, by email, or both."""
+    id_path, email_path = field_map.path("employee_id"), field_map.path("email")
+    employee_id = r.text(doc, id_path, limit=MAX_ID)
+    raw_email = r.text(doc, email_path, limit=MAX_ID)
+    if r.errors:
+        return None, None
+    try:
+        return person_key(employee_id, raw_email)
+    except PersonError as exc:
+        if raw_email and email_path is not None:
+            r.fail(email_path, str(exc))
+        else:
+            either = f" (or {render_path(email_path)})" if email_path is not None else ""
+            r.fail(id_path or (), f"is required{either}")
+        return None, None
+
+
 def parse_review(doc: Any, field_map: ReviewFieldMap, *, source: str) -> Review | ThinReview:
     """A full `Review` (or a `ThinReview` hint in thin mode) from one HR webhook body."""
     r = FieldReader()
@@ -94,7 +117,7 @@ def parse_review(doc: Any, field_map: ReviewFieldMap, *, source: str) -> Review 
     if not isinstance(doc, dict):
         raise PayloadError([("$", "must be a JSON object")])
     review_id = r.text(doc, p("review_id"), required=True, limit=MAX_ID)
-    employee_id = r.text(doc, p("employee_id"), required=True, limit=MAX_ID)
+    employee_id, email = _person(r, doc, field_map)
     if field_map.thin:
         r.raise_if_any()
         assert review_id is not None and employee_id is not None  # noqa: S101 - ensured above
@@ -102,7 +125,7 @@ def parse_review(doc: Any, field_map: ReviewFieldMap, *, source: str) -> Review 
 
     employee = {
         "employee_id": employee_id,
-        "email": r.text(doc, p("email"), limit=MAX_ID),
+        "email": email,
         "first_name": r.text(doc, p("first_name"), limit=MAX_ID),
         "last_name": r.text(doc, p("last_name"), limit=MAX_ID),
         "role": r.text(doc, p("role"), limit=MAX_ID),

@@ -4,7 +4,9 @@ The layout is told apart by the header: a skill column ("Skill", "KPI", "Compete
 rating column ("Rating", "Score") make it long (`csv_long`), anything else is wide
 (`csv_wide`). The delimiter (`,`, `;` or tab) is detected from the header; a UTF-8 byte-order
 mark is accepted. Problems that make the whole file unreadable (not UTF-8, no usable header)
-raise `InputError`; bad rows are only reported.
+raise `InputError`; bad rows are only reported. A person is named by an employee id column, an
+email column, or both (see `connector.reviews.people`); a column the long layout does not know
+is listed in the report's `ignored_columns`, so the plan can warn about it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from connector.models import Review
 from connector.reviews.csv_long import long_reviews
 from connector.reviews.csv_wide import SkillMatcher, skill_columns, wide_reviews
 from connector.reviews.report import FileReport
+from connector.reviews.rows import RatingBounds, ReviewChecks
 from mappings.schema import normalise_name
 
 #: Column names each field is known by in exports (matched ignoring case and punctuation).
@@ -25,7 +28,11 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
         "employee_id", "employee id", "employee", "emp_id", "employee number", "staff id",
         "person id", "worker id",
     ),
-    "email": ("email", "email address", "e-mail", "work email"),
+    "email": (
+        "email", "email address", "e-mail", "work email", "employee email", "work email address",
+        "business email", "user email", "staff email", "person email", "primary email",
+        "email id", "mail",
+    ),
     "first_name": ("first_name", "first name", "given name", "firstname"),
     "last_name": ("last_name", "last name", "surname", "family name"),
     "role": ("role", "job title", "position", "job role"),
@@ -44,7 +51,9 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "comment": ("comment", "comments", "notes"),
 }
 _CANONICAL = {normalise_name(a): field for field, names in HEADER_ALIASES.items() for a in names}
-REQUIRED_FIELDS = ("employee_id", "cycle", "completed_at")
+REQUIRED_FIELDS = ("cycle", "completed_at")
+#: A person is named by either column (or both).
+PERSON_FIELDS = ("employee_id", "email")
 
 
 def canonical_header(name: str) -> str | None:
@@ -73,6 +82,8 @@ def header_columns(header: list[str], report: FileReport) -> dict[str, int]:
             )
         columns[field] = index
     missing = [f for f in REQUIRED_FIELDS if f not in columns]
+    if not any(f in columns for f in PERSON_FIELDS):
+        missing.insert(0, " or ".join(PERSON_FIELDS))
     if missing:
         raise InputError(
             f"{report.path}: missing column(s) {', '.join(missing)} "
@@ -82,7 +93,8 @@ def header_columns(header: list[str], report: FileReport) -> dict[str, int]:
 
 
 def csv_reviews(
-    report: FileReport, *, source: str, skill_matcher: SkillMatcher | None
+    report: FileReport, *, source: str, skill_matcher: SkillMatcher | None,
+    bounds: RatingBounds | None = None,
 ) -> Generator[Review, None, None]:
     """Stream the reviews of the CSV file at `report.path`, recording what the read finds."""
     path = report.path
@@ -97,15 +109,21 @@ def csv_reviews(
             reader = csv.reader(fh, delimiter=delimiter)
             header = [cell.strip() for cell in next(reader)]
             columns = header_columns(header, report)
+            id_column = header[columns["employee_id"]] if "employee_id" in columns else None
+            checks = ReviewChecks(report, id_column)
             if "skill" in columns and "rating" in columns:
                 report.layout = "long"
+                known = set(columns.values())
+                report.ignored_columns.extend(
+                    name for i, name in enumerate(header) if i not in known and name
+                )
                 yield from long_reviews(reader, columns, len(header), source=source,
-                                        report=report)
+                                        report=report, bounds=bounds, checks=checks)
             else:
                 report.layout = "wide"
                 skills = skill_columns(header, columns, skill_matcher, report)
                 yield from wide_reviews(reader, columns, skills, len(header), source=source,
-                                        report=report)
+                                        report=report, bounds=bounds, checks=checks)
     except UnicodeDecodeError:
         line = reader.line_num if reader is not None else 0
         raise InputError(

@@ -20,7 +20,11 @@ from connector.reviews.report import FileReport, RowRejected
 from connector.reviews.rows import (
     CsvRows,
     HeadReader,
+    RatingBounds,
+    ReviewChecks,
     ReviewDraft,
+    check_rating,
+    drop_conflicts,
     head_getter,
     padded_cells,
     parse_number,
@@ -39,10 +43,11 @@ class LongRatings:
     only rows that were read without a problem are remembered.
     """
 
-    __slots__ = ("cells_of", "comment", "memo", "rater", "rating", "scale_max", "scale_min",
-                 "skill")
+    __slots__ = ("bounds", "cells_of", "comment", "memo", "rater", "rating", "scale_max",
+                 "scale_min", "skill")
 
-    def __init__(self, columns: dict[str, int]) -> None:
+    def __init__(self, columns: dict[str, int], bounds: RatingBounds | None = None) -> None:
+        self.bounds = bounds
         self.skill = columns["skill"]
         self.rating = columns["rating"]
         self.scale_min = columns.get("scale_min", -1)
@@ -74,6 +79,7 @@ class LongRatings:
         scale_max = _number_at(row, self.scale_max, "scale_max")
         if scale_min is not None and scale_max is not None and scale_min >= scale_max:
             raise RowRejected(f"scale_min {scale_min:g} must be below scale_max {scale_max:g}")
+        check_rating(value, raw, scale_min, scale_max, self.bounds)
         rater = row[self.rater].strip() if self.rater >= 0 else ""
         comment = row[self.comment].strip() if self.comment >= 0 else ""
         return trusted_rating({
@@ -96,20 +102,25 @@ def _number_at(row: list[str], index: int, field: str) -> float | None:
 
 
 def long_reviews(
-    rows: CsvRows, columns: dict[str, int], width: int, *, source: str, report: FileReport
+    rows: CsvRows, columns: dict[str, int], width: int, *, source: str, report: FileReport,
+    bounds: RatingBounds | None = None, checks: ReviewChecks | None = None,
 ) -> Iterator[Review]:
     """The reviews of a long-layout file, its header already read; bad rows go to `report`."""
     finished: dict[str, int] = {}  # review id → its last line, to catch split reviews
     draft: ReviewDraft | None = None
     head_of = head_getter(columns)
     read_head = HeadReader(columns)
-    rating_of = LongRatings(columns)
+    rating_of = LongRatings(columns, bounds)
+    checks = checks or ReviewChecks(report, None)
     cells_of, memo = rating_of.cells_of, rating_of.memo
     # The draft's state the hot path touches, kept in locals: the review-level cells of its
-    # first row as read (None: no fast path), its ratings, the line it last grew on.
+    # first row as read (None: no fast path), its ratings and the line of each, the line it
+    # last grew on.
     raw_head: object = None
     ratings: list[Rating] = []
+    lines: list[int] = []
     last_line = line = 0
+
     for row in rows:
         line = rows.line_num
         try:
@@ -122,6 +133,7 @@ def long_reviews(
                     remember(memo, key, rating)
                 if rating is not None:
                     ratings.append(rating)
+                    lines.append(line)
                 last_line = line
                 continue
             cells = padded_cells(row, width)
@@ -130,7 +142,7 @@ def long_reviews(
             head = read_head(cells)
             if draft is not None and head.review_id != draft.head.review_id:
                 finished[draft.head.review_id] = last_line
-                yield draft.build(source, ratings)
+                yield _built(draft, ratings, lines, source, report)
                 draft, raw_head = None, None
             if draft is None:
                 if head.review_id in finished:
@@ -138,7 +150,9 @@ def long_reviews(
                         f"review {head.review_id!r}: its rows must be consecutive "
                         f"(earlier rows end at line {finished[head.review_id]})"
                     )
-                draft, ratings, last_line = ReviewDraft(head.parsed(), line), [], line
+                draft, ratings, lines = ReviewDraft(head.parsed(), line), [], []
+                last_line = line
+                checks.new_review(draft.head, line)
                 if len(row) == width:
                     raw_head = head_of(row)
             else:
@@ -146,8 +160,19 @@ def long_reviews(
             rating = rating_of(cells)
             if rating is not None:
                 ratings.append(rating)
+                lines.append(line)
             last_line = line
         except RowRejected as exc:
             report.reject(line, str(exc))
     if draft is not None:
-        yield draft.build(source, ratings)
+        yield _built(draft, ratings, lines, source, report)
+
+
+def _built(
+    draft: ReviewDraft, ratings: list[Rating], lines: list[int], source: str, report: FileReport
+) -> Review:
+    """The finished review, without ratings that contradict each other (reported)."""
+    if len(ratings) > 1:
+        ratings = drop_conflicts(ratings, lambda i: (lines[i], f"line {lines[i]}"), report,
+                                 draft.head.review_id)
+    return draft.build(source, ratings)

@@ -15,7 +15,11 @@ from connector.reviews.report import FileReport, RowRejected
 from connector.reviews.rows import (
     CsvRows,
     HeadReader,
+    RatingBounds,
+    ReviewChecks,
     ReviewDraft,
+    check_rating,
+    drop_conflicts,
     padded_cells,
     parse_number,
     trusted_rating,
@@ -54,10 +58,13 @@ def wide_reviews(
     *,
     source: str,
     report: FileReport,
+    bounds: RatingBounds | None = None,
+    checks: ReviewChecks | None = None,
 ) -> Iterator[Review]:
     """The reviews of a wide-layout file, its header already read; bad rows go to `report`."""
     seen: dict[str, int] = {}
     read_head = HeadReader(columns)
+    checks = checks or ReviewChecks(report, None)
     for row in rows:
         line = rows.line_num
         try:
@@ -70,19 +77,31 @@ def wide_reviews(
                     f"review {head.review_id!r} already appeared on line {seen[head.review_id]}"
                 )
             draft = ReviewDraft(head.parsed(), line)
+            checks.new_review(draft.head, line)
             ratings: list[Rating] = []
+            names: list[str] = []
             for index, name in skills:
-                rating = wide_rating(cells, columns, name, index)
+                rating = wide_rating(cells, columns, name, index, bounds)
                 if rating is not None:
                     ratings.append(rating)
+                    names.append(name)
             seen[head.review_id] = line
+            if len(ratings) > 1:
+                ratings = drop_conflicts(ratings, _columns_at(line, names), report,
+                                         head.review_id)
             yield draft.build(source, ratings)
         except RowRejected as exc:
             report.reject(line, str(exc))
 
 
+def _columns_at(line: int, names: list[str]) -> Callable[[int], tuple[int, str]]:
+    """Where a wide row's i-th rating is: its line, and its column by name."""
+    return lambda i: (line, f"column {names[i]!r}")
+
+
 def wide_rating(
-    cells: list[str], columns: dict[str, int], skill: str, rating_index: int
+    cells: list[str], columns: dict[str, int], skill: str, rating_index: int,
+    bounds: RatingBounds | None = None,
 ) -> Rating | None:
     """The rating in a wide-layout row's skill column, None when the cell is blank."""
     if not skill:
@@ -95,6 +114,10 @@ def wide_rating(
     scale_max = _optional_number(cells, columns, "scale_max")
     if scale_min is not None and scale_max is not None and scale_min >= scale_max:
         raise RowRejected(f"scale_min {scale_min:g} must be below scale_max {scale_max:g}")
+    try:
+        check_rating(value, raw, scale_min, scale_max, bounds)
+    except RowRejected as exc:
+        raise RowRejected(f"{skill}: {exc}") from None
     rater_index = columns.get("rater")
     return trusted_rating({
         "skill_key": skill, "skill_label": None, "value": value,

@@ -1,7 +1,8 @@
-"""What reading one review file found: its layout, its rejected rows, its ignored columns.
+"""What reading one review file found: its layout, its rejected rows, warnings, ignored columns.
 
 A bad row never stops a file; the format readers record it here with its line (or position)
-and reason and read on, so an operator gets every problem of an export in one pass.
+and reason and read on, so an operator gets every problem of an export in one pass. A warning
+(a completion date in the future, an id column that holds emails) rejects nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class RowError:
     reason: str
 
     def __str__(self) -> str:
+        if not self.row_number:
+            return f"{self.path}: {self.reason}"
         return f"{self.path}:{self.row_number}: {self.reason}"
 
 
@@ -32,11 +35,15 @@ class FileReport:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.errors: list[RowError] = []
+        self.warnings: list[RowError] = []  # row_number 0: about the file, not one row
         self.ignored_columns: list[str] = []
         self.layout: str | None = None  # "long", "wide" or "json" once reading has begun
 
     def reject(self, row_number: int, reason: str) -> None:
         self.errors.append(RowError(str(self.path), row_number, reason))
+
+    def warn(self, row_number: int, reason: str) -> None:
+        self.warnings.append(RowError(str(self.path), row_number, reason))
 
 
 def describe(errors: list[RowError], limit: int = 20) -> list[str]:

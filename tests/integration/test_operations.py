@@ -94,6 +94,34 @@ def test_import_is_all_or_nothing_and_idempotent(store_at: Opener, env: str, tmp
     assert "3 already imported" in capsys.readouterr().out
 
 
+def test_import_refuses_out_of_scale_and_conflicting_ratings_unless_partial(
+    store_at: Opener, env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ratings the planner could never use are rejected rows with their lines: exit 2 and
+    nothing queued, unless --allow-partial queues the rest; a future date only warns."""
+    path = tmp_path / "scale.csv"
+    rows = [
+        "E1,e1@example.com,Account Executive,R1,2026-H1,2026-06-30,Negotiation,7",
+        "E2,e2@example.com,Account Executive,R2,2026-H1,2026-06-30,Negotiation,1",
+        "E2,e2@example.com,Account Executive,R2,2026-H1,2026-06-30,Negotiation,2",
+        "E3,E3@Example.com,Account Executive,R3,2026-H1,2099-01-01,Negotiation,1",
+    ]
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["import", "--reviews", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "2 row(s) rejected, nothing was queued" in err
+    assert "scale.csv:2: rating 7 is outside the mapping's scale 1-5" in err
+    assert "scale.csv:4: review 'R2': 'Negotiation' rated by manager is 2 at line 4 but 1 at " \
+        "line 3" in err
+    store = store_at(env)
+    assert store.inbox_count() == 0
+    assert main(["import", "--reviews", str(path), "--allow-partial"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: " in out and "scale.csv:5: review 'R3'" in out and "in the future" in out
+    # R1 (its one rating rejected: nothing to plan), R2 (without the contradiction) and R3
+    assert store.inbox_count() == 3
+
+
 def test_import_over_the_safety_limit_stops_until_confirmed(store_at: Opener,
         env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

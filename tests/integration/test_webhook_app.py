@@ -170,6 +170,25 @@ def test_review_is_stored_once_and_redelivery_is_a_duplicate() -> None:
     assert 'events_stored_total{result="duplicate",source="hr"} 1.0' in text
 
 
+def test_review_and_completion_name_the_person_by_email_alone() -> None:
+    """An email-only review body and a TalentLMS-style `user_email` completion are accepted
+    (and conform to openapi.yaml); the review is filed under the lowercased email."""
+    app, _, inbox = make_app()
+    client = app.test_client()
+    body = {**REVIEW, "data": {**REVIEW["data"], "employee": {"email": " Ann@Example.com "}}}
+    raw, headers = signed(body, "msg_by_email")
+    assert post(client, "hr", raw, headers, check_request=True).status_code == 202
+    stored = inbox.stored[("hr", "msg_by_email")]
+    assert stored["employee_id"] == "ann@example.com"
+    assert Review.model_validate(stored["payload"]).employee.keyed_by_email
+    completion = {"type": "course.completed",
+                  "data": {"user_email": "Ann@Example.com", "course_id": "123",
+                           "completed_at": "2026-03-10T08:00:00Z"}}
+    raw, headers = signed(completion, "msg_user_email")
+    assert post(client, "lms", raw, headers, check_request=True).status_code == 202
+    assert inbox.stored[("lms", "msg_user_email")]["payload"]["email"] == "ann@example.com"
+
+
 def test_rotated_secret_is_accepted() -> None:
     app, _, inbox = make_app()
     raw, headers = signed(REVIEW, secret=OLD_SECRET)

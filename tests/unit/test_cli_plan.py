@@ -158,3 +158,71 @@ def test_console_entry_point_version_and_bad_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "line 1, column" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_reports_type_range_and_reference_errors_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[skills]]\nid = "a"\n[[rules]]\nskill = "b"\ncourses = [true]\n'
+                   "[targets]\ndefault = 9\n")
+    assert main(["check", "--mapping", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems" in err
+    assert "rules[0].courses[0]: expected a course id" in err  # type
+    assert "targets.default: 9 is outside the scale 1-5" in err  # range
+    assert "rules[0].skill: unknown skill 'b'" in err  # reference
+
+
+EMAIL_ONLY = """\
+Employee Email,First Name,Last Name,Job Title,Review ID,Cycle,Completed On,Skill,Rating
+Ana.Lopez@Example.com,Ana,Lopez,Account Executive,R1,2026-H1,2026-03-01,Negotiation skills,2
+ben@example.com,,,Software Engineer,R2,2026-H1,2026-03-01,Technical skills,2
+"""
+
+
+def test_plan_on_an_email_keyed_file_works_before_any_vendor_is_set_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No CONNECTOR_* settings at all (the fixture clears them): the dry run still plans, shows
+    each person by email and says they will be resolved by email."""
+    path = reviews_file(tmp_path, EMAIL_ONLY)
+    assert main(["plan", "--reviews", path, "--today", "2026-03-10"]) == 0
+    out = capsys.readouterr().out
+    assert "2 people given by email only: each will be resolved by email" in out
+    assert "Ana Lopez (ana.lopez@example.com, by email)" in out
+    assert "ben@example.com (by email)" in out
+    assert main(["plan", "--reviews", path, "--today", "2026-03-10", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["summary"]["people_by_email"] == 2
+    assert {a["resolve_by"] for a in document["actions"]} == {"email"}
+    assert document["actions"][0]["employee"]["employee_id"] == "ana.lopez@example.com"
+
+
+def test_plan_rejects_out_of_scale_and_conflicting_ratings_with_their_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = reviews_file(tmp_path, REVIEWS + "E3,,,,R3,2026-H1,2026-03-01,Negotiation skills,7\n"
+                        "E4,,,,R4,2026-H1,2026-03-01,Negotiation skills,2\n"
+                        "E4,,,,R4,2026-H1,2026-03-01,Negotiation skills,two\n"
+                        "E5,,,,R5,2099-03-01,2099-03-01,Negotiation skills,3\n")
+    assert main(["plan", "--reviews", path, "--today", "2026-03-10"]) == 2
+    captured = capsys.readouterr()
+    assert "reviews.csv:5: rating 7 is outside the mapping's scale 1-5" in captured.out
+    assert "reviews.csv:7: rating 'two' is not a number, nor a label" in captured.out
+    assert "reviews.csv:8: review 'R5': completed_at 2099-03-01 00:00 UTC is in the future" \
+        in captured.out
+    assert "2 row(s)" in captured.err
+    assert main(["plan", "--reviews", path, "--allow-partial", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [r["row_number"] for r in document["rejected_rows"]] == [5, 7]
+    assert any("in the future" in w for w in document["warnings"])
+
+
+def test_plan_warns_about_ignored_columns_in_the_long_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = REVIEWS.replace("rating\n", "rating,Department\n", 1)
+    assert main(["plan", "--reviews", reviews_file(tmp_path, text)]) == 0
+    assert "warning: ignored columns (not known headers or skills): Department" in \
+        capsys.readouterr().out

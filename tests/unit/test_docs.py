@@ -273,7 +273,7 @@ QUOTED_ERRORS = [
     (_RULE + 'prior_completion = "keep"\n',
      "rules[0].prior_completion: expected 'ignore', 'accept_within_days' or 'reset'"),
     ("[scale]\nmin = 5\nmax = 1\n", "scale: scale.min must be below scale.max"),
-    ('[labels]\n"Superb" = 9\n', "labels.'Superb': 9 is outside the scale 1-5"),
+    ('[labels]\n"Superb" = 9\n', "labels.Superb: 9 is outside the scale 1-5"),
     ("[targets]\ndefault = 7\n", "targets.default: 7 is outside the scale 1-5"),
     ("[limits]\nmax_assignment_share = 2\n",
      "limits.max_assignment_share: expected less than or equal to 1"),
@@ -315,6 +315,21 @@ def test_the_review_webhook_example_parses() -> None:
     assert review.review_id == "R-2026H1-001"
     assert [r.skill_key for r in review.ratings] == ["Negotiation skills", "Customer focus",
                                                      "KPI 3"]
+
+
+def test_the_review_file_example_is_a_webhook_body_too(tmp_path: Path) -> None:
+    """The documented JSON review file is a list of /webhooks/hr bodies: its review reads the
+    same through the file reader and the webhook reader."""
+    from connector.reviews.file import read_reviews
+
+    text = block_after(_read(DOCS / "vendors.md"), "review-file-json")
+    path = tmp_path / "reviews.json"
+    path.write_text(text, encoding="utf-8")
+    file = read_reviews(path, source="hr")
+    (from_file,) = list(file)
+    assert file.errors == []
+    assert from_file == parse_review(json.loads(text)[0], ReviewFieldMap(), source="hr")
+    assert from_file.employee.employee_id == "ben.okafor@example.com"
 
 
 def test_the_completion_webhook_example_parses() -> None:

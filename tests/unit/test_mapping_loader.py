@@ -103,6 +103,64 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "limits.max_courses" in message
 
 
+ONE_OF_EACH_KIND = BASE + """
+[[rules]]
+skill = "haggling"
+courses = [true]
+min_gap = -1
+
+[labels]
+"Meets" = 7
+"Exceeds" = "five"
+
+[targets]
+default = 9
+
+[targets.roles."Account Executive"]
+negotiation = "high"
+
+[targets.roles."Support Specialist"]
+empathy = 4
+"""
+
+
+def test_type_errors_do_not_hide_range_or_reference_errors(tmp_path: Path) -> None:
+    """One file with a type error, a range error and a reference error in the same rule, plus
+    more of each kind elsewhere: one run names every one of them, each with its place."""
+    path = tmp_path / "company.toml"
+    path.write_text(ONE_OF_EACH_KIND, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_mapping(path)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == f"{path}: 8 problems in the mapping:"
+    expected = [
+        "rules[1].courses[0]: expected a course id as a string or an integer, got bool",  # type
+        "rules[1].min_gap: greater than 0",  # range (a field constraint)
+        "labels.Exceeds: expected a valid number",  # type
+        "targets.roles.'Account Executive'.negotiation: expected a valid number",  # type
+        "labels.Meets: 7 is outside the scale 1-5",  # range (across sections)
+        "targets.default: 9 is outside the scale 1-5",  # range (across sections)
+        "targets.roles.'Support Specialist'.empathy: unknown skill 'empathy'",  # reference
+        "rules[1].skill: unknown skill 'haggling'",  # reference, in the rule with a type error
+    ]
+    assert len(lines) == 1 + len(expected), lines
+    by_place = {line.strip().split(": ")[0]: line for line in lines[1:]}
+    for fragment in expected:
+        place, *what = fragment.split(": ")
+        assert place in by_place, (fragment, lines)
+        assert all(part in by_place[place] for part in what), (by_place[place], fragment)
+
+
+def test_a_broken_skill_entry_still_counts_for_references() -> None:
+    """A skill entry with a type error is reported once; rules naming it are not also unknown."""
+    text = BASE + '\n[[skills]]\nid = "empathy"\naliases = "Empathy"\n' + rule("", "empathy")
+    with pytest.raises(ConfigError) as caught:
+        load_mapping_text(text, "m.toml")
+    message = str(caught.value)
+    assert "1 problem in the mapping" in message
+    assert "skills[2].aliases" in message and "unknown skill" not in message
+
+
 def test_file_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     with pytest.raises(ConfigError, match=r"nope\.toml: mapping file not found"):

@@ -151,8 +151,12 @@ def test_field_map_refuses_unknown_keys_and_bad_paths() -> None:
 
 @pytest.mark.parametrize(("changes", "expected"), [
     ({"data__review_id": ...}, [("data.review_id", "is required")]),
-    ({"data__employee__id": None}, [("data.employee.id", "is required")]),
-    ({"data__employee__id": "  "}, [("data.employee.id", "must not be empty")]),
+    ({"data__employee__id": None, "data__employee__email": ...},
+     [("data.employee.id", "is required (or data.employee.email)")]),
+    ({"data__employee__id": "  ", "data__employee__email": " "},
+     [("data.employee.id", "is required (or data.employee.email)")]),
+    ({"data__employee__email": "Ann Lee"},
+     [("data.employee.email", "email 'Ann Lee' is not an email address")]),
     ({"data__employee__email": ["x"]}, [("data.employee.email", "must be a string")]),
     ({"data__cycle": True}, [("data.cycle", "must be a string")]),
     ({"data__completed_at": "2026-03-01T10:00:00"},
@@ -196,7 +200,26 @@ def test_thin_review_needs_only_ids() -> None:
     assert parse_review(doc, thin, source="hr") == ThinReview(review_id="r-9", employee_id="E1")
     with pytest.raises(PayloadError) as info:
         parse_review({"data": {"review_id": "r-9"}}, thin, source="hr")
-    assert info.value.errors == [("data.employee.id", "is required")]
+    assert info.value.errors == [("data.employee.id", "is required (or data.employee.email)")]
+    by_email = {"data": {"review_id": "r-9", "employee": {"email": " Ann@Example.com "}}}
+    assert parse_review(by_email, thin, source="hr") == ThinReview(
+        review_id="r-9", employee_id="ann@example.com")
+
+
+@pytest.mark.parametrize(("employee", "key", "email"), [
+    ({"email": " Ann.Lee@Example.COM "}, "ann.lee@example.com", "ann.lee@example.com"),
+    ({"id": "", "email": "ann@example.com"}, "ann@example.com", "ann@example.com"),
+    ({"id": 42, "email": "ANN@example.com"}, "42", "ann@example.com"),
+    ({"id": "E7"}, "E7", None),
+])
+def test_review_names_the_person_by_id_email_or_both(
+    employee: dict[str, Any], key: str, email: str | None
+) -> None:
+    """Email alone is enough: the lowercased email is the provisional key (shown "by email")."""
+    review = parse_review(_review(data__employee=employee), ReviewFieldMap(), source="hr")
+    assert isinstance(review, Review)
+    assert (review.employee.employee_id, review.employee.email) == (key, email)
+    assert review.employee.keyed_by_email is ("id" not in employee or not employee["id"])
 
 
 def test_review_fingerprint_changes_with_ratings() -> None:
@@ -230,6 +253,19 @@ def test_lms_completion() -> None:
     }
 
 
+@pytest.mark.parametrize("learner", [
+    {"user_email": " Ann@Example.com "},
+    {"email": "ann@example.com", "user_email": "ANN@example.com"},
+])
+def test_lms_completion_names_the_learner_by_user_email(learner: dict[str, Any]) -> None:
+    """TalentLMS sends the learner as `user_email`: read as the email, trimmed and lowercased."""
+    data = {"course_id": "123", "completed_at": "2026-03-10T08:59:00Z", **learner}
+    event = parse_lms_completion({"type": "course.completed", "data": data}, source="lms",
+                                 event_id="m")
+    assert event is not None
+    assert (event.email, event.lms_user_id, event.employee_id) == ("ann@example.com", None, None)
+
+
 def test_lms_failure_and_other_types() -> None:
     failed = parse_lms_completion({**COMPLETION, "type": "course.failed"}, source="lms",
                                   event_id="m")
@@ -242,7 +278,7 @@ def test_lms_failure_and_other_types() -> None:
     ({"data": {}}, [("type", "is required")]),
     ({"type": "course.completed"}, [("data", "must be an object")]),
     ({"type": "course.completed", "data": {"course_id": "1", "completed_at": 1772359200}},
-     [("data", "needs user_id, email or employee_id")]),
+     [("data", "needs user_id, email (or user_email) or employee_id")]),
     ({"type": "course.completed", "data": {"email": "a@b.c"}},
      [("data.course_id", "is required"), ("data.completed_at", "is required")]),
     ({"type": "course.completed", "data": {"email": "a@b.c", "course_id": "1",
@@ -250,6 +286,13 @@ def test_lms_failure_and_other_types() -> None:
                                            "score": "lots"}},
      [("data.score", "must be a number")]),
     ("course.completed", [("$", "must be a JSON object")]),
+    ({"type": "course.completed", "data": {"user_email": "ann", "course_id": "1",
+                                           "completed_at": "2026-01-01T00:00:00Z"}},
+     [("data.user_email", "email 'ann' is not an email address")]),
+    ({"type": "course.completed", "data": {"email": "a@b.co", "user_email": "c@d.co",
+                                           "course_id": "1",
+                                           "completed_at": "2026-01-01T00:00:00Z"}},
+     [("data.user_email", "differs from data.email ('a@b.co'); send one email")]),
 ])
 def test_lms_completion_errors(doc: Any, expected: list[tuple[str, str]]) -> None:
     with pytest.raises(PayloadError) as info:

@@ -90,7 +90,7 @@ E7,R7,2026-H1,2026-03-01,Writing,,,
     assert reviews[2].ratings == ()  # a blank rating is "not rated"
     found = [(e.row_number, e.reason) for e in file.errors]
     expected = [
-        (3, "employee_id is empty"),
+        (3, "no employee id or email: give one of them (or both)"),
         (4, "skill is empty"),
         (5, "scale_min 'five' is not a number"),
         (6, "scale_min 5 must be below scale_max 1"),
@@ -103,7 +103,8 @@ E7,R7,2026-H1,2026-03-01,Writing,,,
     assert len(found) == len(expected)
     for (line, reason), (want_line, want) in zip(found, expected, strict=True):
         assert line == want_line and reason.startswith(want), (line, reason)
-    assert str(file.errors[0]).endswith("reviews.csv:3: employee_id is empty")
+    assert str(file.errors[0]).endswith("reviews.csv:3: no employee id or email: give one of "
+                                        "them (or both)")
 
 
 def test_repeated_bad_rows_are_each_reported(tmp_path: Path) -> None:
