@@ -194,10 +194,12 @@ def collect_problems(data: dict[str, Any]) -> list[str]:
                        if isinstance(n, str)]
 
     rule_skills: list[tuple[int, str]] = []
+    rule_ids: list[tuple[int, str]] = []
     for i, entry in _entries(data, "rules", found):
         rule = found.validate(Rule, entry, ("rules", i))
         if rule is not None:
             rule_skills.append((i, rule.skill))
+            rule_ids.append((i, rule.rule_id))
         elif isinstance(entry, dict) and isinstance(entry.get("skill"), str) and entry["skill"]:
             rule_skills.append((i, entry["skill"]))
 
@@ -211,6 +213,7 @@ def collect_problems(data: dict[str, Any]) -> list[str]:
     parts = MappingParts(
         scale=scale, skills=skills, labels=labels, default_target=default_target,
         role_levels=role_levels, rule_skills=rule_skills, broken_skill_names=broken,
+        rule_ids=rule_ids,
     )
     return found.lines + cross_check_parts(parts)
 

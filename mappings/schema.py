@@ -412,6 +412,7 @@ class MappingParts:
     role_levels: dict[str, dict[str, float]]
     rule_skills: list[tuple[int, str]]
     broken_skill_names: list[str] = dataclass_field(default_factory=list)
+    rule_ids: list[tuple[int, str]] = dataclass_field(default_factory=list)  # rules that parsed
 
     @classmethod
     def of(cls, mapping: Mapping) -> MappingParts:
@@ -420,6 +421,7 @@ class MappingParts:
             labels=dict(mapping.labels), default_target=mapping.targets.default,
             role_levels=mapping.targets.roles,
             rule_skills=[(i, rule.skill) for i, rule in enumerate(mapping.rules)],
+            rule_ids=[(i, rule.rule_id) for i, rule in enumerate(mapping.rules)],
         )
 
 
@@ -479,11 +481,11 @@ def cross_check_parts(parts: MappingParts) -> list[str]:
             )
         rule_of.setdefault(skill_id, i)
     id_of: dict[str, int] = {}
-    for i, rule in enumerate(mapping.rules):
-        if rule.rule_id in id_of:
+    for i, rule_id in parts.rule_ids:
+        if rule_id in id_of:
             problems.append(
-                f"rules[{i}].id: rule id {rule.rule_id!r} is already used by "
-                f"rules[{id_of[rule.rule_id]}]; give each rule its own id"
+                f"rules[{i}].id: rule id {rule_id!r} is already used by "
+                f"rules[{id_of[rule_id]}]; give each rule its own id"
             )
-        id_of.setdefault(rule.rule_id, i)
+        id_of.setdefault(rule_id, i)
     return problems

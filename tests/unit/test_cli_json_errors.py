@@ -26,6 +26,7 @@ ARGUMENTS: dict[tuple[str, ...], list[str]] = {
     ("approvals", "approve"): ["--all"],
     ("approvals", "reject"): ["--all"],
     ("backfill",): ["--since", "2026-01-01"],
+    ("withdraw",): ["--review", "R1"],
 }
 USES_THE_STORE = sorted(set(ARGUMENTS) - {("plan",)})
 
