@@ -23,13 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector.errors import ConnectorError, InputError
-from connector.operations import approvals, dead_letters, identities
+from connector.errors import ConnectorError, InputError, SafetyStop
+from connector.inbound import LEAVERS
+from connector.operations import approvals, dead_letters, identities, stops
 from connector.operations.status import status_report
 from connector.operations.trace import employee_trace
 from connector.ports import ChecksOnline
 from connector.settings import Settings, load_settings
-from connector.store import ApprovalState, Store
+from connector.store import ApprovalState, StagedBatch, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
 
@@ -102,6 +103,21 @@ def register(sub: Any) -> None:
         p.add_argument("--all", action="store_true")
         _add_by_and_json(p)
     appr.set_defaults(func=cmd_approvals)
+
+    stop_cmd = sub.add_parser("stops",
+                              help="batches a safety limit stopped, waiting for a person")
+    stops_sub = stop_cmd.add_subparsers(dest="stop_command", metavar="ACTION", required=True)
+    stops_sub.add_parser("list", help="stops waiting for a person").add_argument(
+        "--json", action="store_true")
+    show = stops_sub.add_parser("show", help="a stop's plan, as it was read")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    for verb, says in (("confirm", "carry out the stored batch whose plan was shown"),
+                       ("discard", "skip the batch: its reviews are marked skipped")):
+        p = stops_sub.add_parser(verb, help=says)
+        p.add_argument("id", type=int)
+        _add_by_and_json(p)
+    stop_cmd.set_defaults(func=cmd_stops)
 
 
 def _add_by_and_json(parser: argparse.ArgumentParser) -> None:
@@ -194,7 +210,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     with _opened_runtime(settings) as rt:
         summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency)
     print(summary.text())
-    return 1 if summary.failed else 0
+    for stop in summary.poll.stops:  # the other streams ran; this one waits for a person
+        print(f"safety stop: {stop}")
+    if summary.failed:
+        return 1
+    return SafetyStop.exit_code if summary.poll.stops else 0
 
 
 def register_history(sub: Any) -> None:
@@ -333,7 +353,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"assignments: {report['assignments']}")
     print(f"identities waiting for a person: {report['identities_pending']}"
           + ("  (connector identities pending)" if report["identities_pending"] else ""))
-    print(f"plans waiting for approval: {report['approvals_pending']}")
+    print(f"plans waiting for approval: {report['approvals_pending']}"
+          + ("  (connector approvals list)" if report["approvals_pending"] else ""))
+    waiting = report["stops_waiting"]
+    print(f"safety stops waiting for a person: {len(waiting)}")
+    for stop in waiting:
+        print(f"  stop #{stop['id']}, {stop['source']}, waiting since "
+              f"{stop['since'][:16].replace('T', ' ')}; see `connector stops show "
+              f"{stop['id']}`:")
+        print("".join(f"    - {reason}.\n" for reason in stop["reasons"]), end="")
     for p in report["pollers"]:
         line = f"poller {p['name']}: last success {p['last_success'] or 'never'}"
         if p["last_error"]:
@@ -455,3 +483,66 @@ def cmd_approvals(args: argparse.Namespace) -> int:
           f"{state} {decided} plan(s)" + ("; a worker will carry them out"
                                           if state is ApprovalState.APPROVED else ""))
     return 0
+
+
+# -- safety stops -----------------------------------------------------------------------
+def cmd_stops(args: argparse.Namespace) -> int:
+    """Batches a safety limit stopped (connector.operations.stops): list, show, confirm,
+    discard. Deciding one twice is harmless (exit 0, nothing changed)."""
+    with _opened_store() as (settings, store):
+        if args.stop_command == "list":
+            rows = stops.waiting_stops(store)
+            _emit(args, [stops.stop_document(r) for r in rows],
+                  "\n".join(_stop_line(r) for r in rows) or "no safety stops waiting")
+            return 0
+        batch = stops.get_stop(store, stop_id=args.id)
+        if args.stop_command == "show":
+            _emit(args, stops.stop_document(batch), format_stop(batch))
+            return 0
+        by = _acting_person(args)
+        if args.stop_command == "confirm":
+            mapping = None
+            if batch.kind != LEAVERS:
+                from connector.runtime import resolve_mapping_path
+                from mappings.loader import load_mapping
+
+                mapping = load_mapping(resolve_mapping_path(settings))
+            decision = stops.confirm_stop(store, stop_id=args.id, by=by, mapping=mapping)
+        else:
+            decision = stops.discard_stop(store, stop_id=args.id, by=by)
+    _emit(args, asdict(decision), decision.message)
+    return 0
+
+
+def _stop_line(batch: StagedBatch) -> str:
+    return (f"#{batch.id} {batch.source} ({batch.kind}), since "
+            f"{batch.created_at.isoformat(timespec='minutes')}: " + "; ".join(batch.reasons))
+
+
+def format_stop(batch: StagedBatch) -> str:
+    """`stops show`: why it stopped, one sentence per limit, and its plan as read."""
+    s = batch.summary
+    lines = [f"stop #{batch.id}: {batch.source} — {batch.state}, since "
+             f"{batch.created_at.isoformat(timespec='minutes')}"
+             + (f" (by {batch.decided_by})" if batch.decided_by else ""),
+             "over the safety limit(s):"]
+    lines += [f"  - {reason}." for reason in batch.reasons]
+    if batch.kind == LEAVERS:
+        leavers = s.get("leavers", [])
+        lines.append(f"would mark {len(leavers)} of {s.get('known', 0)} employees as leavers:")
+        lines += [f"  {p['employee_id']}  {p['name']}" for p in leavers]
+    else:
+        people = s.get("employees", [])
+        lines.append(f"plan as read: {s.get('reviews', 0)} review(s) → "
+                     f"{s.get('assignments', 0)} course assignment(s) and {s.get('goals', 0)} "
+                     f"goal(s) for {len(people)} employee(s):")
+        for p in people:
+            lines.append(f"  {p['name']} ({p['employee_id']}"
+                         + (f", {p['email']}" if p.get("email") else "") + ")")
+            if p["courses"]:
+                lines.append(f"      courses: {', '.join(p['courses'])}")
+            lines += [f"      goal: {title}" for title in p["goals"]]
+    if batch.state == "waiting":
+        lines.append(f"`connector stops confirm {batch.id}` carries out exactly this; "
+                     f"`connector stops discard {batch.id}` skips it.")
+    return "\n".join(lines)
