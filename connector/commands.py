@@ -30,7 +30,7 @@ from connector.operations.status import status_report
 from connector.operations.trace import employee_trace
 from connector.ports import ChecksOnline
 from connector.settings import Settings, load_settings
-from connector.store import ApprovalState, StagedBatch, Store
+from connector.store import Approval, ApprovalState, StagedBatch, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
 
@@ -97,6 +97,9 @@ def register(sub: Any) -> None:
     appr_sub = appr.add_subparsers(dest="ap_command", metavar="ACTION", required=True)
     appr_sub.add_parser("list", help="pending approvals").add_argument("--json",
                                                                         action="store_true")
+    appr_show = appr_sub.add_parser("show", help="one plan in full, with its causes")
+    appr_show.add_argument("id", type=int)
+    appr_show.add_argument("--json", action="store_true")
     for verb in ("approve", "reject"):
         p = appr_sub.add_parser(verb, help=f"{verb} a plan (or --all)")
         p.add_argument("id", nargs="?", type=int)
@@ -458,15 +461,18 @@ def cmd_identities(args: argparse.Namespace) -> int:
 
 # -- approvals --------------------------------------------------------------------------
 def cmd_approvals(args: argparse.Namespace) -> int:
-    if args.ap_command != "list" and args.all == (args.id is not None):
+    if args.ap_command in ("approve", "reject") and args.all == (args.id is not None):
         raise InputError(f"{args.ap_command} takes an approval ID or --all (one of the two)")
     with _opened_store() as (_, store):
         if args.ap_command == "list":
             rows = approvals.pending_approvals(store)
-            lines = [f"#{r.id} employee {r.employee_id} review {r.review_source}:"
-                     f"{r.review_id}: {r.summary}" for r in rows]
             _emit(args, [asdict(r) for r in rows],
-                  "\n".join(lines) or "no plans waiting for approval")
+                  "\n".join(format_approval(r) for r in rows)
+                  or "no plans waiting for approval")
+            return 0
+        if args.ap_command == "show":
+            row = approvals.get_approval(store, approval_id=args.id)
+            _emit(args, asdict(row), format_approval(row, full=True))
             return 0
         state = ApprovalState.APPROVED if args.ap_command == "approve" else \
             ApprovalState.REJECTED
@@ -476,8 +482,11 @@ def cmd_approvals(args: argparse.Namespace) -> int:
         else:
             decisions = [approvals.decide(store, approval_id=args.id, state=state, by=by)]
     if not args.all and not decisions[0].changed:
-        # A second decision on one plan is refused: it was decided once, by someone.
-        raise InputError(decisions[0].message)
+        if decisions[0].state is not state:
+            # The other decision on a decided plan is refused: it was decided once, by someone.
+            raise InputError(decisions[0].message)
+        _emit(args, [asdict(d) for d in decisions], decisions[0].message)  # twice: harmless
+        return 0
     decided = sum(d.changed for d in decisions)
     _emit(args, [asdict(d) for d in decisions],
           f"{state} {decided} plan(s)" + ("; a worker will carry them out"
@@ -545,4 +554,34 @@ def format_stop(batch: StagedBatch) -> str:
     if batch.state == "waiting":
         lines.append(f"`connector stops confirm {batch.id}` carries out exactly this; "
                      f"`connector stops discard {batch.id}` skips it.")
+    return "\n".join(lines)
+
+
+def format_approval(row: Approval, *, full: bool = False) -> str:
+    """A plan as its approver reads it: who, per skill rating → target, the rule, the
+    courses by title and the goal's title; `full` adds due dates and causes."""
+    plan = row.plan or {}
+    name = plan.get("employee") or row.employee_id
+    head = (f"#{row.id} {name} ({row.employee_id}), review {row.review_id} "
+            f"({row.review_source})")
+    if row.state is not ApprovalState.PENDING or full:
+        head += f" — {row.state}" + (f" by {row.decided_by}" if row.decided_by else "")
+    if not plan.get("items"):
+        return f"{head}: {row.summary}"
+    lines = [head]
+    for item in plan["items"]:
+        courses = [f"{c['title']} ({c['id']})" for c in item["courses"]]
+        goal = f"; goal {item['goal_title']!r}" if item["goal_title"] else ""
+        lines.append(f"    {item['skill']}: rated {item['rating']} → target {item['target']} "
+                     f"({item['rule']}); courses: {', '.join(courses) or 'none new'}{goal}")
+        if full:
+            linked = [f"{c['title']} ({c['id']})" for c in item.get("linked", [])]
+            if linked:
+                lines.append(f"        the goal links: {', '.join(linked)}")
+            if item.get("due"):
+                lines.append(f"        due {item['due']}")
+            lines += [f"        because {cause}" for cause in item.get("causes", [])]
+    if full:
+        lines.append("  effects:")
+        lines += [f"    {line}" for line in plan.get("lines", [])]
     return "\n".join(lines)

@@ -122,6 +122,15 @@ def approval_plan(actions: Sequence[PlanAction], mapping: Mapping,
     return {"employee": name, "items": items, "lines": effect_lines(actions)}
 
 
+def approval_summary(shown: dict[str, Any]) -> str:
+    """One line per plan for a list: `Negotiation 1 → 3: 2 course(s), goal 'Raise …'`."""
+    parts = [f"{item['skill']} {item['rating']} → {item['target']}: "
+             f"{len(item['courses'])} course(s)"
+             + (f", goal {item['goal_title']!r}" if item["goal_title"] else "")
+             for item in shown["items"]]
+    return "; ".join(parts) or "no effects"
+
+
 def rule_name(cause: Any) -> str:
     """How a cause names its rule: its id where the mapping gives one, else its place."""
     rule_id = getattr(cause, "rule_id", None) or (

@@ -158,13 +158,18 @@ def test_approval_waits_then_runs_with_who_and_when(store_at: Opener, env: str, 
     Worker(ctx).drain()
     assert not lms.enrollments and not goals.goals
     assert main(["approvals", "list"]) == 0
-    assert "#1 employee E0" in capsys.readouterr().out
+    assert "(E0), review R0 (csv)" in capsys.readouterr().out
     assert main(["approvals", "approve", "1", "--by", "hr.lead"]) == 0
     Worker(ctx).drain()
     assert set(lms.enrollments) == {("u1", "101"), ("u1", "102")}
     [approved] = store.audit_events("approval.approved")
     assert "by hr.lead at" in approved.message
-    assert main(["approvals", "approve", "1"]) == 2  # decided already
+    # Approving twice is harmless (nothing changes, nothing queued); the other decision on a
+    # decided plan is refused.
+    assert main(["approvals", "approve", "1"]) == 0
+    assert "already approved (by hr.lead)" in capsys.readouterr().out
+    assert main(["approvals", "reject", "1"]) == 2
+    assert len(store.audit_events("approval.approved")) == 1
 
 
 class FakeDirectory:
