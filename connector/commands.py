@@ -28,11 +28,14 @@ from connector.inbound import LEAVERS
 from connector.operations import approvals, dead_letters, identities, stops
 from connector.operations.status import status_report
 from connector.operations.trace import employee_trace
+from connector.plan_summary import rule_name
+from connector.planner import show_level
 from connector.ports import ChecksOnline
 from connector.settings import Settings, load_settings
 from connector.store import Approval, ApprovalState, StagedBatch, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
+from connector.vendors.registry import title
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -387,7 +390,7 @@ def format_trace(report: dict[str, Any]) -> str:
              + ("" if e.get("active", True) else "  [left]")]
     for g in report["goals"]:
         lines.append(f"  goal {g['goal_key']}: {g['title']!r} — {g['state']}, "
-                     f"{g['progress']:g} %, courses {', '.join(g['course_ids'])}")
+                     f"{show_level(g['progress'])} %, courses {', '.join(g['course_ids'])}")
     lines.append("  story:")
     for a in report["audit"]:
         at = (a["at"] or "")[:19].replace("T", " ")
@@ -396,11 +399,23 @@ def format_trace(report: dict[str, Any]) -> str:
         if isinstance(cause, list) and cause and isinstance(cause[0], dict) \
                 and "skill_id" in cause[0]:
             c = cause[0]
-            lines.append(f"{'':28}because review {c['review_id']} ({c['source']}, "
-                         f"{c['cycle']}) rated {c['skill_id']} {c['rating_raw']} → "
-                         f"{c['rating']:g} vs target {c['target']:g} (gap {c['gap']:g}, "
-                         f"rules[{c['rule_index']}])")
+            lines.append(f"{'':28}because review {c['review_id']} ({title(c['source'])}, "
+                         f"{c['cycle']}) rated {c['skill_id']} {_as_rated(c)}"
+                         f"{show_level(c['rating'])} vs target {show_level(c['target'])} "
+                         f"(gap {show_level(c['gap'])}, {rule_name(c)})")
     return "\n".join(lines)
+
+
+def _as_rated(cause: dict[str, Any]) -> str:
+    """The rating as the source gave it, when it says more than the level (`2 of 1-5 → `);
+    nothing when it is the level itself in more digits (1.88889 is shown as 1.89)."""
+    raw = str(cause.get("rating_raw") or "")
+    try:
+        if abs(float(raw) - float(cause["rating"])) < 1e-6:
+            return ""
+    except ValueError:
+        pass
+    return f"{raw} → " if raw else ""
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
