@@ -458,18 +458,24 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 # -- identities -------------------------------------------------------------------------
 def cmd_identities(args: argparse.Namespace) -> int:
+    if args.id_command == "link":  # the LMS is asked whether the user exists first
+        from connector.runtime import build_lms
+
+        with _opened_store() as (settings, store):
+            decision = identities.link_identity(store, employee_id=args.employee,
+                                                lms_user_id=args.lms_user,
+                                                by=_acting_person(args),
+                                                lms=build_lms(settings, store))
+        _emit(args, asdict(decision), decision.message)
+        return 0
     with _opened_store() as (_, store):
         if args.id_command == "pending":
             rows = identities.pending_identities(store)
             lines = [f"{r.employee_id}  {r.email or '-'}  {r.match_note or ''}" for r in rows]
             _emit(args, [asdict(r) for r in rows], "\n".join(lines) or "no identities waiting")
             return 0
-        by = _acting_person(args)
-        if args.id_command == "link":
-            decision = identities.link_identity(store, employee_id=args.employee,
-                                                lms_user_id=args.lms_user, by=by)
-        else:
-            decision = identities.ignore_identity(store, employee_id=args.employee, by=by)
+        decision = identities.ignore_identity(store, employee_id=args.employee,
+                                              by=_acting_person(args))
     _emit(args, asdict(decision), decision.message)
     return 0
 
