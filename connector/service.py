@@ -155,6 +155,8 @@ class Service:
                 report = poll_all(self.rt, only=ready)
                 for error in report.errors:
                     log.warning("poll failed", extra={"error": error})
+                for stop in report.stops:  # the stream waits for `connector stops`
+                    log.warning("poll stopped", extra={"error": stop})
             except ConnectorError as exc:
                 log.warning("poll stopped", extra={"error": str(exc)})
             for name in ready:
