@@ -99,9 +99,10 @@ def confirm_stop(store: Store, *, stop_id: int, by: str, mapping: Mapping | None
             queued = sum(queue_review(store, review, tx=tx) for review in reviews)
         _move_cursor(store, batch, tx)
         store.decide_batch(tx, stop_id, BatchState.CONFIRMED, by)
-        store.audit(tx, None, "stop.confirmed",
-                    f"stop #{stop_id} ({batch.source}) confirmed by {by}: {queued} "
-                    f"event(s) queued as stored", ref=f"stop:{stop_id}")
+        store.audit(tx, None, "safety.confirmed",
+                    f"stop #{stop_id} ({batch.source}) confirmed by {by} despite: "
+                    + "; ".join(batch.reasons) + f"; {queued} event(s) queued as stored",
+                    ref=f"stop:{stop_id}")
     return StopDecision(stop_id, BatchState.CONFIRMED, by, True, queued,
                         f"confirmed stop #{stop_id}: {queued} event(s) queued; a worker "
                         "carries them out")

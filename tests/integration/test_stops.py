@@ -127,7 +127,7 @@ def test_an_import_over_a_limit_is_staged_shown_and_confirmed_once(
         assert s.inbox_count() == 4
         assert main(["stops", "confirm", "1"]) == 0  # harmless: nothing changes
         assert "already confirmed (by hr.lead)" in capsys.readouterr().out
-        assert s.inbox_count() == 4 and len(s.audit_events("stop.confirmed")) == 1
+        assert s.inbox_count() == 4 and len(s.audit_events("safety.confirmed")) == 1
         assert status_report(s).stops == []
         # The same file again with --confirm queues nothing new (already imported).
         assert main(["import", "--reviews", str(path), "--confirm"]) == 0
