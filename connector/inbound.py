@@ -162,14 +162,13 @@ def stop_message(batch: StagedBatch) -> str:
     limits = "".join(f"\n  - {reason}." for reason in batch.reasons)
     s = batch.summary
     if batch.kind == LEAVERS:
-        holds = (f"It would mark {len(s.get('leavers', []))} of {s.get('known', 0)} "
-                 "employees as leavers.")
+        holds = "Nobody was marked as a leaver (the other directory updates went ahead)."
     else:
         holds = (f"It plans {s.get('assignments', 0)} course assignment(s) and "
                  f"{s.get('goals', 0)} goal(s) for {len(s.get('employees', []))} employee(s) "
                  f"from {s.get('reviews', 0)} review(s).")
     return (f"{batch.source} stopped before any change (stop #{batch.id}), over "
             f"{'a safety limit' if len(batch.reasons) == 1 else 'safety limits'}:{limits}\n"
-            f"{holds} Nothing was queued; the batch is kept as read. See it with "
+            f"{holds} The batch is kept as read, nothing of it queued. See it with "
             f"`connector stops show {batch.id}`, then `connector stops confirm {batch.id}` "
             f"or `connector stops discard {batch.id}`.")
