@@ -92,14 +92,14 @@ _ENROLL_FATE = {ActionState.DONE: "assigned", ActionState.WAITING: "waiting for 
 
 def _why_no_goal(reason: str) -> str:
     if reason.startswith("limit"):
-        return f"every course cut by {reason}"
+        return f"all its courses cut by {reason}"
     if reason == "already assigned":
         return "its courses already serve another open goal"
     return reason
 
 
 def _breakdown(parts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {what}" for what, n in sorted(parts.items(), key=lambda p: -p[1]))
+    return ", ".join(f"{what}: {n}" for what, n in sorted(parts.items(), key=lambda p: -p[1]))
 
 
 def format_summary(s: dict[str, Any]) -> str:

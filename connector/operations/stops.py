@@ -5,9 +5,11 @@ A batch a safety limit stopped was stored as it was read (connector/inbound.py),
 plan and the plan's hash. Confirming queues exactly that batch, without reading the vendor
 again, and moves its stream's cursor past it: the events, the cursor, the decision and its
 audit row commit together. A confirm is bound to the plan that was shown: when re-planning
-now (the mapping or the ledger changed meanwhile) gives another plan, it refuses and shows
-the difference. Discarding marks the batch's reviews skipped (one audit row each) and moves
-the cursor past them; a discarded leaver read marks nobody. Deciding twice changes nothing.
+now (the mapping or the ledger changed meanwhile) gives another plan, it refuses, shows the
+difference, and puts the same batch up again with the plan as it is now (a new stop id, so
+what a person confirms is always what they read). Discarding marks the batch's reviews
+skipped (one audit row each) and moves the cursor past them; a discarded leaver read marks
+nobody. Deciding twice changes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from connector.inbound import (
     queue_review,
 )
 from connector.models import Employee, Review
-from connector.plan_summary import difference, effect_lines, leaver_line, lines_hash
+from connector.plan_summary import (
+    batch_summary,
+    difference,
+    effect_lines,
+    leaver_line,
+    leavers_summary,
+    lines_hash,
+)
 from connector.store import BatchState, StagedBatch, Store, Transaction
 from mappings.schema import Mapping
 
@@ -33,15 +42,15 @@ class PlanChanged(InputError):
     """Re-planning the stopped batch now gives another plan than the one shown: nothing was
     queued. `difference` lists the effects that changed (`- gone`, `+ new`)."""
 
-    def __init__(self, stop_id: int, changes: list[str]) -> None:
+    def __init__(self, stop_id: int, changes: list[str], now_id: int) -> None:
         self.difference = changes
+        self.now_id = now_id
         super().__init__(
             f"stop #{stop_id} was not confirmed: the plan is no longer the one shown (the "
             "mapping or the ledger changed since it stopped). What changed:\n  "
             + "\n  ".join(changes)
-            + f"\nLook again with `connector stops show {stop_id}` (it shows the stored "
-              f"plan), or discard it with `connector stops discard {stop_id}` and let the "
-              "next read stop afresh.")
+            + f"\nThe same batch, planned as it is now, waits as stop #{now_id}: read it with "
+              f"`connector stops show {now_id}`, then confirm or discard that one.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,18 @@ def confirm_stop(store: Store, *, stop_id: int, by: str, mapping: Mapping | None
         _, actions = plan_batch(store, mapping, reviews)
         lines = effect_lines(actions)
     if lines_hash(lines) != batch.plan_hash:
-        raise PlanChanged(stop_id, difference(batch.summary.get("lines", []), lines))
+        # The batch stays as read; its plan as it is now replaces the one shown, to be read
+        # and decided afresh (the old stop is superseded, never carried out).
+        if batch.kind == LEAVERS:
+            summary = leavers_summary(len([r for r in store.all_identities() if r.active]),
+                                      [(e.employee_id, e.display_name) for e, _ in leavers])
+        else:
+            summary = batch_summary(actions, len(reviews))
+        now, _ = store.stage_batch(stream=batch.stream, source=batch.source, kind=batch.kind,
+                                   reasons=batch.reasons, summary=summary,
+                                   plan_hash=lines_hash(lines), payload=batch.payload,
+                                   cursor=batch.cursor)
+        raise PlanChanged(stop_id, difference(batch.summary.get("lines", []), lines), now.id)
     queued = 0
     with store.transaction() as tx:
         current = store.staged_batch(stop_id, tx)  # locked: a second confirm waits here

@@ -44,7 +44,7 @@ class StagingMixin:
                 c.execute(update(table).where(table.c.id == waiting["id"],
                                               table.c.state == _WAITING)
                           .values(state="superseded", decided_at=now,
-                                  decided_by="a later read"))
+                                  decided_by="a newer plan of the stream"))
             result = c.execute(table.insert().values(
                 stream=stream, source=source, kind=kind, state=_WAITING,
                 reasons=dumps(reasons), summary=dumps(summary), plan_hash=plan_hash,

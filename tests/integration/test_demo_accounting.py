@@ -48,14 +48,14 @@ def test_every_gap_and_planned_course_is_accounted_for(store: Store) -> None:
     got = account(rt)
     assert got["gaps_with_goal"] == 3
     assert got["gaps_without_goal"] == {
-        "every course cut by limit max_courses_per_review": 1}
+        "all its courses cut by limit max_courses_per_review": 1}
     assert got["courses_planned"] == 5
     assert got["courses_by_fate"] == {"assigned": 3, "waiting for an identity": 2}
     assert got["courses_cut_by_limit"] == 4
     text = format_summary({**got, "reviews": 2, "gaps": 4, "assignments": 3, "goals_open": 3,
                            "goals_closed": 0, "evidence": 0, "failed_attempts_noted": 0,
                            "unmapped": [], "identities_pending": ["E2"], "checks": {}})
-    assert ("skill gaps found:     4: 3 opened a goal; 1 did not (1 every course cut by "
-            "limit max_courses_per_review)") in text
-    assert ("courses planned:      5: 3 assigned; 2 waiting for an identity (4 more cut by "
+    assert ("skill gaps found:     4: 3 opened a goal; 1 did not (all its courses cut by "
+            "limit max_courses_per_review: 1)") in text
+    assert ("courses planned:      5: 3 assigned; waiting for an identity: 2 (4 more cut by "
             "a limit, never planned)") in text

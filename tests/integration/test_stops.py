@@ -150,10 +150,17 @@ def test_confirm_refuses_when_the_plan_changed_and_shows_the_difference(
     err = capsys.readouterr().err
     assert "the plan is no longer the one shown" in err
     assert "- assign course 102 to E0" in err
+    assert "waits as stop #2" in err
     s = Store.open(database_url)
     try:
         assert s.inbox_count() == 0
-        assert s.staged_batches()[0].state is BatchState.WAITING
+        [old, now] = s.staged_batches(None)
+        assert old.state is BatchState.SUPERSEDED and now.state is BatchState.WAITING
+        assert now.summary["assignments"] == 4 and now.payload == old.payload
+        assert main(["stops", "confirm", "1"]) == 0  # the old one: harmless, nothing runs
+        assert s.inbox_count() == 0
+        assert main(["stops", "confirm", "2"]) == 0  # the plan as read now
+        assert s.inbox_count() == 4
     finally:
         s.close()
 
