@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TextIO
 
 from connector.errors import ConfigError, ConnectorError, InputError
 from connector.models import ActionKind, Plan, PlanAction, Skipped, Unmapped
+from connector.plan_summary import distinct_skips
 from connector.planner import LedgerView, Planner, show_level
 from connector.reviews.file import ReviewFile, rating_bounds, read_reviews
 from connector.reviews.report import describe
@@ -334,7 +335,7 @@ def _iso_date(text: str) -> date:
 def _flatten(plans: list[Plan]) -> tuple[list[PlanAction], list[Unmapped], list[Skipped]]:
     actions = [a for p in plans for a in p.actions]
     unmapped = [u for p in plans for u in p.unmapped]
-    skipped = [s for p in plans for s in p.skipped]
+    skipped = distinct_skips(s for p in plans for s in p.skipped)  # each skipped item once
     return actions, unmapped, skipped
 
 
@@ -440,7 +441,8 @@ def _write_table(
         out.write(f"\nSkipped ({len(skipped)})\n")
         out.write(_table(
             ["Employee", "Review", "Skill", "Course", "Reason"],
-            [[k.employee_id, k.review_id, k.skill_id or "-", k.course_id or "-", k.reason]
+            [[k.employee_id, k.review_id, k.skill_id, k.course_id or "(goal not opened)",
+              k.reason]
              for k in skipped],
         ))
     if reviews.errors:

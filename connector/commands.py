@@ -23,15 +23,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector.errors import ConnectorError, InputError
-from connector.operations import approvals, dead_letters, identities
+from connector.errors import ConnectorError, InputError, SafetyStop
+from connector.inbound import LEAVERS
+from connector.operations import approvals, dead_letters, identities, stops
 from connector.operations.status import status_report
 from connector.operations.trace import employee_trace
+from connector.plan_summary import rule_name
+from connector.planner import show_level
 from connector.ports import ChecksOnline
 from connector.settings import Settings, load_settings
-from connector.store import ApprovalState, Store
+from connector.store import Approval, ApprovalState, StagedBatch, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
+from connector.vendors.registry import title
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -110,12 +114,30 @@ def register(sub: Any) -> None:
     appr_sub = appr.add_subparsers(dest="ap_command", metavar="ACTION", required=True)
     appr_sub.add_parser("list", help="pending approvals").add_argument("--json",
                                                                         action="store_true")
+    appr_show = appr_sub.add_parser("show", help="one plan in full, with its causes")
+    appr_show.add_argument("id", type=int)
+    appr_show.add_argument("--json", action="store_true")
     for verb in ("approve", "reject"):
         p = appr_sub.add_parser(verb, help=f"{verb} a plan (or --all)")
         p.add_argument("id", nargs="?", type=int)
         p.add_argument("--all", action="store_true")
         _add_by_and_json(p)
     appr.set_defaults(func=cmd_approvals)
+
+    stop_cmd = sub.add_parser("stops",
+                              help="batches a safety limit stopped, waiting for a person")
+    stops_sub = stop_cmd.add_subparsers(dest="stop_command", metavar="ACTION", required=True)
+    stops_sub.add_parser("list", help="stops waiting for a person").add_argument(
+        "--json", action="store_true")
+    show = stops_sub.add_parser("show", help="a stop's plan, as it was read")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    for verb, says in (("confirm", "carry out the stored batch whose plan was shown"),
+                       ("discard", "skip the batch: its reviews are marked skipped")):
+        p = stops_sub.add_parser(verb, help=says)
+        p.add_argument("id", type=int)
+        _add_by_and_json(p)
+    stop_cmd.set_defaults(func=cmd_stops)
 
 
 def _add_by_and_json(parser: argparse.ArgumentParser) -> None:
@@ -208,7 +230,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     with _opened_runtime(settings) as rt:
         summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency)
     print(summary.text())
-    return 1 if summary.failed else 0
+    for stop in summary.poll.stops:  # the other streams ran; this one waits for a person
+        print(f"safety stop: {stop}")
+    if summary.failed:
+        return 1
+    return SafetyStop.exit_code if summary.poll.stops else 0
 
 
 def register_history(sub: Any) -> None:
@@ -355,7 +381,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"assignments: {report['assignments']}")
     print(f"identities waiting for a person: {report['identities_pending']}"
           + ("  (connector identities pending)" if report["identities_pending"] else ""))
-    print(f"plans waiting for approval: {report['approvals_pending']}")
+    print(f"plans waiting for approval: {report['approvals_pending']}"
+          + ("  (connector approvals list)" if report["approvals_pending"] else ""))
+    waiting = report["stops_waiting"]
+    print(f"safety stops waiting for a person: {len(waiting)}")
+    for stop in waiting:
+        print(f"  stop #{stop['id']}, {stop['source']}, waiting since "
+              f"{stop['since'][:16].replace('T', ' ')}; see `connector stops show "
+              f"{stop['id']}`:")
+        print("".join(f"    - {reason}.\n" for reason in stop["reasons"]), end="")
     for p in report["pollers"]:
         line = f"poller {p['name']}: last success {p['last_success'] or 'never'}"
         if p["last_error"]:
@@ -378,7 +412,7 @@ def format_trace(report: dict[str, Any]) -> str:
              + ("" if e.get("active", True) else "  [left]")]
     for g in report["goals"]:
         lines.append(f"  goal {g['goal_key']}: {g['title']!r} — {g['state']}, "
-                     f"{g['progress']:g} %, courses {', '.join(g['course_ids'])}")
+                     f"{show_level(g['progress'])} %, courses {', '.join(g['course_ids'])}")
     lines.append("  story:")
     for a in report["audit"]:
         at = (a["at"] or "")[:19].replace("T", " ")
@@ -387,11 +421,23 @@ def format_trace(report: dict[str, Any]) -> str:
         if isinstance(cause, list) and cause and isinstance(cause[0], dict) \
                 and "skill_id" in cause[0]:
             c = cause[0]
-            lines.append(f"{'':28}because review {c['review_id']} ({c['source']}, "
-                         f"{c['cycle']}) rated {c['skill_id']} {c['rating_raw']} → "
-                         f"{c['rating']:g} vs target {c['target']:g} (gap {c['gap']:g}, "
-                         f"rule {c.get('rule_id') or 'rules[' + str(c['rule_index']) + ']'})")
+            lines.append(f"{'':28}because review {c['review_id']} ({title(c['source'])}, "
+                         f"{c['cycle']}) rated {c['skill_id']} {_as_rated(c)}"
+                         f"{show_level(c['rating'])} vs target {show_level(c['target'])} "
+                         f"(gap {show_level(c['gap'])}, {rule_name(c)})")
     return "\n".join(lines)
+
+
+def _as_rated(cause: dict[str, Any]) -> str:
+    """The rating as the source gave it, when it says more than the level (`2 of 1-5 → `);
+    nothing when it is the level itself in more digits (1.88889 is shown as 1.89)."""
+    raw = str(cause.get("rating_raw") or "")
+    try:
+        if abs(float(raw) - float(cause["rating"])) < 1e-6:
+            return ""
+    except ValueError:
+        pass
+    return f"{raw} → " if raw else ""
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -448,33 +494,42 @@ def cmd_withdraw(args: argparse.Namespace) -> int:
 
 # -- identities -------------------------------------------------------------------------
 def cmd_identities(args: argparse.Namespace) -> int:
+    if args.id_command == "link":  # the LMS is asked whether the user exists first
+        from connector.runtime import build_lms
+
+        with _opened_store() as (settings, store):
+            decision = identities.link_identity(store, employee_id=args.employee,
+                                                lms_user_id=args.lms_user,
+                                                by=_acting_person(args),
+                                                lms=build_lms(settings, store))
+        _emit(args, asdict(decision), decision.message)
+        return 0
     with _opened_store() as (_, store):
         if args.id_command == "pending":
             rows = identities.pending_identities(store)
             lines = [f"{r.employee_id}  {r.email or '-'}  {r.match_note or ''}" for r in rows]
             _emit(args, [asdict(r) for r in rows], "\n".join(lines) or "no identities waiting")
             return 0
-        by = _acting_person(args)
-        if args.id_command == "link":
-            decision = identities.link_identity(store, employee_id=args.employee,
-                                                lms_user_id=args.lms_user, by=by)
-        else:
-            decision = identities.ignore_identity(store, employee_id=args.employee, by=by)
+        decision = identities.ignore_identity(store, employee_id=args.employee,
+                                              by=_acting_person(args))
     _emit(args, asdict(decision), decision.message)
     return 0
 
 
 # -- approvals --------------------------------------------------------------------------
 def cmd_approvals(args: argparse.Namespace) -> int:
-    if args.ap_command != "list" and args.all == (args.id is not None):
+    if args.ap_command in ("approve", "reject") and args.all == (args.id is not None):
         raise InputError(f"{args.ap_command} takes an approval ID or --all (one of the two)")
     with _opened_store() as (_, store):
         if args.ap_command == "list":
             rows = approvals.pending_approvals(store)
-            lines = [f"#{r.id} employee {r.employee_id} review {r.review_source}:"
-                     f"{r.review_id}: {r.summary}" for r in rows]
             _emit(args, [asdict(r) for r in rows],
-                  "\n".join(lines) or "no plans waiting for approval")
+                  "\n".join(format_approval(r) for r in rows)
+                  or "no plans waiting for approval")
+            return 0
+        if args.ap_command == "show":
+            row = approvals.get_approval(store, approval_id=args.id)
+            _emit(args, asdict(row), format_approval(row, full=True))
             return 0
         state = ApprovalState.APPROVED if args.ap_command == "approve" else \
             ApprovalState.REJECTED
@@ -484,10 +539,106 @@ def cmd_approvals(args: argparse.Namespace) -> int:
         else:
             decisions = [approvals.decide(store, approval_id=args.id, state=state, by=by)]
     if not args.all and not decisions[0].changed:
-        # A second decision on one plan is refused: it was decided once, by someone.
-        raise InputError(decisions[0].message)
+        if decisions[0].state is not state:
+            # The other decision on a decided plan is refused: it was decided once, by someone.
+            raise InputError(decisions[0].message)
+        _emit(args, [asdict(d) for d in decisions], decisions[0].message)  # twice: harmless
+        return 0
     decided = sum(d.changed for d in decisions)
     _emit(args, [asdict(d) for d in decisions],
           f"{state} {decided} plan(s)" + ("; a worker will carry them out"
                                           if state is ApprovalState.APPROVED else ""))
     return 0
+
+
+# -- safety stops -----------------------------------------------------------------------
+def cmd_stops(args: argparse.Namespace) -> int:
+    """Batches a safety limit stopped (connector.operations.stops): list, show, confirm,
+    discard. Deciding one twice is harmless (exit 0, nothing changed)."""
+    with _opened_store() as (settings, store):
+        if args.stop_command == "list":
+            rows = stops.waiting_stops(store)
+            _emit(args, [stops.stop_document(r) for r in rows],
+                  "\n".join(_stop_line(r) for r in rows) or "no safety stops waiting")
+            return 0
+        batch = stops.get_stop(store, stop_id=args.id)
+        if args.stop_command == "show":
+            _emit(args, stops.stop_document(batch), format_stop(batch))
+            return 0
+        by = _acting_person(args)
+        if args.stop_command == "confirm":
+            mapping = None
+            if batch.kind != LEAVERS:
+                from connector.runtime import resolve_mapping_path
+                from mappings.loader import load_mapping
+
+                mapping = load_mapping(resolve_mapping_path(settings))
+            decision = stops.confirm_stop(store, stop_id=args.id, by=by, mapping=mapping)
+        else:
+            decision = stops.discard_stop(store, stop_id=args.id, by=by)
+    _emit(args, asdict(decision), decision.message)
+    return 0
+
+
+def _stop_line(batch: StagedBatch) -> str:
+    return (f"#{batch.id} {batch.source} ({batch.kind}), since "
+            f"{batch.created_at.isoformat(timespec='minutes')}: " + "; ".join(batch.reasons))
+
+
+def format_stop(batch: StagedBatch) -> str:
+    """`stops show`: why it stopped, one sentence per limit, and its plan as read."""
+    s = batch.summary
+    lines = [f"stop #{batch.id}: {batch.source} — {batch.state}, since "
+             f"{batch.created_at.isoformat(timespec='minutes')}"
+             + (f" (by {batch.decided_by})" if batch.decided_by else ""),
+             "over the safety limit(s):"]
+    lines += [f"  - {reason}." for reason in batch.reasons]
+    if batch.kind == LEAVERS:
+        leavers = s.get("leavers", [])
+        lines.append(f"would mark {len(leavers)} of {s.get('known', 0)} employees as leavers:")
+        lines += [f"  {p['employee_id']}  {p['name']}" for p in leavers]
+    else:
+        people = s.get("employees", [])
+        lines.append(f"plan as read: {s.get('reviews', 0)} review(s) → "
+                     f"{s.get('assignments', 0)} course assignment(s) and {s.get('goals', 0)} "
+                     f"goal(s) for {len(people)} employee(s):")
+        for p in people:
+            lines.append(f"  {p['name']} ({p['employee_id']}"
+                         + (f", {p['email']}" if p.get("email") else "") + ")")
+            if p["courses"]:
+                lines.append(f"      courses: {', '.join(p['courses'])}")
+            lines += [f"      goal: {title}" for title in p["goals"]]
+    if batch.state == "waiting":
+        lines.append(f"`connector stops confirm {batch.id}` carries out exactly this; "
+                     f"`connector stops discard {batch.id}` skips it.")
+    return "\n".join(lines)
+
+
+def format_approval(row: Approval, *, full: bool = False) -> str:
+    """A plan as its approver reads it: who, per skill rating → target, the rule, the
+    courses by title and the goal's title; `full` adds due dates and causes."""
+    plan = row.plan or {}
+    name = plan.get("employee") or row.employee_id
+    head = (f"#{row.id} {name} ({row.employee_id}), review {row.review_id} "
+            f"({row.review_source})")
+    if row.state is not ApprovalState.PENDING or full:
+        head += f" — {row.state}" + (f" by {row.decided_by}" if row.decided_by else "")
+    if not plan.get("items"):
+        return f"{head}: {row.summary}"
+    lines = [head]
+    for item in plan["items"]:
+        courses = [f"{c['title']} ({c['id']})" for c in item["courses"]]
+        goal = f"; goal {item['goal_title']!r}" if item["goal_title"] else ""
+        lines.append(f"    {item['skill']}: rated {item['rating']} → target {item['target']} "
+                     f"({item['rule']}); courses: {', '.join(courses) or 'none new'}{goal}")
+        if full:
+            linked = [f"{c['title']} ({c['id']})" for c in item.get("linked", [])]
+            if linked:
+                lines.append(f"        the goal links: {', '.join(linked)}")
+            if item.get("due"):
+                lines.append(f"        due {item['due']}")
+            lines += [f"        because {cause}" for cause in item.get("causes", [])]
+    if full:
+        lines.append("  effects:")
+        lines += [f"    {line}" for line in plan.get("lines", [])]
+    return "\n".join(lines)

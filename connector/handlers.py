@@ -12,7 +12,14 @@ from typing import Any
 from connector.completions import apply_to_goal, handle_completion
 from connector.executor import Context, Executor
 from connector.models import CompletionEvent, Employee, Outcome, Plan, Review
-from connector.planner import LedgerView, plan_reviews
+from connector.plan_summary import (
+    approval_plan,
+    approval_summary,
+    distinct_skips,
+    plan_hash,
+    skip_text,
+)
+from connector.planner import LedgerView, plan_reviews, show_level
 from connector.store import ActionState, GoalState, Job
 
 log = logging.getLogger(__name__)
@@ -22,7 +29,8 @@ Handler = Callable[[Context, Job], str]
 
 def handle_review_job(ctx: Context, job: Job) -> str:
     review = Review.model_validate(job.payload["review"])
-    return process_review(ctx, review, approved=bool(job.payload.get("approved")))
+    return process_review(ctx, review, approved=bool(job.payload.get("approved")),
+                          approved_hash=job.payload.get("plan_hash"))
 
 
 def plan_for(ctx: Context, review: Review) -> Plan:
@@ -33,7 +41,11 @@ def plan_for(ctx: Context, review: Review) -> Plan:
     return plan_reviews([review], ctx.mapping, view, today=ctx.now().date())
 
 
-def process_review(ctx: Context, review: Review, *, approved: bool = False) -> str:
+def process_review(ctx: Context, review: Review, *, approved: bool = False,
+                   approved_hash: str | None = None) -> str:
+    """Plan one review and carry it out. Where the mapping wants approval, the plan is shown
+    to a person first; an approved job runs only the plan that was approved (`approved_hash`):
+    a plan that re-planning has changed since waits for approval again, as it is now."""
     store = ctx.store
     employee = review.employee
     eid = employee.employee_id
@@ -52,13 +64,25 @@ def process_review(ctx: Context, review: Review, *, approved: bool = False) -> s
         Executor(ctx).run_employee(eid)
         return "duplicate"
     plan = plan_for(ctx, review)
-    if ctx.mapping.approval.required and plan.actions and not approved:
-        summary = ", ".join(sorted({a.key for a in plan.actions}))
-        if store.request_approval(review, summary):
-            store.audit(None, eid, "review.awaiting_approval",
-                        f"{len(plan.actions)} action(s) wait for approval "
-                        "(`connector approvals list`)", ref=ref)
-        return "awaiting_approval"
+    if ctx.mapping.approval.required and plan.actions:
+        digest = plan_hash(plan.actions)
+        if not approved:
+            shown = approval_plan(plan.actions, ctx.mapping, ctx.course_title)
+            if store.request_approval(review, approval_summary(shown), plan=shown,
+                                      plan_hash=digest):
+                store.audit(None, eid, "review.awaiting_approval",
+                            f"{len(plan.actions)} action(s) wait for approval "
+                            "(`connector approvals list`)", ref=ref)
+            return "awaiting_approval"
+        if approved_hash is not None and approved_hash != digest:
+            shown = approval_plan(plan.actions, ctx.mapping, ctx.course_title)
+            store.renew_approval(review, approval_summary(shown), plan=shown,
+                                 plan_hash=digest)
+            store.audit(None, eid, "approval.plan_changed",
+                        "the plan changed after it was approved (the mapping or the ledger "
+                        "changed); nothing ran, and the plan as it is now waits for approval "
+                        "again (`connector approvals list`)", shown["lines"], ref=ref)
+            return "awaiting_approval"
     record_plan(ctx, review, plan)
     counts = Executor(ctx).run_employee(eid)
     catch_up_completions(ctx, eid)
@@ -74,9 +98,9 @@ def record_plan(ctx: Context, review: Review, plan: Plan) -> None:
         store.record_review(review, tx)
         for gap in plan.gaps:
             store.audit(tx, eid, "gap.found",
-                        f"{gap.skill_id}: rated {gap.rating:g} against a target of "
-                        f"{gap.target:g} (gap {gap.gap:g})", gap.cause.model_dump(mode="json"),
-                        ref)
+                        f"{gap.skill_id}: rated {show_level(gap.rating)} against a target of "
+                        f"{show_level(gap.target)} (gap {show_level(gap.gap)})",
+                        gap.cause.model_dump(mode="json"), ref)
         for action in plan.actions:
             # A key cancelled when the employee left (`learner:E` above all) and planned
             # again by a later review, after a rehire, is planned work again: without that
@@ -88,9 +112,8 @@ def record_plan(ctx: Context, review: Review, plan: Plan) -> None:
         for item in plan.unmapped:
             store.audit(tx, eid, "skill.unmapped", f"{item.skill_key}: {item.reason}",
                         ref=ref)
-        for skip in plan.skipped:
-            store.audit(tx, eid, "planned.skipped",
-                        f"{skip.skill_id} course {skip.course_id or '-'}: {skip.reason}", ref=ref)
+        for skip in distinct_skips(plan.skipped):
+            store.audit(tx, eid, "planned.skipped", skip_text(skip), ref=ref)
 
 
 def _describe(action: Any) -> str:

@@ -2,8 +2,9 @@
 
 The whole file is read and planned (a dry run against the ledger) before anything is queued:
 a file with rejected rows queues nothing unless `--allow-partial`, and a run that breaks a
-safety limit (too many assignments, too large a share of employees) queues nothing until a
-person runs it again with `--confirm`. Importing the same file twice queues nothing new: each
+safety limit (too many assignments, too large a share of employees) queues nothing: it is
+staged as read until a person confirms it (`connector stops confirm ID`, or the import run
+again with `--confirm`). Importing the same file twice queues nothing new: each
 review is keyed by its id and the fingerprint of its ratings.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connector.errors import InputError
-from connector.inbound import queue_review, stop_over_limits
+from connector.inbound import IMPORT_STREAM, queue_review, stop_over_limits
 from connector.models import Review
 from connector.reviews.file import rating_bounds, read_reviews
 from connector.reviews.report import RowError
@@ -65,7 +66,8 @@ def import_reviews(store: Store, settings: Settings, path: Path, *, allow_partia
                          f"(use --allow-partial to queue the good rows):\n  {listed}{more}")
 
     result.assignments_planned = stop_over_limits(store, settings, mapping, reviews,
-                                                  confirm=confirm, what=f"import of {path.name}")
+                                                  confirm=confirm, what=f"import of {path.name}",
+                                                  stream=f"{IMPORT_STREAM}{path.name}")
     for review in reviews:
         new = queue_review(store, review)
         result.queued += new

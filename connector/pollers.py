@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ConnectorError, SafetyStop
-from connector.inbound import queue_completion, queue_employee, queue_review, stop_over_limits
+from connector.inbound import (
+    close_waiting,
+    queue_completion,
+    queue_employee,
+    queue_review,
+    stage_leavers,
+    stop_message,
+    stop_over_limits,
+)
 from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
 from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
 from connector.runtime import Runtime
@@ -31,6 +39,7 @@ class PollReport:
     leavers: int = 0
     recertifications: int = 0
     errors: list[str] = field(default_factory=list)
+    stops: list[str] = field(default_factory=list)  # safety stops waiting for a person
 
 
 def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
@@ -82,25 +91,38 @@ def reconcile_assignments(store: Store, lms: LearningPlatform) -> int:
 def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
                  confirm: bool = False) -> int:
     """New finished reviews into the inbox. With `limits` (settings, mapping) the batch is
-    planned first and a batch over a safety limit queues nothing and keeps the cursor."""
+    planned first, and a batch over a safety limit is staged as read (no jobs, the cursor
+    kept): until a person decides it, this stream is not read again (`SafetyStop` says so).
+    `confirm` carries out a waiting batch as stored, then reads on."""
     name = f"{source.name}.reviews"
+    from_stop = 0
+    waiting = store.waiting_batch(name)
+    if waiting is not None:
+        if not confirm or limits is None:
+            raise SafetyStop(stop_message(waiting))
+        from connector.operations.stops import confirm_stop
+
+        from_stop = confirm_stop(store, stop_id=waiting.id, by="--confirm",
+                                 mapping=limits[1]).queued
     try:
-        reviews, cursor = source.reviews_completed_since(store.cursor(name))
+        cursor_before = store.cursor(name)
+        reviews, cursor = source.reviews_completed_since(cursor_before)
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
     if limits is not None and reviews:
         settings, mapping = limits
         stop_over_limits(store, settings, mapping, reviews, confirm=confirm,
-                         what=f"{title(source.name)} review poll")
+                         what=f"{title(source.name)} review poll", stream=name, cursor=cursor)
     new = sum(queue_review(store, review) for review in reviews)
     store.save_cursor(name, cursor)
-    return new
+    return from_stop + new
 
 
 def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_share: float,
                    confirm: bool = False) -> tuple[int, int]:
-    """Keep identities current; leavers only from a complete read, and within the limit."""
+    """Keep identities current; leavers only from a complete read, and within the limit.
+    Over the limit the leavers are staged for a person (the updates still go ahead)."""
     name = f"{directory.name}.directory"
     try:
         employees, complete = directory.list_employees()
@@ -120,19 +142,22 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
         leavers = [row.employee_id for row in known if row.employee_id not in seen]
         share = len(leavers) / max(1, len(known))
         if leavers and share > max_leaver_share and not confirm:
-            store.audit(None, None, "safety.leavers",
-                        f"directory read would mark {len(leavers)} of {len(known)} employees "
-                        f"({share:.0%}) as leavers, over the {max_leaver_share:.0%} limit; "
-                        "waiting for --confirm")
-            raise SafetyStop(
-                f"{len(leavers)} of {len(known)} employees ({share:.0%}) would be marked as "
-                f"leavers, over the limit of {max_leaver_share:.0%}; nothing was changed. "
-                "Check the directory, then run again with --confirm")
+            batch = stage_leavers(
+                store, stream=name, source=f"{title(directory.name)} directory read",
+                known=len(known), seen=sorted(seen),
+                leavers=[(eid, store.employee_of(identities[eid]).display_name)
+                         for eid in leavers],
+                reason=f"{len(leavers)} of {len(known)} employees ({share:.0%}) would be "
+                       f"marked as leavers, over the limit of {max_leaver_share:.0%} "
+                       "(CONNECTOR_MAX_LEAVER_SHARE)")
+            raise SafetyStop(stop_message(batch))
         for eid in leavers:
             row = store.identity(eid)
             if row:  # keyed on the identity's last change: a second leave is new work too
                 queue_employee(store, store.employee_of(row).model_copy(update={"active": False}),
                                "deleted", since=str(row.updated_at))
+        if leavers and share > max_leaver_share:
+            close_waiting(store, name, by="--confirm")
     elif not complete:
         store.audit(None, None, "directory.incomplete",
                     "the directory read was incomplete; no leaver handling this time")
@@ -153,8 +178,9 @@ ALL_POLLERS = frozenset({"directory", "reviews", "completions", "recertification
 
 def poll_all(rt: Runtime, *, confirm: bool = False,
              only: frozenset[str] = ALL_POLLERS) -> PollReport:
-    """One round of every poller (or those in `only`); an error in one source does not stop
-    the others."""
+    """One round of every poller (or those in `only`); an error or a safety stop in one
+    stream does not hold up the others: a stop is recorded in the report and the round goes
+    on."""
     report = PollReport()
     store = rt.store
     if rt.directory is not None and "directory" in only:
@@ -162,16 +188,16 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
             report.employees, report.leavers = sync_directory(
                 store, rt.directory, max_leaver_share=rt.settings.max_leaver_share,
                 confirm=confirm)
-        except SafetyStop:
-            raise
+        except SafetyStop as stop:
+            report.stops.append(str(stop))
         except ConnectorError as exc:
             report.errors.append(f"directory: {exc}")
     for source in rt.review_sources if "reviews" in only else ():
         try:
             report.reviews += poll_reviews(store, source, confirm=confirm,
                                            limits=(rt.settings, rt.ctx.mapping))
-        except SafetyStop:
-            raise
+        except SafetyStop as stop:
+            report.stops.append(str(stop))
         except ConnectorError as exc:
             report.errors.append(f"{source.name} reviews: {exc}")
     if rt.lms is not None and "completions" in only:

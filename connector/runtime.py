@@ -136,6 +136,17 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
                    directory=directory, schedule=schedule)
 
 
+def build_lms(settings: Settings, store: Store) -> LearningPlatform | None:
+    """Only the configured LMS, for a command that needs nothing else (`identities link`
+    asks it whether a user exists): other vendors' settings may be unset."""
+    if settings.lms == "none":
+        return None
+    env = VendorEnv(settings=settings, http={"budget": store, "observer": observe_vendor_call},
+                    secrets=_StoreSecrets(store), configure_budget=store.configure_budget)
+    lms: LearningPlatform | None = _Vendors(env).adapter(settings.lms, Role.LMS)
+    return lms
+
+
 def directory_vendor(settings: Settings) -> str | None:
     """The vendor whose directory keeps identities current: CONNECTOR_DIRECTORY, or with
     "auto" the goal tracker when it has a directory."""

@@ -166,6 +166,8 @@ class Service:
                 report = poll_all(self.rt, only=only)
                 for error in report.errors:
                     log.warning("poll failed", extra={"stream": stream, "error": error})
+                for stop in report.stops:  # the stream waits for `connector stops`
+                    log.warning("poll stopped", extra={"stream": stream, "error": stop})
                 if not report.errors:
                     self._polled_cleanly(stream)
             except ConnectorError as exc:

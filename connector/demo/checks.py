@@ -3,11 +3,12 @@ ledger exists exactly once in the vendor that holds it, and nothing became a dea
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from connector.demo.sandboxes import Sandboxes
 from connector.runtime import Runtime
-from connector.store import GoalState, MatchState
+from connector.store import ActionState, GoalState, MatchState
 from connector.vendors.registry import Role, title
 
 
@@ -29,6 +30,7 @@ def summarise(rt: Runtime, sb: Sandboxes) -> dict[str, Any]:
         "no dead letters": not store.jobs.dead_letters(),
     }
     return {
+        **account(rt),
         "reviews": len(store.audit_events("gap.found")) and store.review_count(),
         "gaps": len(store.audit_events("gap.found")),
         "assignments": len(assignments),
@@ -42,10 +44,77 @@ def summarise(rt: Runtime, sb: Sandboxes) -> dict[str, Any]:
     }
 
 
+def account(rt: Runtime) -> dict[str, Any]:
+    """Where every gap and every planned course went, so the totals add up: a gap opened a
+    goal, or says why not (no rule, protected, its courses cut by a limit or assigned for
+    another goal already); a planned course was assigned, or waits (for an identity, an
+    approval, its turn), or was cancelled (a leaver)."""
+    store, mapping = rt.store, rt.ctx.mapping
+    gaps: set[tuple[str, str, str]] = set()
+    for entry in store.audit_events("gap.found"):
+        cause = entry.cause if isinstance(entry.cause, dict) else {}
+        if entry.employee_id and cause.get("skill_id"):
+            gaps.add((entry.employee_id, cause["skill_id"], str(cause.get("cycle"))))
+    goals = {(g.employee_id, g.skill_id, g.cycle) for eid in {e for e, _, _ in gaps}
+             for g in store.goals_for(eid)}
+    reasons: dict[tuple[str, str], list[str]] = {}
+    cut: set[tuple[str, str, str]] = set()
+    for entry in store.audit_events("planned.skipped"):
+        skill, _, rest = entry.message.partition(": ")
+        what, _, reason = rest.rpartition(": ")
+        reasons.setdefault((entry.employee_id or "", skill), []).append(reason)
+        if reason.startswith("limit") and what.startswith("course "):
+            cut.add((entry.employee_id or "", skill, what))
+    no_goal: Counter[str] = Counter()
+    for eid, skill, _cycle in gaps - goals:
+        if mapping.rule_for(skill) is None:
+            no_goal["no rule for the skill"] += 1
+        elif mapping.is_protected(eid):
+            no_goal["protected employee"] += 1
+        else:
+            found = reasons.get((eid, skill))
+            no_goal[_why_no_goal(found[0]) if found else "not planned yet"] += 1
+    planned: Counter[str] = Counter()
+    for row in store.all_identities():
+        for key, state in store.action_states(row.employee_id).items():
+            if key.startswith("enroll:"):
+                planned[_ENROLL_FATE.get(state, str(state))] += 1
+    return {"gaps_with_goal": len(gaps & goals), "gaps_without_goal": dict(no_goal),
+            "courses_planned": sum(planned.values()), "courses_by_fate": dict(planned),
+            "courses_cut_by_limit": len(cut)}
+
+
+_ENROLL_FATE = {ActionState.DONE: "assigned", ActionState.WAITING: "waiting for an identity",
+                ActionState.AWAITING_APPROVAL: "waiting for approval",
+                ActionState.PLANNED: "not yet run", ActionState.INTENT: "not yet run",
+                ActionState.CANCELLED: "cancelled (the employee left)"}
+
+
+def _why_no_goal(reason: str) -> str:
+    if reason.startswith("limit"):
+        return f"all its courses cut by {reason}"
+    if reason == "already assigned":
+        return "its courses already serve another open goal"
+    return reason
+
+
+def _breakdown(parts: dict[str, int]) -> str:
+    return ", ".join(f"{what}: {n}" for what, n in sorted(parts.items(), key=lambda p: -p[1]))
+
+
 def format_summary(s: dict[str, Any]) -> str:
+    no_goal = sum(s["gaps_without_goal"].values())
+    fates = dict(s["courses_by_fate"])
+    assigned = fates.pop("assigned", 0)
     lines = ["", "━━ summary ━━",
              f"reviews planned:      {s['reviews']}",
-             f"skill gaps found:     {s['gaps']}",
+             f"skill gaps found:     {s['gaps']}: {s['gaps_with_goal']} opened a goal"
+             + (f"; {no_goal} did not ({_breakdown(s['gaps_without_goal'])})" if no_goal
+                else ""),
+             f"courses planned:      {s['courses_planned']}: {assigned} assigned"
+             + (f"; {_breakdown(fates)}" if fates else "")
+             + (f" ({s['courses_cut_by_limit']} more cut by a limit, never planned)"
+                if s["courses_cut_by_limit"] else ""),
              f"courses assigned:     {s['assignments']}",
              f"goals open / closed:  {s['goals_open']} / {s['goals_closed']}",
              f"evidence posted:      {s['evidence']}",

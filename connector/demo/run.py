@@ -99,8 +99,8 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
                 reviews += poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping))
             except SafetyStop as stop:
                 _say(f"  ⚠ safety limit: {stop}")
-                _say("  (in production a person checks the plan and runs again with --confirm; "
-                     "the demo confirms for you)")
+                _say("  (in production a person reads it with `connector stops show` and "
+                     "confirms it; the demo confirms the stored batch for you)")
                 reviews += poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping),
                                         confirm=True)
         _say(f"  {reviews} reviews queued; finding gaps, assigning courses, opening goals…")

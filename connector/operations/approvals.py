@@ -1,7 +1,9 @@
 """Plans waiting for a person: approve (the plan's review is queued again, approved) or reject.
 
 The decision, its audit row (who and when) and the approved review's job commit together, so
-an approval is never recorded without its work, nor its work queued twice.
+an approval is never recorded without its work, nor its work queued twice. The job carries
+the hash of the plan the approver was shown: the worker runs that plan, and a plan that has
+changed since (the mapping or the ledger moved) waits for approval again instead of running.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ class ApprovalDecision:
 
 def pending_approvals(store: Store) -> list[Approval]:
     return store.approvals_list(ApprovalState.PENDING)
+
+
+def get_approval(store: Store, *, approval_id: int) -> Approval:
+    """One plan, as its approver is shown it (`approvals show`)."""
+    row = store.approval(approval_id)
+    if row is None:
+        raise InputError(f"no approval #{approval_id} (`connector approvals list` shows them)")
+    return row
 
 
 def approve(store: Store, *, approval_id: int, by: str) -> ApprovalDecision:
@@ -64,8 +74,10 @@ def decide(store: Store, *, approval_id: int, state: ApprovalState, by: str
                     f"{by} at {when}", ref=f"approval:{approval_id}")
         job_id = None
         if state is ApprovalState.APPROVED:
+            # The job carries the approved plan's hash: it runs that plan or none.
             job_id = store.jobs.enqueue(tx, "review", {"review": json.loads(row.payload),
-                                                       "approved": True},
+                                                       "approved": True,
+                                                       "plan_hash": row.plan_hash},
                                         employee_id=row.employee_id)
     return ApprovalDecision(approval_id, row.employee_id, state, by, True, job_id,
                             f"{state} approval #{approval_id}")

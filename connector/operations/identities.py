@@ -1,5 +1,8 @@
 """The identity review queue: a person links an employee to an LMS user, or ignores them.
 
+A link names a user the LMS has: it is looked up first (`LearningPlatform.learner`), so a
+mistyped id is refused at once instead of becoming a dead letter later.
+
 Linking queues a `resume` job, so the enrollments that waited for the link run; the link,
 its audit row and that job commit together.
 """
@@ -9,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.errors import InputError
+from connector.ports import LearningPlatform
 from connector.store import Identity, MatchState, Store
+from connector.vendors.registry import title
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +33,22 @@ def pending_identities(store: Store) -> list[Identity]:
     return store.identities_in_state(MatchState.PENDING)
 
 
-def link_identity(store: Store, *, employee_id: str, lms_user_id: str, by: str
-                  ) -> IdentityDecision:
-    """Link `employee_id` to `lms_user_id` and queue the work that waited for it."""
+def link_identity(store: Store, *, employee_id: str, lms_user_id: str, by: str,
+                  lms: LearningPlatform | None = None) -> IdentityDecision:
+    """Link `employee_id` to `lms_user_id` and queue the work that waited for it. With the
+    LMS at hand the user is looked up first: one that does not exist is refused (nothing
+    linked), and the answer says who the linked user is."""
+    who = ""
+    if lms is not None:
+        learner = lms.learner(lms_user_id)
+        if learner is None:
+            raise InputError(
+                f"{title(lms.name)} has no user {lms_user_id!r}; nothing was linked. Find the "
+                f"learner's user id in {title(lms.name)} and run `connector identities link "
+                f"{employee_id} USER_ID` again")
+        details = [d for d in (learner.email,
+                               f"login {learner.login}" if learner.login else None) if d]
+        who = f" ({', '.join(details)})" if details else ""
     with store.transaction() as tx:
         identity = store.identity_for_decision(tx, employee_id)
         if identity is None:
@@ -46,8 +64,9 @@ def link_identity(store: Store, *, employee_id: str, lms_user_id: str, by: str
         store.audit(tx, employee_id, "identity.linked",
                     f"linked to LMS user {lms_user_id} by a person ({by}){previous}")
         store.jobs.enqueue(tx, "resume", {"employee_id": employee_id}, employee_id=employee_id)
+    checked = who if lms is not None else " (not checked: no LMS is configured)"
     return IdentityDecision(employee_id, MatchState.LINKED, lms_user_id, True,
-                            f"linked {employee_id} → LMS user {lms_user_id}; "
+                            f"linked {employee_id} → LMS user {lms_user_id}{checked}; "
                             "waiting work is queued")
 
 

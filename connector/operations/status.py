@@ -1,12 +1,20 @@
 """The connector at a glance: jobs by state, the oldest pending job, dead letters, pollers,
-and what waits for a person."""
+and what waits for a person (identities, approvals, safety stops)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from connector.store import ApprovalState, JobState, MatchState, PollerStatus, Store
+from connector.store import (
+    ApprovalState,
+    BatchState,
+    JobState,
+    MatchState,
+    PollerStatus,
+    StagedBatch,
+    Store,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +26,7 @@ class StatusReport:
     identities_pending: int
     approvals_pending: int
     assignments: int
+    stops: list[StagedBatch]
 
     def as_json(self) -> dict[str, Any]:
         """The `connector status --json` document (its keys are an interface: keep them)."""
@@ -32,6 +41,10 @@ class StatusReport:
             "identities_pending": self.identities_pending,
             "approvals_pending": self.approvals_pending,
             "assignments": self.assignments,
+            "stops_waiting": [
+                {"id": b.id, "stream": b.stream, "source": b.source, "kind": b.kind,
+                 "reasons": b.reasons, "since": b.created_at.isoformat(),
+                 "show": f"connector stops show {b.id}"} for b in self.stops],
         }
 
 
@@ -46,4 +59,5 @@ def status_report(store: Store) -> StatusReport:
         identities_pending=len(store.identities_in_state(MatchState.PENDING)),
         approvals_pending=len(store.approvals_list(ApprovalState.PENDING)),
         assignments=len(store.assignments_for()),
+        stops=store.staged_batches(BatchState.WAITING),
     )

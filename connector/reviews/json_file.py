@@ -26,10 +26,6 @@ from connector.reviews.people import PersonError, person_key
 from connector.reviews.report import FileReport, RowRejected
 from connector.reviews.rows import RatingBounds, ReviewChecks, check_rating, drop_conflicts
 from mappings.loader import format_location
-from webhooks.decoding import PayloadError
-from webhooks.review_body import ReviewFieldMap, ThinReview, parse_review
-
-_WEBHOOK_SHAPE = ReviewFieldMap()
 
 
 def json_reviews(
@@ -81,8 +77,12 @@ def _ratings_at(position: int) -> Callable[[int], tuple[int, str]]:
 def _review(item: Any, source: str) -> Review:
     """One item as a `Review`: a /webhooks/hr body, or the older `Review` shape."""
     if isinstance(item, dict) and "data" in item:
+        # The same parser as /webhooks/hr, loaded here only: a worker never imports it.
+        from webhooks.decoding import PayloadError
+        from webhooks.review_body import ReviewFieldMap, ThinReview, parse_review
+
         try:
-            parsed = parse_review(item, _WEBHOOK_SHAPE, source=item.get("source") or source)
+            parsed = parse_review(item, ReviewFieldMap(), source=item.get("source") or source)
         except PayloadError as exc:
             more = f" (and {len(exc.errors) - 3} more)" if len(exc.errors) > 3 else ""
             raise RowRejected(

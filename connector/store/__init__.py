@@ -19,11 +19,13 @@ from connector.store.rows import (
     Goal,
     Identity,
     PollerStatus,
+    StagedBatch,
 )
 from connector.store.states import (
     ActionState,
     ApprovalState,
     AssignmentState,
+    BatchState,
     GoalState,
     JobState,
     MatchState,
@@ -32,6 +34,7 @@ from connector.store.store import Store
 
 __all__ = [
     "Action", "ActionState", "Approval", "ApprovalState", "Assignment", "AssignmentState",
-    "AuditEntry", "Completion", "DeadLetter", "EvidenceRecord", "Goal", "GoalState",
-    "Identity", "Job", "JobState", "MatchState", "PollerStatus", "Store", "Transaction",
+    "AuditEntry", "BatchState", "Completion", "DeadLetter", "EvidenceRecord", "Goal",
+    "GoalState", "Identity", "Job", "JobState", "MatchState", "PollerStatus", "StagedBatch",
+    "Store", "Transaction",
 ]

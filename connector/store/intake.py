@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from connector.models import utcnow
-from connector.store.engine import driver_cursor, is_postgres
+from connector.store.engine import Transaction, driver_cursor, is_postgres
 from connector.store.jobs import JobQueue
 from connector.store.schema import UtcDateTime, identities, inbox, jobs
 from connector.store.sql import DriverStatement, dumps
@@ -96,6 +96,26 @@ class EventIntake:
             self._job = DriverStatement(
                 jobs.insert().values({name: bindparam(name, type_=jobs.c[name].type)
                                       for name in _JOB_COLUMNS}), dialect)
+
+    def ingest_in(self, tx: Transaction, *, source: str, event_id: str, kind: str,
+                  payload: dict[str, Any], raw: bytes | None, employee_id: str | None,
+                  job_kind: str, learner: tuple[str | None, str | None] | None) -> bool:
+        """`ingest` inside the caller's transaction (through SQLAlchemy, not the hot path):
+        for a batch whose events commit together with its cursor."""
+        lms_user_id, email = (learner if learner is not None and employee_id is None
+                              else (None, None))
+        event = tx.connection.execute(_inbox_insert(self.postgres), {
+            "source": source, "event_id": event_id, "kind": kind, "employee_id": employee_id,
+            "lms_user_id": lms_user_id or None,
+            "email": (email or "").strip().lower() or None,
+            "payload": dumps(payload), "raw": raw, "received_at": utcnow(),
+        }).first()
+        if event is None:
+            return False
+        inbox_id, found_employee = event
+        self.queue.enqueue(tx, job_kind, {"source": source, "event_id": event_id, **payload},
+                           employee_id=found_employee, inbox_id=inbox_id)
+        return True
 
     def ingest(self, *, source: str, event_id: str, kind: str, payload: dict[str, Any],
                raw: bytes | None, employee_id: str | None, job_kind: str,

@@ -422,13 +422,31 @@ class LedgerMixin:
             completed_at=completed_at, posted_at=utcnow()), ["goal_key", "course_id"])
 
     # -- approvals -----------------------------------------------------------------------
-    def request_approval(self, review: Review, summary: str) -> bool:
+    def request_approval(self, review: Review, summary: str, *, plan: Any = None,
+                         plan_hash: str | None = None) -> bool:
+        """Ask a person about a review's plan; `plan` (JSON-able) is what they are shown and
+        `plan_hash` what approving binds the job to. False when it is asked already."""
         with transaction(self.engine) as conn:
             return insert_ignore(conn, approvals, dict(
                 employee_id=review.employee.employee_id, review_source=review.source,
                 review_id=review.review_id, summary=summary,
                 payload=review.model_dump_json(), state=ApprovalState.PENDING.value,
-                created_at=utcnow()), ["review_source", "review_id"])
+                created_at=utcnow(), plan=None if plan is None else dumps(plan),
+                plan_hash=plan_hash), ["review_source", "review_id"])
+
+    def renew_approval(self, review: Review, summary: str, *, plan: Any,
+                       plan_hash: str) -> bool:
+        """An approved plan that no longer matches what would run: pending again, with the
+        plan as it is now. False when the approval is not approved (nothing to renew)."""
+        with transaction(self.engine) as conn:
+            changed = conn.execute(update(approvals).where(
+                approvals.c.review_source == review.source,
+                approvals.c.review_id == review.review_id,
+                approvals.c.state == ApprovalState.APPROVED.value).values(
+                    state=ApprovalState.PENDING.value, summary=summary, plan=dumps(plan),
+                    plan_hash=plan_hash, payload=review.model_dump_json(), decided_by=None,
+                    decided_at=None))
+            return bool(changed.rowcount)
 
     def approvals_list(self, state: ApprovalState | None = ApprovalState.PENDING
                        ) -> list[Approval]:

@@ -18,6 +18,7 @@ from connector.store.states import (
     ActionState,
     ApprovalState,
     AssignmentState,
+    BatchState,
     GoalState,
     MatchState,
 )
@@ -173,10 +174,41 @@ class Approval:
     decided_by: str | None
     decided_at: datetime | None
     created_at: datetime
+    plan: Any = None  # the plan as the approver is shown it (decoded JSON), or None
+    plan_hash: str | None = None  # what approving binds the job to
 
     @classmethod
     def from_row(cls, row: Any) -> Approval:
-        return cls(**{**row, "state": ApprovalState(row["state"])})
+        return cls(**{**row, "state": ApprovalState(row["state"]),
+                      "plan": loads(row.get("plan"))})
+
+
+@dataclass(frozen=True, slots=True)
+class StagedBatch:
+    """A batch a safety limit stopped, kept as it was read: `payload` (the reviews, or the
+    directory read) is what a confirm queues; `summary` is the plan people are shown;
+    `plan_hash` binds a confirm to that plan; `cursor` is where the stream moves on."""
+
+    id: int
+    stream: str
+    source: str
+    kind: str
+    state: BatchState
+    reasons: list[str]
+    summary: dict[str, Any]
+    plan_hash: str
+    payload: dict[str, Any]
+    cursor: str | None
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> StagedBatch:
+        return cls(**{**row, "state": BatchState(row["state"]),
+                      "reasons": loads(row["reasons"]) or [],
+                      "summary": loads(row["summary"]) or {},
+                      "payload": loads(row["payload"]) or {}})
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,5 +257,29 @@ approvals = Table(
     Column("decided_by", String(200)),
     Column("decided_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    # The plan a person is shown (JSON) and its hash: approving binds the job to it.
+    Column("plan", Text),
+    Column("plan_hash", String(64)),
     UniqueConstraint("review_source", "review_id", name="uq_approvals_review"),
 )
+
+# A batch stopped by a safety limit, stored as it was read (no jobs): its stream's cursor
+# waits until a person confirms (the batch is queued as stored) or discards it.
+staged_batches = Table(
+    "staged_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("stream", String(200), nullable=False),  # cursor name, or import:<file>
+    Column("source", String(200), nullable=False),  # how people call it
+    Column("kind", String(20), nullable=False),  # reviews | leavers
+    Column("state", String(20), nullable=False),  # waiting | confirmed | discarded | superseded
+    Column("reasons", Text, nullable=False),  # JSON list: one sentence per limit broken
+    Column("summary", Text, nullable=False),  # JSON: the plan as shown
+    Column("plan_hash", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON: the reviews, or the directory read
+    Column("cursor", Text),  # where the stream's cursor moves once decided
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("decided_by", String(200)),
+    Column("decided_at", UtcDateTime),
+)
+Index("ix_staged_batches_stream", staged_batches.c.stream, staged_batches.c.state)

@@ -59,3 +59,14 @@ class ApprovalState(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+
+
+class BatchState(StrEnum):
+    """A batch stopped by a safety limit: waiting for a person, then confirmed (queued as
+    stored) or discarded (skipped, audited); superseded when a later read of the same stream
+    replaced it before anyone decided."""
+
+    WAITING = "waiting"
+    CONFIRMED = "confirmed"
+    DISCARDED = "discarded"
+    SUPERSEDED = "superseded"

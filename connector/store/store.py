@@ -31,6 +31,7 @@ from connector.store.ledger import LedgerMixin
 from connector.store.rows import AuditEntry, PollerStatus
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
+from connector.store.staging import StagingMixin
 
 READY_PROBE_SECONDS = 2.0  # at most one heartbeat write per process this often
 HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not pollers
@@ -38,7 +39,7 @@ HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not po
 ADOPTION = "_adoption"
 
 
-class Store(LedgerMixin):
+class Store(LedgerMixin, StagingMixin):
     """Everything the connector keeps, over SQLite or PostgreSQL."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
@@ -149,14 +150,20 @@ class Store(LedgerMixin):
     # -- inbox ---------------------------------------------------------------------------
     def ingest(self, source: str, event_id: str, kind: str, payload: dict[str, Any],
                raw: bytes | None = None, employee_id: str | None = None, *,
-               job_kind: str | None = None, learner: tuple[str | None, str | None] | None = None
-               ) -> bool:
+               job_kind: str | None = None, learner: tuple[str | None, str | None] | None = None,
+               tx: Transaction | None = None) -> bool:
         """Store an inbound event and its job, atomically; False for a duplicate.
 
         Once this returns, the event is durable and will be processed: a caller may
         acknowledge it. `learner` = (LMS user id, email) finds the employee in the same
         statement when the sender did not name one (the receiver's hot path: intake.py).
+        With `tx` the event and its job commit with the caller's other writes (a confirmed
+        batch and its cursor).
         """
+        if tx is not None:
+            return self.intake.ingest_in(tx, source=source, event_id=event_id, kind=kind,
+                                         payload=payload, raw=raw, employee_id=employee_id,
+                                         job_kind=job_kind or kind, learner=learner)
         try:
             stored = self.intake.ingest(source=source, event_id=event_id, kind=kind,
                                         payload=payload, raw=raw, employee_id=employee_id,

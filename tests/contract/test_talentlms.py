@@ -412,3 +412,23 @@ def test_from_settings_and_no_key_in_repr() -> None:
                                          talentlms_base_url=ROOT))
     with pytest.raises(ConfigError, match="TALENTLMS_BASE_URL is still a placeholder"):
         TalentLMS.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@responses.activate
+def test_learner_by_id_reads_the_user_and_a_missing_one_is_none() -> None:
+    responses.get(f"{API}/users/id:7", json=user())
+    responses.get(f"{API}/users/id:99999", status=404,
+                  json=error("The requested user does not exist"))
+    adapter = lms()
+    assert adapter.learner("7") == LearnerRef(lms_user_id="7", email="ann.lee@example.com",
+                                              login="ann")
+    assert adapter.learner("99999") is None
+    assert [c.request.url for c in responses.calls] == [f"{API}/users/id:7",
+                                                        f"{API}/users/id:99999"]
+
+
+@responses.activate
+def test_learner_by_id_lets_other_errors_through() -> None:
+    responses.get(f"{API}/users/id:7", status=401, json=error("Invalid API key"))
+    with pytest.raises(AuthenticationError):
+        lms().learner("7")

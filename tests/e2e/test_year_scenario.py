@@ -422,7 +422,10 @@ def h2_review_cycle_waits_for_approval(w: YearWorld) -> None:
     assert sorted(r.employee_id for r in waiting) == ["201", "208", "210"]
     assert w.vendor_snapshot() == before  # plans wait; nothing reached a vendor
     listed = w.cli("approvals", "list")
-    assert all(f"employee {eid} review orangehrm:" in listed for eid in ("201", "208", "210"))
+    # Each plan reads as a decision: who, skill rating → target, rule, courses, goal title.
+    assert all(f"({eid}), review " in listed for eid in ("201", "208", "210"))
+    assert "(orangehrm)" in listed and "→ target" in listed and "; goal '" in listed
+    assert "enroll:" not in listed
 
     # A person approves (at the wall-clock time, not the scenario's).
     started = datetime.now(UTC).replace(microsecond=0)

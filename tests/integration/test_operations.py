@@ -166,7 +166,10 @@ def test_identity_link_resumes_waiting_work(store_at: Opener, env: str, tmp_path
     assert not lms.enrollments
     assert main(["identities", "pending"]) == 0
     assert "E0" in capsys.readouterr().out
-    assert main(["identities", "link", "E0", "u77"]) == 0
+    with pytest.MonkeyPatch.context() as mp:  # no LMS to ask: linked, and it says so
+        mp.setenv("CONNECTOR_LMS", "none")
+        assert main(["identities", "link", "E0", "u77"]) == 0
+    assert "(not checked: no LMS is configured)" in capsys.readouterr().out
     Worker(ctx).drain()
     assert set(lms.enrollments) == {("u77", "101"), ("u77", "102")}
     assert main(["trace", "E0"]) == 0
@@ -186,13 +189,18 @@ def test_approval_waits_then_runs_with_who_and_when(store_at: Opener, env: str, 
     Worker(ctx).drain()
     assert not lms.enrollments and not goals.goals
     assert main(["approvals", "list"]) == 0
-    assert "#1 employee E0" in capsys.readouterr().out
+    assert "(E0), review R0 (csv)" in capsys.readouterr().out
     assert main(["approvals", "approve", "1", "--by", "hr.lead"]) == 0
     Worker(ctx).drain()
     assert set(lms.enrollments) == {("u1", "101"), ("u1", "102")}
     [approved] = store.audit_events("approval.approved")
     assert "by hr.lead at" in approved.message
-    assert main(["approvals", "approve", "1"]) == 2  # decided already
+    # Approving twice is harmless (nothing changes, nothing queued); the other decision on a
+    # decided plan is refused.
+    assert main(["approvals", "approve", "1"]) == 0
+    assert "already approved (by hr.lead)" in capsys.readouterr().out
+    assert main(["approvals", "reject", "1"]) == 2
+    assert len(store.audit_events("approval.approved")) == 1
 
 
 class FakeDirectory:

@@ -109,3 +109,30 @@ def test_demo_refuses_a_foreign_database_without_writing_to_it(tmp_path: Path) -
     demo = tmp_path / "demo.db"
     prepare_database(demo)
     prepare_database(demo)  # an earlier demo's database is replaced
+
+
+def test_sync_once_reports_a_directory_stop_after_the_other_streams_ran(
+        sandboxes: Sandboxes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from connector.models import Employee
+
+    _env(monkeypatch, sandboxes, tmp_path, REVIEW_SOURCES="csv")
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        assert main(["sync", "--once"]) == 0  # the directory's six people are known
+        # Someone the directory no longer lists: 1 of 7 leaving is over the 5 % limit.
+        store.upsert_employee(Employee(employee_id="9999", email="gone@example.com"))
+        capsys.readouterr()
+        assert main(["sync", "--once"]) == 2
+        out = capsys.readouterr().out
+        assert "safety stop: BambooHR directory read stopped before any change (stop #1)" in out
+        assert "1 of 7 employees (14%) would be marked as leavers" in out
+        assert "jobs: " in out  # the queue was drained: the other work went ahead
+        pollers = {p.name: p for p in store.pollers()}
+        assert pollers["talentlms.completions"].last_success_at is not None  # not held up
+        assert pollers["talentlms.completions"].last_success_at > \
+            pollers["bamboohr.directory"].last_success_at  # its cursor waits with the stop
+        identity = store.identity("9999")
+        assert identity is not None and identity.active
+    finally:
+        store.close()

@@ -49,6 +49,11 @@ class FakeLMS:
         uid = self.learners.get((employee.email or "").lower())
         return LearnerRef(lms_user_id=uid, email=employee.email) if uid else None
 
+    def learner(self, lms_user_id: str) -> LearnerRef | None:
+        self.calls["learner"] += 1
+        email = next((e for e, uid in self.learners.items() if uid == lms_user_id), None)
+        return LearnerRef(lms_user_id=lms_user_id, email=email) if email else None
+
     def create_learner(self, employee: Employee) -> LearnerRef:
         self.calls["create"] += 1
         uid = f"u{len(self.learners) + 1}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -132,10 +133,22 @@ class YearWorld:
 
     def cli(self, *argv: str) -> str:
         """`connector ARGS…` as an operator types it (the database comes from the
-        environment the test set); returns what it printed, and it must succeed."""
+        environment the test set, the vendors' addresses and keys from the sandboxes, as an
+        operator's `.env` would give them); returns what it printed, and it must succeed."""
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = connector_cli(list(argv))
+        env = {f"CONNECTOR_{key.upper()}": str(value) for sim in self.sb.sims.values()
+               for key, value in sim.settings().items()}
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = connector_cli(list(argv))
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         assert code == 0, f"connector {' '.join(argv)} exited {code}: {err.getvalue()}"
         return out.getvalue()
 

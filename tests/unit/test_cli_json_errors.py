@@ -27,6 +27,11 @@ ARGUMENTS: dict[tuple[str, ...], list[str]] = {
     ("approvals", "reject"): ["--all"],
     ("backfill",): ["--since", "2026-01-01"],
     ("withdraw",): ["--review", "R1"],
+    ("approvals", "show"): ["1"],
+    ("stops", "list"): [],
+    ("stops", "show"): ["1"],
+    ("stops", "confirm"): ["1"],
+    ("stops", "discard"): ["1"],
 }
 USES_THE_STORE = sorted(set(ARGUMENTS) - {("plan",)})
 

@@ -239,6 +239,17 @@ class TalentLMS:
             self._learners.setdefault(wanted, []).append(user)
         return _learner_ref(user)
 
+    def learner(self, lms_user_id: str) -> LearnerRef | None:
+        """`GET users/id:N`; "does not exist" (404 or 400) is None."""
+        try:
+            user = self.v1.get_json(v1_path("users", id=lms_user_id.strip()),
+                                    operation="read learner")
+        except FatalAPIError as exc:
+            if _says(exc, DOES_NOT_EXIST):
+                return None
+            raise
+        return _learner_ref(user) if isinstance(user, dict) else None
+
     def create_learner(self, employee: Employee) -> LearnerRef:
         """Sign the employee up. Refused unless creating learners is switched on."""
         if not self.creates_learners:
