@@ -22,6 +22,7 @@ from connector.store.engine import Transaction, make_engine, transaction, using
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
 from connector.store.ledger import LedgerMixin
+from connector.store.logins import LoginAttempts
 from connector.store.rows import AuditEntry, PollerStatus
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
@@ -43,6 +44,7 @@ class Store(LedgerMixin):
             kw["jitter"] = jitter
         self.jobs = JobQueue(engine, **kw)
         self.intake = EventIntake(engine, self.jobs)
+        self.logins = LoginAttempts(engine, clock=clock)  # the console's sign-in limit
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:
