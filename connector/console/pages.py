@@ -141,7 +141,8 @@ def _ratings(approval: Approval) -> list[str]:
     try:
         review = json.loads(approval.payload)
         ratings = review.get("ratings", [])
-        return [f"{r['skill_key']} {r.get('label') if r.get('value') is None else r['value']}"
+        return [f"{r['skill_key']} "
+                + (str(r.get("label") or "-") if r.get("value") is None else f"{r['value']:g}")
                 for r in ratings]
     except (ValueError, KeyError, TypeError, AttributeError):
         return []

@@ -50,12 +50,21 @@ def seed(store: Store) -> Seeded:
     cause = [{"review_id": "R2", "source": "csv", "cycle": "2026-H1", "skill_id": "negotiation",
               "rating_raw": "1", "rating": 1.0, "target": 3.0, "gap": 2.0, "rule_index": 0}]
     store.audit(None, "E2", "gap.found", "negotiation: rated 1, target 3", cause)
+    for event, message in (
+            ("planned.open_goal", "open goal 'Improve negotiation' (due 2026-06-01)"),
+            ("planned.enroll", "enroll in NEG-101 Negotiation basics"),
+            ("open_goal", "goal 'Improve negotiation' opened in the goal tracker"),
+            ("enroll", "enrolled in NEG-101 Negotiation basics (LMS user u2)")):
+        store.audit(None, "E2", event, message)
     for n, eid in enumerate(("E1", "E2"), start=1):
         review = Review(review_id=f"R{n}", source="csv", cycle="2026-H1", completed_at=WHEN,
                         employee=Employee(employee_id=eid, email=f"{eid.lower()}@example.com"),
                         ratings=(Rating(skill_key="Negotiation", value=1),))
         assert store.request_approval(review, f"enroll:{eid}:NEG-101, open_goal:{eid}")
     ids = [a.id for a in store.approvals_list(ApprovalState.PENDING)]
+    store.save_cursor("lms.completions", "2026-03-01T00:00:00Z")
+    store.save_cursor("hr.reviews", "r-100")
+    store.cursor_failed("hr.reviews", "ConnectError: connection refused by hr.example.com")
     job_id = store.jobs.add("review", {}, employee_id="E2")
     job = store.jobs.claim("test")
     assert job is not None

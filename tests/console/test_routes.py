@@ -50,6 +50,13 @@ def test_the_overview_counts_link_to_their_pages(viewer: Client, seeded: Seeded)
     assert '<strong>1</strong> dead letter(s)' in page
     for target in ("/console/approvals", "/console/identities", "/console/dead-letters"):
         assert f'href="{target}"' in page
+    assert "hr.reviews" in page and "could not be reached" in page  # the poller's error
+
+
+def test_the_approvals_page_shows_who_and_what(viewer: Client, seeded: Seeded) -> None:
+    page = viewer[0].get("/console/approvals").get_data(as_text=True)
+    assert "Ada Lovelace" in page and "Negotiation 1<" in page and "enroll:E1:NEG-101" in page
+    assert ">Approve</button>" not in page  # a viewer is offered no action
 
 
 def test_sign_in_with_a_wrong_password_is_refused(app: Flask, seeded: Seeded) -> None:
