@@ -125,6 +125,9 @@ class Service:
     def start(self) -> str:
         from werkzeug.serving import make_server
 
+        # The console first: a console setting that is wrong stops the start before any
+        # listener is open.
+        console = self._console_thread(make_server) if self.console_port is not None else None
         # The receiver logs each request itself (JSON, with a request id).
         self.server = make_server(self.host, self.port, build_receiver(self.rt), threaded=True,
                                   request_handler=QuietRequestHandler)
@@ -138,8 +141,8 @@ class Service:
                              kwargs={"concurrency": self.rt.settings.worker_concurrency}),
             threading.Thread(target=self._poll_loop, name="pollers", daemon=True),
         ]
-        if self.console_port is not None:
-            self.threads.append(self._console_thread(make_server))
+        if console is not None:
+            self.threads.append(console)
         for t in self.threads:
             t.start()
         url = f"http://{self.host}:{self.port}"

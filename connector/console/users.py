@@ -9,6 +9,7 @@ stored or compared in clear, and an unknown name costs the same verification as 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from connector.errors import ConfigError
 from connector.settings import Settings
 
+log = logging.getLogger(__name__)
 _HASHER = PasswordHasher()  # argon2id, the library's current recommended parameters
 _DUMMY_HASH = _HASHER.hash("no such user: the same work as a real check")
 
@@ -104,7 +106,14 @@ class UserDirectory:
     def current(self) -> dict[str, ConsoleUser]:
         now = self._clock()
         if self._users is None or now - self._read_at >= self._refresh:
-            self._users = self._load()
+            try:
+                self._users = self._load()
+            except ConfigError as exc:
+                # Settings broken while running: nobody is let in until they are fixed
+                # (failing closed), and the log says which setting, never a hash.
+                log.error("console users unreadable; every sign-in refused",
+                          extra={"error": str(exc)})
+                self._users = {}
             self._read_at = now
         return self._users
 

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from connector.console import create_app
-from connector.console.users import ConsoleUser, UserDirectory, parse_users
+from connector.console.users import UserDirectory, parse_users
 from connector.models import Employee, Rating, Review
 from connector.settings import Settings
 from connector.store import ApprovalState, MatchState, Store
@@ -133,5 +133,3 @@ def viewer(app: Flask) -> tuple[FlaskClient, str]:
     client = app.test_client()
     return client, sign_in(client, "vic")
 
-
-__all__ = ["ConsoleUser"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from connector.errors import ConfigError
 from connector.runtime import build_runtime
 from connector.service import Service
 from connector.settings import Settings
@@ -39,6 +40,18 @@ def test_serve_runs_the_console_beside_the_receiver(tmp_path: Path) -> None:
         assert requests.get(f"{receiver}/console/sign-in", timeout=10).status_code == 404
     finally:
         service.stop()
+        rt.close()
+
+
+def test_serve_refuses_a_console_without_its_key_before_listening(tmp_path: Path) -> None:
+    settings = _settings(tmp_path).model_copy(update={"console_secret_key": None})
+    rt = build_runtime(settings)
+    service = Service(rt, port=0, console_port=0, poll_seconds=3600)
+    try:
+        with pytest.raises(ConfigError, match="CONNECTOR_CONSOLE_SECRET_KEY: not set"):
+            service.start()
+        assert service.server is None and not service.threads
+    finally:
         rt.close()
 
 

@@ -102,6 +102,14 @@ def test_a_user_removed_from_the_settings_is_signed_out_on_the_next_request(
     assert client.get("/console").status_code == 302
 
 
+def test_settings_broken_while_running_let_nobody_in(operator: Client, users: Users) -> None:
+    client, _ = operator
+    users.text = "olga:operator"  # no hash: the settings no longer read
+    assert client.get("/console").status_code == 302
+    page = client.get("/console/sign-in").get_data(as_text=True)
+    assert "No console users are set up" in page
+
+
 def test_a_user_demoted_in_the_settings_may_no_longer_act(
         operator: Client, users: Users, seeded: Seeded) -> None:
     client, token = operator

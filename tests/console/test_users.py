@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,13 @@ def test_hash_password_command_prints_a_usable_hash(
     monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
     assert main(["console", "hash-password"]) == 2
     assert "at least 12" in capsys.readouterr().err
+
+
+def test_connector_console_refuses_to_start_without_a_secret_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.delenv("CONNECTOR_CONSOLE_SECRET_KEY", raising=False)
+    assert main(["console", "--port", "0"]) == 2
+    assert "CONNECTOR_CONSOLE_SECRET_KEY: not set" in capsys.readouterr().err
