@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check connector mappings webhooks tests bench bench/run
 	$(BIN)/mypy
+
+## make screenshots: the console's browser flows, keeping their PNGs in docs/console/
+screenshots: $(STAMP)
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(BIN)/pytest -q -p no:cacheprovider -m browser tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/run

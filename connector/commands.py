@@ -191,7 +191,17 @@ def register_service(sub: Any) -> None:
     serve = sub.add_parser("serve", help="receiver + worker + pollers in one process")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--console-port", type=int, default=None, metavar="PORT",
+                       help="also serve the operator console on this port (same --host)")
     serve.set_defaults(func=cmd_serve)
+
+    console = sub.add_parser("console", help="the operator console alone (docs/console.md)")
+    console.add_argument("--host", default="127.0.0.1")
+    console.add_argument("--port", type=int, default=8081)
+    console.set_defaults(func=cmd_console, console_command=None)
+    console_sub = console.add_subparsers(dest="console_command", metavar="ACTION")
+    console_sub.add_parser("hash-password",
+                           help="hash a console password for CONNECTOR_CONSOLE_USERS")
 
     sync = sub.add_parser("sync", help="poll every source, drain the queue, print a summary")
     sync.add_argument("--once", action="store_true", required=True,
@@ -210,16 +220,58 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     rt = build_runtime(settings)
     try:
-        service = Service(rt, host=args.host, port=args.port)
+        service = Service(rt, host=args.host, port=args.port, console_port=args.console_port)
         stop = threading.Event()
         _stop_on_signals(stop)
         url = service.start()
         print(f"serving on {url} (webhooks at {url}/webhooks/<source>); Ctrl-C stops",
               file=sys.stderr)
+        if service.console_url:
+            print(f"console on {service.console_url}/console", file=sys.stderr)
         stop.wait()
         service.stop()
     finally:
         rt.close()
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """`connector console`: the console alone; `console hash-password`: a hash for a user."""
+    if args.console_command == "hash-password":
+        return _hash_password()
+    from werkzeug.serving import make_server
+
+    from connector.console import create_app
+    from connector.observability.logging import configure_logging
+
+    with _opened_store() as (settings, store):
+        configure_logging(settings.log_level, settings.log_format)
+        server = make_server(args.host, args.port, create_app(store, settings), threaded=True)
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        thread = threading.Thread(target=server.serve_forever, name="console", daemon=True)
+        thread.start()
+        print(f"console on http://{args.host}:{server.server_port}/console; Ctrl-C stops",
+              file=sys.stderr)
+        stop.wait()
+        server.shutdown()
+    return 0
+
+
+def _hash_password() -> int:
+    """Read a password twice without echo (or once from a pipe), print its Argon2id hash."""
+    from connector.console.users import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("console password: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("the two passwords differ; nothing was hashed")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        print(hash_password(password))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     return 0
 
 

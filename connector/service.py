@@ -113,10 +113,13 @@ class Service:
     """Receiver + worker + pollers in one process (the embedded default)."""
 
     def __init__(self, rt: Runtime, *, host: str = "127.0.0.1", port: int = 8080,
-                 poll_seconds: float | None = None) -> None:
+                 poll_seconds: float | None = None, console_port: int | None = None) -> None:
         self.rt = rt
         self.host = host
         self.port = port
+        self.console_port = console_port  # the operator console on its own listener
+        self.console_url: str | None = None
+        self.console_server: Any = None
         self.fixed = poll_seconds  # one interval for every poller (tests, the demo)
         self.stop_event = threading.Event()
         self._polled: set[str] = set()  # streams polled without error since start-up
@@ -127,6 +130,9 @@ class Service:
     def start(self) -> str:
         from werkzeug.serving import make_server
 
+        # The console first: a console setting that is wrong stops the start before any
+        # listener is open.
+        console = self._console_thread(make_server) if self.console_port is not None else None
         # The receiver logs each request itself (JSON, with a request id).
         self.server = make_server(self.host, self.port, build_receiver(self.rt), threaded=True,
                                   request_handler=QuietRequestHandler)
@@ -142,11 +148,24 @@ class Service:
                                args=(stream, every))
               for stream, every in self._poll_streams().items()),
         ]
+        if console is not None:
+            self.threads.append(console)
         for t in self.threads:
             t.start()
         url = f"http://{self.host}:{self.port}"
         log.info("service started", extra={"url": url})
         return url
+
+    def _console_thread(self, make_server: Any) -> threading.Thread:
+        """The console on a listener of its own: the receiver's app never serves it."""
+        from connector.console import create_app
+
+        self.console_server = make_server(self.host, self.console_port,
+                                          create_app(self.rt.store, self.rt.settings),
+                                          threaded=True, request_handler=QuietRequestHandler)
+        self.console_url = f"http://{self.host}:{self.console_server.server_port}"
+        return threading.Thread(target=self.console_server.serve_forever, name="console",
+                                daemon=True)
 
     def _poll_streams(self) -> dict[str, float]:
         """Every stream's interval: as often as the poll_seconds setting of the vendor behind
@@ -190,5 +209,7 @@ class Service:
         self.stop_event.set()
         if self.server is not None:
             self.server.shutdown()
+        if self.console_server is not None:
+            self.console_server.shutdown()
         for t in self.threads:
             t.join(timeout=10)

@@ -179,6 +179,14 @@ class Settings(SettingsBase):
     max_leaver_share: float = 0.05
     count_unassigned_completions: bool = True
 
+    # The operator console (connector/console; docs/console.md)
+    console_users: SecretStr | None = None  # `name:role:argon2-hash` entries, space-separated
+    console_secret_key: SecretStr | None = None  # signs sessions; the same in every process
+    console_session_minutes: int = Field(default=480, ge=1)
+    console_secure_cookies: bool = False  # true when the console is served over TLS
+    console_login_attempts: int = Field(default=5, ge=1)  # failures allowed per window
+    console_login_window_seconds: int = Field(default=900, ge=1)
+
     _vendors: dict[str, VendorSettings] = PrivateAttr(default_factory=dict)
     _env_file_used: Any = PrivateAttr(default=_UNSET)
 

@@ -283,3 +283,14 @@ staged_batches = Table(
     Column("decided_at", UtcDateTime),
 )
 Index("ix_staged_batches_stream", staged_batches.c.stream, staged_batches.c.state)
+
+# Failed console sign-ins, one row each, by subject ("user:<name>", "address:<ip>"): the
+# console's rate limit counts them here so every console process shares one count.
+console_logins = Table(
+    "console_logins",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject", String(300), nullable=False),
+    Column("at", Float, nullable=False),  # epoch seconds, compared on every sign-in
+)
+Index("ix_console_logins_subject", console_logins.c.subject, console_logins.c.at)

@@ -28,6 +28,7 @@ from connector.store.engine import Transaction, make_engine, transaction, using
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
 from connector.store.ledger import LedgerMixin
+from connector.store.logins import LoginAttempts
 from connector.store.rows import AuditEntry, PollerStatus
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
@@ -60,6 +61,7 @@ class Store(LedgerMixin, StagingMixin):
         self._probe: tuple[bool, str] = (False, "not probed yet")
         self.ready_probe_seconds = READY_PROBE_SECONDS
         self._write_failed: str | None = None  # the last intake write's error, until one works
+        self.logins = LoginAttempts(engine, clock=clock)  # the console's sign-in limit
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:

@@ -1,0 +1,111 @@
+"""What the console shows people instead of raw data: ages in words, errors in plain words,
+and an employee's audit trail as a story of steps with their reason."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from connector.store import AuditEntry
+
+
+def ago(when: datetime | float | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    if isinstance(when, int | float):
+        when = datetime.fromtimestamp(when, UTC)
+    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    return "just now" if seconds < 45 else f"{duration(seconds)} ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    n = max(0, round(seconds))
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+# (pattern in the stored error, what it means for the person reading it)
+_MEANINGS: tuple[tuple[str, str], ...] = (
+    (r"\b401\b|unauthori[sz]ed|authentication|invalid api key|credentials",
+     "The vendor refused our credentials: check the API key or token in the settings."),
+    (r"\b403\b|forbidden|permission",
+     "The vendor account is not allowed to do this: check its permissions."),
+    (r"\b429\b|rate.?limit|too many requests",
+     "The vendor's rate limit was reached; a replay later will usually succeed."),
+    (r"\b404\b|not found|no such",
+     "Something the job needed was not found at the vendor (a course, user or goal id)."),
+    (r"timed? ?out|timeout", "The vendor did not answer in time."),
+    (r"connection|refused|unreachable|name resolution|dns",
+     "The vendor could not be reached (network, address or outage)."),
+    (r"\b5\d\d\b|server error|bad gateway|unavailable",
+     "The vendor had an internal error; a replay later will usually succeed."),
+)
+_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception)):\s*")
+
+
+def error_words(text: str | None) -> str:
+    """One sentence on what went wrong, for a person (the stored text stays on the page)."""
+    if not text:
+        return "No error was recorded."
+    lowered = text.lower()
+    for pattern, meaning in _MEANINGS:
+        if re.search(pattern, lowered):
+            return meaning
+    detail = _EXCEPTION_PREFIX.sub("", text.strip()).splitlines()[0]
+    return detail[:1].upper() + detail[1:300]
+
+
+# audit event (or its prefix before the first dot) → the step of the story it is
+_STEPS: dict[str, str] = {
+    "gap.found": "Skill gap found", "planned.enroll": "Course planned",
+    "planned.open_goal": "Goal planned", "planned.ensure_learner": "Learner planned",
+    "planned.skipped": "Already covered", "skill.unmapped": "Rating not mapped",
+    "enroll": "Enrolled in course", "open_goal": "Goal opened",
+    "ensure_learner": "LMS learner ready", "evidence": "Evidence posted",
+    "goal": "Goal", "completion": "Completion", "review": "Review",
+    "identity": "LMS identity", "approval": "Approval", "job": "Job",
+    "dead_letter": "Job", "employee": "Employee", "recertification": "Recertification",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoryStep:
+    at: datetime
+    step: str
+    event: str
+    message: str
+    because: str | None
+
+
+def story(audit: list[AuditEntry]) -> list[StoryStep]:
+    """The audit trail in order, each entry named as a step, with the reason when the
+    entry carries its cause (review → rating → target → gap → rule)."""
+    return [StoryStep(a.at, _step(a.event), a.event, a.message, _because(a.cause))
+            for a in sorted(audit, key=lambda a: (a.at, a.id))]
+
+
+def _step(event: str) -> str:
+    if event in _STEPS:
+        return _STEPS[event]
+    head = event.split(".", 1)[0]
+    return _STEPS.get(head, event.replace("_", " ").replace(".", " ").capitalize())
+
+
+def _because(cause: Any) -> str | None:
+    if not (isinstance(cause, list) and cause and isinstance(cause[0], dict)):
+        return None
+    c = cause[0]
+    try:
+        return (f"review {c['review_id']} ({c['source']}, {c['cycle']}) rated "
+                f"{c['skill_id']} {c['rating_raw']} → {float(c['rating']):g}, target "
+                f"{float(c['target']):g}: a gap of {float(c['gap']):g}, "
+                f"rule {int(c['rule_index']) + 1} of the mapping")
+    except (KeyError, TypeError, ValueError):
+        return None

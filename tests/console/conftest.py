@@ -1,0 +1,135 @@
+"""The console over a real store with a few things waiting for a person: a pending identity,
+two plans waiting for approval, a dead letter and an employee with a story."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask
+from flask.testing import FlaskClient
+
+from connector.console import create_app
+from connector.console.users import UserDirectory, parse_users
+from connector.models import Employee, Rating, Review
+from connector.settings import Settings
+from connector.store import ApprovalState, MatchState, Store
+
+PASSWORD = "correct horse battery"
+SECRET_KEY = "k" * 40
+WHEN = datetime(2026, 3, 1, tzinfo=UTC)
+# A real Argon2id hash at the lowest cost: verification reads the cost from the hash, so
+# each sign-in in these tests takes milliseconds, not the production ~0.3 s.
+_HASH = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+
+
+def users_text(**roles: str) -> str:
+    return " ".join(f"{name}:{role}:{_HASH}" for name, role in roles.items())
+
+
+@dataclass
+class Seeded:
+    approval_ids: list[int]
+    dead_job: int
+    pending_employee: str
+    storied_employee: str
+
+
+def seed(store: Store) -> Seeded:
+    """The data the console pages show, made through the store's own operations."""
+    store.upsert_employee(Employee(employee_id="E1", email="ada@example.com",
+                                   first_name="Ada", last_name="Lovelace", role="engineer"))
+    store.set_identity("E1", state=MatchState.PENDING, note="two LMS users share this name")
+    store.upsert_employee(Employee(employee_id="E2", email="grace@example.com",
+                                   first_name="Grace", last_name="Hopper", role="manager"))
+    store.set_identity("E2", state=MatchState.LINKED, lms_user_id="u2", note="matched")
+    cause = [{"review_id": "R2", "source": "csv", "cycle": "2026-H1", "skill_id": "negotiation",
+              "rating_raw": "1", "rating": 1.0, "target": 3.0, "gap": 2.0, "rule_index": 0}]
+    store.audit(None, "E2", "gap.found", "negotiation: rated 1, target 3", cause)
+    for event, message in (
+            ("planned.open_goal", "open goal 'Improve negotiation' (due 2026-06-01)"),
+            ("planned.enroll", "enroll in NEG-101 Negotiation basics"),
+            ("open_goal", "goal 'Improve negotiation' opened in the goal tracker"),
+            ("enroll", "enrolled in NEG-101 Negotiation basics (LMS user u2)")):
+        store.audit(None, "E2", event, message)
+    for n, eid in enumerate(("E1", "E2"), start=1):
+        review = Review(review_id=f"R{n}", source="csv", cycle="2026-H1", completed_at=WHEN,
+                        employee=Employee(employee_id=eid, email=f"{eid.lower()}@example.com"),
+                        ratings=(Rating(skill_key="Negotiation", value=1),))
+        assert store.request_approval(review, f"enroll:{eid}:NEG-101, open_goal:{eid}")
+    ids = [a.id for a in store.approvals_list(ApprovalState.PENDING)]
+    store.save_cursor("lms.completions", "2026-03-01T00:00:00Z")
+    store.save_cursor("hr.reviews", "r-100")
+    store.cursor_failed("hr.reviews", "ConnectError: connection refused by hr.example.com")
+    job_id = store.jobs.add("review", {}, employee_id="E2")
+    job = store.jobs.claim("test")
+    assert job is not None
+    store.jobs.fail(job, "FatalAPIError: 401 Unauthorized <script>x</script>", retriable=False)
+    return Seeded(ids, job_id, "E1", "E2")
+
+
+@pytest.fixture
+def store(sqlite_url: str) -> Iterator[Store]:
+    """Route tests run on SQLite: the operations behind them are tested on both engines
+    (tests/integration/test_operations_core.py), and the sign-in limit here too."""
+    s = Store.open(sqlite_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def seeded(store: Store) -> Seeded:
+    return seed(store)
+
+
+class Users:
+    """The settings' users as a test changes them (the directory re-reads on each request)."""
+
+    def __init__(self) -> None:
+        self.text = users_text(olga="operator", vic="viewer")
+
+    def directory(self) -> UserDirectory:
+        return UserDirectory(lambda: parse_users(self.text), refresh_seconds=0)
+
+
+@pytest.fixture
+def users() -> Users:
+    return Users()
+
+
+@pytest.fixture
+def app(store: Store, users: Users) -> Flask:
+    settings = Settings(console_secret_key=SECRET_KEY, console_users=users.text)
+    return create_app(store, settings, users=users.directory())
+
+
+def csrf_of(client: FlaskClient, path: str = "/console/sign-in") -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
+def sign_in(client: FlaskClient, name: str, password: str = PASSWORD) -> str:
+    """Sign in; the session's CSRF token for the forms that follow."""
+    answer = client.post("/console/sign-in", data={
+        "name": name, "password": password, "csrf_token": csrf_of(client)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return csrf_of(client, "/console")
+
+
+@pytest.fixture
+def operator(app: Flask) -> tuple[FlaskClient, str]:
+    client = app.test_client()
+    return client, sign_in(client, "olga")
+
+
+@pytest.fixture
+def viewer(app: Flask) -> tuple[FlaskClient, str]:
+    client = app.test_client()
+    return client, sign_in(client, "vic")
+
