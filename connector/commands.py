@@ -319,8 +319,9 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 # -- status -----------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
-    with _opened_store() as (_, store):
+    with _opened_store() as (settings, store):
         report = status_report(store).as_json()
+    report["goal_tracker_ids"] = goal_tracker_ids(settings)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -334,12 +335,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"identities waiting for a person: {report['identities_pending']}"
           + ("  (connector identities pending)" if report["identities_pending"] else ""))
     print(f"plans waiting for approval: {report['approvals_pending']}")
+    print(f"goal tracker ids: {report['goal_tracker_ids']}")
     for p in report["pollers"]:
         line = f"poller {p['name']}: last success {p['last_success'] or 'never'}"
         if p["last_error"]:
             line += f"; last error: {p['last_error']}"
         print(line)
     return 0
+
+
+def goal_tracker_ids(settings: Settings) -> str:
+    """How the goal tracker's id for a person is found, as configured (no vendor call)."""
+    from connector.id_spaces import IdSpaces
+    from connector.runtime import directory_vendor
+
+    spaces = IdSpaces(match_by=settings.identity_match_by, directory=directory_vendor(settings))
+    tracker = None if settings.goal_tracker == "none" else settings.goal_tracker
+    return spaces.describe(settings.review_source_names(), tracker)
 
 
 # -- trace ------------------------------------------------------------------------------

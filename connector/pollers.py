@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ConnectorError, SafetyStop
+from connector.id_spaces import IdSpaces, ledger_person
 from connector.inbound import queue_completion, queue_employee, queue_review, stop_over_limits
 from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
 from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
@@ -99,14 +100,24 @@ def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
 
 
 def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_share: float,
-                   confirm: bool = False) -> tuple[int, int]:
-    """Keep identities current; leavers only from a complete read, and within the limit."""
+                   confirm: bool = False, id_spaces: IdSpaces | None = None) -> tuple[int, int]:
+    """Keep identities current; leavers only from a complete read, and within the limit.
+
+    Unless the ids are the same everywhere (`id_spaces` None or matching by id), each
+    person the directory lists is recorded under the directory's own id and linked to the
+    ledger's person with the same email; only linked people are kept current and judged as
+    leavers (someone the directory cannot be matched to is never taken for a leaver)."""
     name = f"{directory.name}.directory"
     try:
         employees, complete = directory.list_employees()
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
+    if id_spaces is not None and id_spaces.match_by != "id":
+        employees = link_directory(store, directory.name, employees)
+        linked = {row.employee_id for row in store.linked_externals(directory.name)}
+    else:
+        linked = None
     seen = {e.employee_id for e in employees}
     identities = {row.employee_id: row for row in store.all_identities()}
     # A returning leaver reads exactly as before they left: key the event on the ledger's
@@ -116,7 +127,8 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
                  for e in employees)
     leavers: list[str] = []
     if complete and employees:
-        known = [row for row in identities.values() if row.active]
+        known = [row for row in identities.values()
+                 if row.active and (linked is None or row.employee_id in linked)]
         leavers = [row.employee_id for row in known if row.employee_id not in seen]
         share = len(leavers) / max(1, len(known))
         if leavers and share > max_leaver_share and not confirm:
@@ -140,6 +152,13 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
     return queued, len(leavers)
 
 
+def link_directory(store: Store, system: str, employees: list[Employee]) -> list[Employee]:
+    """Each listed person recorded under `system`'s id and linked by email to the ledger's
+    person (`id_spaces.ledger_person`); returns the linked ones under the ledger's key."""
+    found = (ledger_person(store, system, e) for e in employees)
+    return [person for person in found if person is not None]
+
+
 def _returning(row: Identity | None, employee: Employee) -> str | None:
     """For an active employee the ledger holds as a leaver, when that identity last changed;
     else None (a leaver listed as inactive is not new work on every read)."""
@@ -161,7 +180,7 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
         try:
             report.employees, report.leavers = sync_directory(
                 store, rt.directory, max_leaver_share=rt.settings.max_leaver_share,
-                confirm=confirm)
+                confirm=confirm, id_spaces=rt.ctx.id_spaces)
         except SafetyStop:
             raise
         except ConnectorError as exc:

@@ -89,9 +89,11 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
         lms, goals, reviewer = (title(sb.roles[r]) for r in (Role.LMS, Role.GOALS, Role.REVIEWS))
         if rt.directory is not None:
             _say(f"▶ reading the {title(rt.directory.name)} directory")
-            queued, _ = sync_directory(rt.store, rt.directory, max_leaver_share=0.05)
+            sync_directory(rt.store, rt.directory, max_leaver_share=0.05,
+                           id_spaces=rt.ctx.id_spaces)
             worker.drain()
-            _say(f"  {queued} employees known")
+            _say(f"  {len(org.people)} people listed, each with their own "
+                 f"{title(rt.directory.name)} id; linked to the reviews' people by email")
         _say(f"▶ polling {reviewer} for finished reviews")
         reviews = 0
         for source in rt.review_sources:

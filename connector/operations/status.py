@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from connector.store import ApprovalState, JobState, MatchState, PollerStatus, Store
+from connector.store import ApprovalState, JobState, PollerStatus, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ def status_report(store: Store) -> StatusReport:
         oldest_pending_seconds=store.jobs.oldest_pending_age(),
         dead_letters=len(store.jobs.dead_letters(limit=10_000)),
         pollers=store.pollers(),
-        identities_pending=len(store.identities_in_state(MatchState.PENDING)),
+        identities_pending=len(store.identities_waiting()),
         approvals_pending=len(store.approvals_list(ApprovalState.PENDING)),
         assignments=len(store.assignments_for()),
     )

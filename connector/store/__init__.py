@@ -16,8 +16,10 @@ from connector.store.rows import (
     Completion,
     DeadLetter,
     EvidenceRecord,
+    ExternalId,
     Goal,
     Identity,
+    IdentityWait,
     PollerStatus,
 )
 from connector.store.states import (
@@ -32,6 +34,7 @@ from connector.store.store import Store
 
 __all__ = [
     "Action", "ActionState", "Approval", "ApprovalState", "Assignment", "AssignmentState",
-    "AuditEntry", "Completion", "DeadLetter", "EvidenceRecord", "Goal", "GoalState",
-    "Identity", "Job", "JobState", "MatchState", "PollerStatus", "Store", "Transaction",
+    "AuditEntry", "Completion", "DeadLetter", "EvidenceRecord", "ExternalId", "Goal",
+    "GoalState", "Identity", "IdentityWait", "Job", "JobState", "MatchState", "PollerStatus",
+    "Store", "Transaction",
 ]
