@@ -28,10 +28,13 @@ from connector.operations import approvals, dead_letters, identities
 from connector.operations.status import status_report
 from connector.operations.trace import employee_trace
 from connector.ports import ChecksOnline
+from connector.progress import for_run
 from connector.settings import Settings, load_settings
 from connector.store import ApprovalState, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
+
+QUIET_HELP = "no progress display (shown on standard error: done / total, rate, ETA)"
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -50,6 +53,7 @@ def register(sub: Any) -> None:
     worker.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
                         help="serve /metrics on this port (CONNECTOR_METRICS_HOST, default "
                              "127.0.0.1; CONNECTOR_METRICS_PORT; 0 picks a free one)")
+    worker.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     worker.set_defaults(func=cmd_worker)
 
     status = sub.add_parser("status", help="jobs by state, oldest pending, dead letters, pollers")
@@ -77,6 +81,7 @@ def register(sub: Any) -> None:
                      help="queue the good rows even when some rows were rejected")
     imp.add_argument("--confirm", action="store_true",
                      help="go ahead although the run exceeds a safety limit")
+    imp.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     imp.set_defaults(func=cmd_import)
 
     ident = sub.add_parser("identities", help="the identity review queue")
@@ -162,6 +167,7 @@ def register_service(sub: Any) -> None:
                       help="run one round and exit (non-zero when anything failed)")
     sync.add_argument("--confirm", action="store_true",
                       help="go ahead although the run exceeds a safety limit")
+    sync.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     sync.set_defaults(func=cmd_sync)
 
 
@@ -191,8 +197,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from connector.service import sync_once
 
     settings = load_settings()
-    with _opened_runtime(settings) as rt:
-        summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency)
+    with _opened_runtime(settings) as rt, \
+            for_run("sync", "jobs", rt.store, quiet=args.quiet) as progress:
+        summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency,
+                            progress=progress)
     print(summary.text())
     return 1 if summary.failed else 0
 
@@ -202,6 +210,7 @@ def register_history(sub: Any) -> None:
     backfill.add_argument("--since", required=True, type=_iso_date,
                           help="earliest completion date to keep (YYYY-MM-DD)")
     _add_by_and_json(backfill)
+    backfill.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     backfill.set_defaults(func=cmd_backfill)
 
 
@@ -217,8 +226,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     """Past passes and failures into the ledger's history (connector.operations.backfill)."""
     from connector.operations.backfill import backfill
 
-    with _opened_runtime(load_settings()) as rt:
-        result = backfill(rt, since=args.since, by=_acting_person(args))
+    with _opened_runtime(load_settings()) as rt, \
+            for_run("backfill", "learners", rt.store, quiet=args.quiet) as progress:
+        result = backfill(rt, since=args.since, by=_acting_person(args), progress=progress)
     _emit(args, asdict(result) | {"changed": result.changed}, result.message)
     return 0
 
@@ -296,7 +306,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker = Worker(rt.ctx, lease_seconds=settings.job_lease_seconds)
         concurrency = args.concurrency or settings.worker_concurrency
         if args.drain:
-            stats = worker.drain(concurrency=concurrency)
+            with for_run("worker", "jobs", rt.store, quiet=args.quiet) as progress:
+                stats = worker.drain(concurrency=concurrency, progress=progress)
             print(f"done {stats.done}, retried {stats.retried}, dead {stats.dead}")
             return 1 if stats.dead else 0
         stop = threading.Event()
@@ -415,8 +426,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     `--confirm` (connector.imports)."""
     from connector.imports import import_reviews
 
-    with _opened_store() as (settings, store):
-        result = import_reviews(store, settings, args.reviews,
+    with _opened_store() as (settings, store), \
+            for_run("import", "reviews", store, quiet=args.quiet) as progress:
+        result = import_reviews(store, settings, args.reviews, progress=progress,
                                 allow_partial=args.allow_partial, confirm=args.confirm)
     print(result.summary())
     return result.exit_code

@@ -20,6 +20,7 @@ from connector.id_spaces import ledger_person
 from connector.inbound import queue_completion, queue_employee, queue_review
 from connector.models import Employee
 from connector.pollers import PollReport, poll_all
+from connector.progress import Progress
 from connector.runtime import Runtime
 from connector.serving import QuietRequestHandler
 from connector.settings import Settings, load_settings
@@ -106,14 +107,16 @@ class SyncSummary:
         return "\n".join(lines)
 
 
-def sync_once(rt: Runtime, *, confirm: bool = False, concurrency: int = 1) -> SyncSummary:
-    """Poll every source once and drain the queue: the scheduled-job way to run."""
+def sync_once(rt: Runtime, *, confirm: bool = False, concurrency: int = 1,
+              progress: Progress | None = None) -> SyncSummary:
+    """Poll every source once and drain the queue: the scheduled-job way to run. `progress`
+    shows the drain (jobs done / total, the budget-aware ETA)."""
     report = poll_all(rt, confirm=confirm)
     stats = Worker(rt.ctx, lease_seconds=rt.settings.job_lease_seconds).drain(
-        concurrency=concurrency)
+        concurrency=concurrency, progress=progress)
     # Completions found while draining (e.g. reconciliation) are processed in the same run.
     if rt.store.jobs.counts().get("pending", 0):
-        more = Worker(rt.ctx).drain(concurrency=concurrency)
+        more = Worker(rt.ctx).drain(concurrency=concurrency, progress=progress)
         stats.done += more.done
         stats.dead += more.dead
         stats.retried += more.retried

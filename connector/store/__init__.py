@@ -21,6 +21,7 @@ from connector.store.rows import (
     Identity,
     IdentityWait,
     PollerStatus,
+    RateBudget,
 )
 from connector.store.states import (
     ActionState,
@@ -36,5 +37,5 @@ __all__ = [
     "Action", "ActionState", "Approval", "ApprovalState", "Assignment", "AssignmentState",
     "AuditEntry", "Completion", "DeadLetter", "EvidenceRecord", "ExternalId", "Goal",
     "GoalState", "Identity", "IdentityWait", "Job", "JobState", "MatchState", "PollerStatus",
-    "Store", "Transaction",
+    "RateBudget", "Store", "Transaction",
 ]

@@ -85,6 +85,15 @@ class IdentityWait:
 
 
 @dataclass(frozen=True, slots=True)
+class RateBudget:
+    """One vendor's shared rate budget: calls allowed per hour, and available now."""
+
+    vendor: str
+    per_hour: float
+    available: float
+
+
+@dataclass(frozen=True, slots=True)
 class Goal:
     """A development goal in the ledger; `course_ids` in milestone order."""
 
