@@ -18,11 +18,11 @@ waiting work).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from connector.models import Employee
-from connector.store import ExternalId, Store
+from connector.store import ExternalId, Store, Transaction
 from connector.vendors.registry import title
 
 MatchBy = Literal["email", "id"]
@@ -138,7 +138,8 @@ class IdSpaces:
                 f"(set CONNECTOR_DIRECTORY={tracker}, or CONNECTOR_IDENTITY_MATCH_BY=id)")
 
 
-def ledger_person(store: Store, system: str, employee: Employee) -> Employee | None:
+def ledger_person(store: Store, system: str, employee: Employee,
+                  tx: Transaction | None = None) -> Employee | None:
     """A person as `system` lists them (a directory read, an employee webhook) → the same
     person under the ledger's key, or None when no one in the ledger is them yet.
 
@@ -146,33 +147,81 @@ def ledger_person(store: Store, system: str, employee: Employee) -> Employee | N
     linked: an existing link, else exactly one ledger person with the same email who has no
     id in `system` yet. A new link ends that person's wait for an id here and queues the
     work that waited. Their manager becomes the manager's ledger key when linked too (else
-    None, which keeps the manager the ledger knows)."""
+    None, which keeps the manager the ledger knows). All in `tx` when given (a directory
+    read records its whole list in one unit of work), else in one of its own."""
+    if tx is None:
+        with store.transaction() as own:
+            return ledger_person(store, system, employee, own)
     ext = employee.employee_id
-    before = store.external_person(system, ext)
+    before = store.external_person(system, ext, tx)
     row = store.record_external(system, ext, email=employee.email,
-                                manager_id=employee.manager_id)
+                                manager_id=employee.manager_id, tx=tx)
     key = row.employee_id
     # The email as it is now, else as this system listed it before (a change of address
     # that arrives before the ledger's person was linked).
     emails = [e for e in (employee.email, before.email if before else None) if e]
     for email in emails if key is None else ():
-        matches = store.employees_with_email(email)
+        matches = store.employees_with_email(email, tx)
         if not matches:
             continue
-        if len(matches) == 1 and store.external_id(matches[0], system) is None:
-            waited = any(w.system == system for w in store.id_waits(matches[0]))
-            with store.transaction() as tx:
-                if store.link_external(matches[0], system, ext, tx=tx) is None:
-                    key = matches[0]
-                    store.audit(tx, key, "identity.id_linked",
-                                f"{title(system)} id {ext} (matched by email)")
-                    if waited:
-                        store.jobs.enqueue(tx, "resume", {"employee_id": key},
-                                           employee_id=key)
+        if len(matches) == 1 and store.external_id(matches[0], system, tx) is None:
+            waited = any(w.system == system for w in store.id_waits(matches[0], tx))
+            if store.link_external(matches[0], system, ext, tx=tx) is None:
+                key = matches[0]
+                store.audit(tx, key, "identity.id_linked",
+                            f"{title(system)} id {ext} (matched by email)")
+                if waited:
+                    store.jobs.enqueue(tx, "resume", {"employee_id": key}, employee_id=key)
         break
     if key is None:
         return None
-    manager = store.external_person(system, employee.manager_id) if employee.manager_id \
+    manager = store.external_person(system, employee.manager_id, tx) if employee.manager_id \
         else None
     return employee.model_copy(update={
         "employee_id": key, "manager_id": manager.employee_id if manager else None})
+
+
+def ledger_people(store: Store, system: str, employees: list[Employee]) -> list[Employee]:
+    """`ledger_person` for a whole directory read, in one unit of work, reading what is
+    known once (a thousand people every few minutes): writes only what changed. Returns
+    the linked people under the ledger's key."""
+    by_email: dict[str, list[str]] = {}
+    for identity in store.all_identities():
+        if identity.email:
+            by_email.setdefault(identity.email, []).append(identity.employee_id)
+    found: list[Employee] = []
+    with store.transaction() as tx:
+        known = {row.external_id: row for row in store.externals(system, tx)}
+        taken = {row.employee_id for row in known.values() if row.employee_id}
+        waiting = {w.employee_id for w in store.id_waits(tx=tx) if w.system == system}
+        for employee in employees:
+            ext = employee.employee_id
+            before = known.get(ext)
+            email = employee.email.strip().lower() if employee.email else None
+            if before is None or (before.email, before.manager_id) != (email,
+                                                                       employee.manager_id):
+                known[ext] = store.record_external(system, ext, email=employee.email,
+                                                   manager_id=employee.manager_id, tx=tx)
+            key = known[ext].employee_id
+            candidates = [e for e in (email, before.email if before else None) if e]
+            for address in candidates if key is None else ():
+                matches = by_email.get(address, [])
+                if not matches:
+                    continue
+                if len(matches) == 1 and matches[0] not in taken and \
+                        store.link_external(matches[0], system, ext, tx=tx) is None:
+                    key = matches[0]
+                    taken.add(key)
+                    known[ext] = replace(known[ext], employee_id=key)
+                    store.audit(tx, key, "identity.id_linked",
+                                f"{title(system)} id {ext} (directory read, matched by email)")
+                    if key in waiting:
+                        store.jobs.enqueue(tx, "resume", {"employee_id": key},
+                                           employee_id=key)
+                break
+            if key is not None:
+                manager = known.get(employee.manager_id or "")
+                found.append(employee.model_copy(update={
+                    "employee_id": key,
+                    "manager_id": manager.employee_id if manager else None}))
+    return found

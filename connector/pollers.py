@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ConnectorError, SafetyStop
-from connector.id_spaces import IdSpaces, ledger_person
+from connector.id_spaces import IdSpaces, ledger_people
 from connector.inbound import queue_completion, queue_employee, queue_review, stop_over_limits
 from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
 from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
@@ -154,9 +154,8 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
 
 def link_directory(store: Store, system: str, employees: list[Employee]) -> list[Employee]:
     """Each listed person recorded under `system`'s id and linked by email to the ledger's
-    person (`id_spaces.ledger_person`); returns the linked ones under the ledger's key."""
-    found = (ledger_person(store, system, e) for e in employees)
-    return [person for person in found if person is not None]
+    person (`id_spaces.ledger_people`); returns the linked ones under the ledger's key."""
+    return ledger_people(store, system, employees)
 
 
 def _returning(row: Identity | None, employee: Employee) -> str | None:

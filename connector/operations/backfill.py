@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from connector.errors import InputError
 from connector.executor import Executor
-from connector.id_spaces import ledger_person
+from connector.id_spaces import ledger_people
 from connector.models import CompletionEvent
 from connector.ports import ReadsHistory
 from connector.progress import Progress
@@ -54,8 +54,7 @@ def backfill(rt: Runtime, *, since: datetime, by: str,
     if rt.directory is not None:
         employees, _ = rt.directory.list_employees()
         if rt.ctx.id_spaces.match_by != "id":  # the directory's people, under the ledger's key
-            found = (ledger_person(store, rt.directory.name, e) for e in employees)
-            employees = [person for person in found if person is not None]
+            employees = ledger_people(store, rt.directory.name, employees)
         with store.transaction() as tx:  # HR facts first: who there is to read history for
             for employee in employees:
                 store.upsert_employee(employee, tx)

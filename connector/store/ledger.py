@@ -227,6 +227,13 @@ class LedgerMixin:
                                                    identity_waits.c.system == system))
         return None
 
+    def externals(self, system: str, tx: Transaction | None = None) -> list[ExternalId]:
+        """Every person `system` has listed, linked or not."""
+        with using(self.engine, tx) as c:
+            rows = c.execute(select(identity_ids).where(identity_ids.c.system == system)
+                             .order_by(identity_ids.c.external_id)).mappings()
+            return [ExternalId.from_row(r) for r in rows]
+
     def linked_externals(self, system: str) -> list[ExternalId]:
         """`system`'s people linked to someone in the ledger."""
         with transaction(self.engine) as conn:
@@ -254,8 +261,9 @@ class LedgerMixin:
                 identity_waits.c.system == system).values(reason=reason))
             return False
 
-    def id_waits(self, employee_id: str | None = None) -> list[IdentityWait]:
-        with transaction(self.engine) as conn:
+    def id_waits(self, employee_id: str | None = None,
+                 tx: Transaction | None = None) -> list[IdentityWait]:
+        with using(self.engine, tx) as conn:
             query = select(identity_waits).order_by(identity_waits.c.employee_id,
                                                     identity_waits.c.system)
             if employee_id is not None:
