@@ -108,6 +108,7 @@ def build_parser() -> ConnectorParser:
                       help="leave the sandboxes and the service running to explore")
     demo.add_argument("--plan-only", action="store_true",
                       help="only plan the bundled example reviews (no sandboxes)")
+    demo.add_argument("--quiet", action="store_true", help="no progress display")
     demo.set_defaults(func=cmd_demo)
 
     from connector import commands
@@ -233,7 +234,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from connector.demo.run import run_demo
 
         return run_demo(args.database, keep_running=args.keep_running,
-                        employees=args.employees)
+                        employees=args.employees, quiet=args.quiet)
     mapping = load_mapping_text(_built_in_mapping_text(), BUILT_IN_MAPPING)
     path = _package_file("connector", "examples", "reviews.csv")
     print(f"Planning the example reviews ({path.name}) against {BUILT_IN_MAPPING}.\n")

@@ -31,11 +31,14 @@ from connector.operations.trace import employee_trace
 from connector.plan_summary import rule_name
 from connector.planner import show_level
 from connector.ports import ChecksOnline
+from connector.progress import for_run
 from connector.settings import Settings, load_settings
 from connector.store import Approval, ApprovalState, StagedBatch, Store
 from connector.store import migrations as store_migrations
 from connector.store.engine import make_engine, redact_url
 from connector.vendors.registry import title
+
+QUIET_HELP = "no progress display (shown on standard error: done / total, rate, ETA)"
 
 if TYPE_CHECKING:
     from connector.runtime import Runtime
@@ -56,6 +59,7 @@ def register(sub: Any) -> None:
     worker.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
                         help="serve /metrics on this port (CONNECTOR_METRICS_HOST, default "
                              "127.0.0.1; CONNECTOR_METRICS_PORT; 0 picks a free one)")
+    worker.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     worker.set_defaults(func=cmd_worker)
 
     status = sub.add_parser("status", help="jobs by state, oldest pending, dead letters, pollers")
@@ -83,6 +87,7 @@ def register(sub: Any) -> None:
                      help="queue the good rows even when some rows were rejected")
     imp.add_argument("--confirm", action="store_true",
                      help="go ahead although the run exceeds a safety limit")
+    imp.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     imp.set_defaults(func=cmd_import)
 
     wd = sub.add_parser("withdraw", help="undo a wrong review or import: unenroll courses not "
@@ -208,6 +213,7 @@ def register_service(sub: Any) -> None:
                       help="run one round and exit (non-zero when anything failed)")
     sync.add_argument("--confirm", action="store_true",
                       help="go ahead although the run exceeds a safety limit")
+    sync.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     sync.set_defaults(func=cmd_sync)
 
 
@@ -279,8 +285,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from connector.service import sync_once
 
     settings = load_settings()
-    with _opened_runtime(settings) as rt:
-        summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency)
+    with _opened_runtime(settings) as rt, \
+            for_run("sync", "jobs", rt.store, quiet=args.quiet) as progress:
+        summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency,
+                            progress=progress)
     print(summary.text())
     for stop in summary.poll.stops:  # the other streams ran; this one waits for a person
         print(f"safety stop: {stop}")
@@ -294,6 +302,7 @@ def register_history(sub: Any) -> None:
     backfill.add_argument("--since", required=True, type=_iso_date,
                           help="earliest completion date to keep (YYYY-MM-DD)")
     _add_by_and_json(backfill)
+    backfill.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     backfill.set_defaults(func=cmd_backfill)
 
 
@@ -309,8 +318,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     """Past passes and failures into the ledger's history (connector.operations.backfill)."""
     from connector.operations.backfill import backfill
 
-    with _opened_runtime(load_settings()) as rt:
-        result = backfill(rt, since=args.since, by=_acting_person(args))
+    with _opened_runtime(load_settings()) as rt, \
+            for_run("backfill", "learners", rt.store, quiet=args.quiet) as progress:
+        result = backfill(rt, since=args.since, by=_acting_person(args), progress=progress)
     _emit(args, asdict(result) | {"changed": result.changed}, result.message)
     return 0
 
@@ -394,7 +404,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker = Worker(rt.ctx, lease_seconds=settings.job_lease_seconds)
         concurrency = args.concurrency or settings.worker_concurrency
         if args.drain:
-            stats = worker.drain(concurrency=concurrency)
+            with for_run("worker", "jobs", rt.store, quiet=args.quiet) as progress:
+                stats = worker.drain(concurrency=concurrency, progress=progress)
             print(f"done {stats.done}, retried {stats.retried}, dead {stats.dead}")
             return 1 if stats.dead else 0
         stop = threading.Event()
@@ -421,6 +432,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         report = status_report(store).as_json()
     for problem in settings.setup_problems()[:1]:  # stderr: --json output stays the report
         print(f"setup: {problem}; until then nothing reaches that vendor", file=sys.stderr)
+    report["goal_tracker_ids"] = goal_tracker_ids(settings)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -442,12 +454,23 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{stop['since'][:16].replace('T', ' ')}; see `connector stops show "
               f"{stop['id']}`:")
         print("".join(f"    - {reason}.\n" for reason in stop["reasons"]), end="")
+    print(f"goal tracker ids: {report['goal_tracker_ids']}")
     for p in report["pollers"]:
         line = f"poller {p['name']}: last success {p['last_success'] or 'never'}"
         if p["last_error"]:
             line += f"; last error: {p['last_error']}"
         print(line)
     return 0
+
+
+def goal_tracker_ids(settings: Settings) -> str:
+    """How the goal tracker's id for a person is found, as configured (no vendor call)."""
+    from connector.id_spaces import IdSpaces
+    from connector.runtime import directory_vendor
+
+    spaces = IdSpaces(match_by=settings.identity_match_by, directory=directory_vendor(settings))
+    tracker = None if settings.goal_tracker == "none" else settings.goal_tracker
+    return spaces.describe(settings.review_source_names(), tracker)
 
 
 # -- trace ------------------------------------------------------------------------------
@@ -523,8 +546,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     `--confirm` (connector.imports)."""
     from connector.imports import import_reviews
 
-    with _opened_store() as (settings, store):
-        result = import_reviews(store, settings, args.reviews,
+    with _opened_store() as (settings, store), \
+            for_run("import", "reviews", store, quiet=args.quiet) as progress:
+        result = import_reviews(store, settings, args.reviews, progress=progress,
                                 allow_partial=args.allow_partial, confirm=args.confirm)
     print(result.summary())
     return result.exit_code

@@ -111,8 +111,9 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         # milestone; its evidence comment is the record there.
         if not ref.milestone_ids or course_id in ref.milestone_ids:
             tracker.complete_course(ref, course_id, percent)
-        if isinstance(tracker, RecordsTraining):  # e.g. a training record per course
-            tracker.record_training(employee_id, evidence)  # finds its earlier record first
+        owner = ctx.id_spaces.known_id(store, employee_id, tracker.name)  # its own id
+        if isinstance(tracker, RecordsTraining) and owner is not None:  # one per course
+            tracker.record_training(owner, evidence)  # finds its earlier record first
 
     def already() -> bool:
         if tracker is None or not tracker.evidence_exists(ref, evidence):

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from connector.errors import EffectPending, FatalAPIError
+from connector.id_spaces import IdSpaces
 from connector.models import (
     ActionKind,
     Employee,
@@ -53,6 +54,8 @@ class Context:
     course_names: dict[str, str] = field(default_factory=dict)
     #: The adoption window is open: ask the vendor before every goal and evidence.
     adopting: bool = False
+    # How each system's id for a person is found (the runtime passes the configured one).
+    id_spaces: IdSpaces = field(default_factory=IdSpaces)
 
     @property
     def lms_name(self) -> str:
@@ -123,8 +126,7 @@ class Executor:
                 learner = self.ensure_learner(action)
                 counts["done" if learner else "waiting"] += 1
             elif action.kind is ActionKind.OPEN_GOAL:
-                self.open_goal(action)
-                counts["done"] += 1
+                counts["done" if self.open_goal(action) else "waiting"] += 1
             else:
                 learner = learner or self.linked_learner(employee_id)
                 if learner is None:
@@ -197,11 +199,37 @@ class Executor:
         return created[0] if created else lms.find_learner(employee) or lms.create_learner(
             employee)
 
-    def open_goal(self, action: PlanAction) -> None:
+    def tracker_employee(self, action: PlanAction) -> Employee | None:
+        """The action's employee as the goal tracker knows them (its own id for them), or
+        None when that id is unknown: then the goal waits and the person is listed by
+        `connector identities pending` with the reason, never opened on a guessed record."""
+        tracker = self.ctx.goals
+        employee = action.employee
+        if tracker is None:
+            return employee
+        source = action.causes[0].source if action.causes else None
+        found = self.ctx.id_spaces.resolve(self.store, employee, tracker.name, source=source)
+        if found.external_id is not None:
+            return found.employee(employee)
+        eid = employee.employee_id
+        with self.store.transaction() as tx:
+            new = self.store.wait_for_id(eid, tracker.name, found.reason or "no id", tx)
+            self.store.set_action_state(action.key, ActionState.WAITING,
+                                        only_from=(ActionState.PLANNED,), tx=tx)
+            if new:
+                self.store.audit(tx, eid, "identity.pending",
+                                 f"{found.reason}; the goal waits", ref=action.key)
+        return None
+
+    def open_goal(self, action: PlanAction) -> bool:
+        """Open the goal once; False when it waits for the person's id in the tracker."""
         goal = _require(action.goal, "a goal key")
         due_date = _require(action.due_date, "a due date")
-        employee = action.employee
         tracker = self.ctx.goals
+        tracked = self.tracker_employee(action)
+        if tracked is None:
+            return False
+        employee = action.employee
         title = action.goal_title or f"Develop {goal.skill_id}"
         courses = [(c, self.ctx.course_title(c)) for c in action.course_ids]
         cause = [c.model_dump(mode="json") for c in action.causes]
@@ -226,19 +254,20 @@ class Executor:
         def call() -> dict[str, Any] | None:
             if tracker is None:
                 return None
-            ref = tracker.open_goal(employee, goal, title, due_date, courses)
+            ref = tracker.open_goal(tracked, goal, title, due_date, courses)
             return ref.model_dump()
 
         def already() -> dict[str, Any] | None:
             if tracker is None:
                 return None
-            ref = tracker.find_goal(employee, goal, title)
+            ref = tracker.find_goal(tracked, goal, title)
             return ref.model_dump() if ref else None
 
         self.effect(action.key, "goal.open", employee.employee_id, call=call, record=record,
                     already=already, goal_key=str(goal), cause=cause,
                     message=f"opened development goal {title!r} "
                             f"({len(courses)} course(s), due {action.due_date})")
+        return True
 
     def enroll(self, action: PlanAction, learner: LearnerRef) -> None:
         course_id = _require(action.course_id, "a course id")

@@ -96,6 +96,7 @@ def record_plan(ctx: Context, review: Review, plan: Plan) -> None:
     ref = f"{review.source}:{review.review_id}"
     with store.transaction() as tx:
         store.record_review(review, tx)
+        store.link_external(eid, review.source, eid, tx=tx)  # the source's own id space
         for gap in plan.gaps:
             store.audit(tx, eid, "gap.found",
                         f"{gap.skill_id}: rated {show_level(gap.rating)} against a target of "

@@ -16,6 +16,7 @@ from pathlib import Path
 from connector.errors import InputError
 from connector.inbound import IMPORT_STREAM, queue_review, stop_over_limits
 from connector.models import Review
+from connector.progress import Progress
 from connector.reviews.file import rating_bounds, read_reviews
 from connector.reviews.report import RowError
 from connector.runtime import resolve_mapping_path
@@ -47,7 +48,7 @@ class ImportResult:
 
 
 def import_reviews(store: Store, settings: Settings, path: Path, *, allow_partial: bool = False,
-                   confirm: bool = False) -> ImportResult:
+                   confirm: bool = False, progress: Progress | None = None) -> ImportResult:
     mapping = load_mapping(resolve_mapping_path(settings))
     result = ImportResult(path=path)
     with read_reviews(path, source="csv", skill_matcher=mapping.is_known_skill,
@@ -68,9 +69,13 @@ def import_reviews(store: Store, settings: Settings, path: Path, *, allow_partia
     result.assignments_planned = stop_over_limits(store, settings, mapping, reviews,
                                                   confirm=confirm, what=f"import of {path.name}",
                                                   stream=f"{IMPORT_STREAM}{path.name}")
+    if progress is not None:
+        progress.set_total(len(reviews))
     for review in reviews:
         new = queue_review(store, review)
         result.queued += new
         result.duplicates += not new
+        if progress is not None:
+            progress.advance()
     result.exit_code = 2 if result.rejected and not allow_partial else 0
     return result

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import ConnectorError, SafetyStop
+from connector.id_spaces import IdSpaces, ledger_people
 from connector.inbound import (
     close_waiting,
     queue_completion,
@@ -120,8 +121,13 @@ def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
 
 
 def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_share: float,
-                   confirm: bool = False) -> tuple[int, int]:
+                   confirm: bool = False, id_spaces: IdSpaces | None = None) -> tuple[int, int]:
     """Keep identities current; leavers only from a complete read, and within the limit.
+
+    Unless the ids are the same everywhere (`id_spaces` None or matching by id), each
+    person the directory lists is recorded under the directory's own id and linked to the
+    ledger's person with the same email; only linked people are kept current and judged as
+    leavers (someone the directory cannot be matched to is never taken for a leaver).
     Over the limit the leavers are staged for a person (the updates still go ahead)."""
     name = f"{directory.name}.directory"
     try:
@@ -129,6 +135,11 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
+    if id_spaces is not None and id_spaces.match_by != "id":
+        employees = link_directory(store, directory.name, employees)
+        linked = {row.employee_id for row in store.linked_externals(directory.name)}
+    else:
+        linked = None
     seen = {e.employee_id for e in employees}
     identities = {row.employee_id: row for row in store.all_identities()}
     # A returning leaver reads exactly as before they left: key the event on the ledger's
@@ -138,7 +149,8 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
                  for e in employees)
     leavers: list[str] = []
     if complete and employees:
-        known = [row for row in identities.values() if row.active]
+        known = [row for row in identities.values()
+                 if row.active and (linked is None or row.employee_id in linked)]
         leavers = [row.employee_id for row in known if row.employee_id not in seen]
         share = len(leavers) / max(1, len(known))
         if leavers and share > max_leaver_share and not confirm:
@@ -165,6 +177,12 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
     return queued, len(leavers)
 
 
+def link_directory(store: Store, system: str, employees: list[Employee]) -> list[Employee]:
+    """Each listed person recorded under `system`'s id and linked by email to the ledger's
+    person (`id_spaces.ledger_people`); returns the linked ones under the ledger's key."""
+    return ledger_people(store, system, employees)
+
+
 def _returning(row: Identity | None, employee: Employee) -> str | None:
     """For an active employee the ledger holds as a leaver, when that identity last changed;
     else None (a leaver listed as inactive is not new work on every read)."""
@@ -187,7 +205,7 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
         try:
             report.employees, report.leavers = sync_directory(
                 store, rt.directory, max_leaver_share=rt.settings.max_leaver_share,
-                confirm=confirm)
+                confirm=confirm, id_spaces=rt.ctx.id_spaces)
         except SafetyStop as stop:
             report.stops.append(str(stop))
         except ConnectorError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from connector.abilities import refuse_missing_abilities
 from connector.errors import ConfigError
 from connector.executor import Context
+from connector.id_spaces import IdSpaces
 from connector.observability.metrics import observe_vendor_call
 from connector.ports import EmployeeDirectory, GoalTracker, LearningPlatform, ReviewSource
 from connector.settings import Settings
@@ -132,6 +133,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
         directory = vendors.adapter(keeper, Role.DIRECTORY)
         if directory is not None:
             schedule["directory"] = vendors.poll_seconds(keeper)
+    ctx.id_spaces = IdSpaces(match_by=settings.identity_match_by,
+                             directory=directory.name if directory is not None else None)
     return Runtime(settings=settings, store=store, ctx=ctx, review_sources=sources,
                    directory=directory, schedule=schedule)
 

@@ -17,9 +17,11 @@ from flask import Flask
 
 from connector.errors import ConfigError, ConnectorError
 from connector.executor import end_adoption
+from connector.id_spaces import ledger_person
 from connector.inbound import queue_completion, queue_employee, queue_review
 from connector.models import Employee
 from connector.pollers import PollReport, poll_all
+from connector.progress import Progress
 from connector.runtime import Runtime
 from connector.serving import QuietRequestHandler
 from connector.settings import Settings, load_settings
@@ -48,19 +50,33 @@ class StoreInbox:
                                     raw=raw)
         if kind == "employee":
             employee = self._employee_after(source, payload)
+            if employee is None:  # a person no one in the ledger is yet: recorded, no job
+                return False
             return queue_employee(self.store, employee, payload.get("action", "updated"),
                                   source=source, event_id=event_id, raw=raw)
         return self.store.ingest(source, event_id, kind, dict(payload), raw, employee_id)
 
-    def _employee_after(self, source: str, change: dict[str, Any]) -> Employee:
-        """The employee a vendor's change leaves behind, read by that vendor's own rule."""
+    def _employee_after(self, source: str, change: dict[str, Any]) -> Employee | None:
+        """The employee a vendor's change leaves behind, read by that vendor's own rule, under
+        the ledger's key: the change names the person by that vendor's id (linked by email
+        as a directory read links them), unless the ids are the same everywhere. None: no
+        one in the ledger is that person yet."""
         able = [p for p in registry.plugins() if p.employee_change is not None]
         plugin = next((p for p in able if p.name == source), able[0] if len(able) == 1 else None)
         if plugin is None or plugin.employee_change is None:
             raise ConfigError(f"no registered vendor reads employee changes from {source!r}")
-        known = self.store.identity(str(change["employee_id"]))
         settings = self.settings or load_settings()
-        return plugin.employee_change(settings, change, known.employee() if known else None)
+        own_id = str(change["employee_id"])
+        if settings.identity_match_by == "id":
+            known = self.store.identity(own_id)
+            return plugin.employee_change(settings, change, known.employee() if known else None)
+        link = self.store.external_person(plugin.name, own_id)
+        known = self.store.identity(link.employee_id) if link and link.employee_id else None
+        theirs = known.employee().model_copy(update={
+            "employee_id": own_id, "manager_id": link.manager_id if link else None}) \
+            if known else None
+        return ledger_person(self.store, plugin.name,
+                             plugin.employee_change(settings, change, theirs))
 
 
 def build_receiver(rt: Runtime) -> Flask:
@@ -92,14 +108,16 @@ class SyncSummary:
         return "\n".join(lines)
 
 
-def sync_once(rt: Runtime, *, confirm: bool = False, concurrency: int = 1) -> SyncSummary:
-    """Poll every source once and drain the queue: the scheduled-job way to run."""
+def sync_once(rt: Runtime, *, confirm: bool = False, concurrency: int = 1,
+              progress: Progress | None = None) -> SyncSummary:
+    """Poll every source once and drain the queue: the scheduled-job way to run. `progress`
+    shows the drain (jobs done / total, the budget-aware ETA)."""
     report = poll_all(rt, confirm=confirm)
     stats = Worker(rt.ctx, lease_seconds=rt.settings.job_lease_seconds).drain(
-        concurrency=concurrency)
+        concurrency=concurrency, progress=progress)
     # Completions found while draining (e.g. reconciliation) are processed in the same run.
     if rt.store.jobs.counts().get("pending", 0):
-        more = Worker(rt.ctx).drain(concurrency=concurrency)
+        more = Worker(rt.ctx).drain(concurrency=concurrency, progress=progress)
         stats.done += more.done
         stats.dead += more.dead
         stats.retried += more.retried

@@ -157,6 +157,9 @@ class Settings(SettingsBase):
     goal_tracker: str = "bamboohr"
     review_sources: str = "orangehrm"  # comma-separated: registered vendors, csv, webhook
     directory: str = "auto"  # "auto": the goal tracker's directory, when it has one
+    # How a person's id in the goal tracker is found: by email through the directory, or
+    # "id" (the review source's ids are valid there too). See connector/id_spaces.py.
+    identity_match_by: Literal["email", "id"] = "email"
 
     # Webhooks (inbound)
     webhook_secrets: SecretStr | None = None  # comma-separated whsec_… list, for rotation

@@ -30,6 +30,7 @@ from connector.errors import (
 from connector.executor import Context
 from connector.handlers import HANDLERS, Handler
 from connector.observability.metrics import job_seconds, jobs_finished
+from connector.progress import Progress, jobs_total
 from connector.store.jobs import DEAD, Job
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Worker:
         self.stats = WorkerStats()
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self.progress: Progress | None = None  # a drain's progress display, when shown
 
     def run_available(self, owner_suffix: str = "",
                       keep_going: Callable[[], bool] = lambda: True) -> None:
@@ -122,6 +124,8 @@ class Worker:
         jobs_finished.labels(job.kind, "done").inc()
         with self._lock:
             self.stats.done += 1
+        if self.progress is not None:
+            self.progress.advance()
         log.info("job done", extra={"job_id": job.id, "kind": job.kind,
                                     "employee_id": job.employee_id, "outcome": outcome})
 
@@ -136,6 +140,8 @@ class Worker:
                 self.stats.errors.append(error)
             else:
                 self.stats.retried += 1
+        if state == DEAD and self.progress is not None:
+            self.progress.advance()
         if state == DEAD:
             self.store.audit(None, job.employee_id, "job.dead",
                              f"{job.kind} job {job.id} failed for good after {job.attempts} "
@@ -157,9 +163,15 @@ class Worker:
                 log.warning("heartbeat failed", extra={"job_id": job.id})
 
     def drain(self, *, concurrency: int = 1, deadline: float | None = None,
-              wait_for_retries: bool = False, idle_sleep: float = 0.2) -> WorkerStats:
+              wait_for_retries: bool = False, idle_sleep: float = 0.2,
+              progress: Progress | None = None) -> WorkerStats:
         """Run until no job is runnable (or, with `wait_for_retries`, until none is pending or
-        running anywhere: other workers' leases and backoffs are waited out)."""
+        running anywhere: other workers' leases and backoffs are waited out). `progress`
+        counts jobs finished for good against the jobs pending at the start plus those
+        queued since."""
+        if progress is not None:
+            progress.total_of = jobs_total(self.store, lambda: progress.done)
+            self.progress = progress
 
         def before_deadline() -> bool:
             return deadline is None or time.monotonic() < deadline
@@ -177,6 +189,7 @@ class Worker:
             t.start()
         for t in threads:
             t.join()
+        self.progress = None
         return self.stats
 
     def _pending_left(self) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from connector.demo.sandboxes import Sandboxes
 from connector.runtime import Runtime
-from connector.store import ActionState, GoalState, MatchState
+from connector.store import ActionState, GoalState
 from connector.vendors.registry import Role, title
 
 
@@ -29,6 +29,12 @@ def summarise(rt: Runtime, sb: Sandboxes) -> dict[str, Any]:
             sb.playing(Role.LMS).count("enrollments") == len(assignments),
         "no dead letters": not store.jobs.dead_letters(),
     }
+    owners = sb.playing(Role.GOALS).goal_owner_emails()
+    if owners is not None:
+        emails = {r.employee_id: r.email for r in store.all_identities()}
+        checks[f"every {goals_in} goal is on the record of the person with the same email"] = \
+            all(owners.get(g.goal_key) == emails.get(g.employee_id) for g in goals) \
+            and len(owners) == len(goals)
     return {
         **account(rt),
         "reviews": len(store.audit_events("gap.found")) and store.review_count(),
@@ -38,8 +44,7 @@ def summarise(rt: Runtime, sb: Sandboxes) -> dict[str, Any]:
         "evidence": evidence,
         "failed_attempts_noted": len(store.audit_events("goal.note")),
         "unmapped": sorted({u.message.split(":")[0] for u in unmapped}),
-        "identities_pending": [r.employee_id
-                               for r in store.identities_in_state(MatchState.PENDING)],
+        "identities_pending": [r.employee_id for r in store.identities_waiting()],
         "checks": checks, "checks_ok": all(checks.values()), "example_employee": example,
     }
 

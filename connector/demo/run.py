@@ -26,6 +26,7 @@ from connector.demo.org import make_org
 from connector.demo.sandboxes import Sandboxes, sandbox_settings, start_sandboxes
 from connector.errors import InputError, SafetyStop
 from connector.pollers import poll_completions, poll_reviews, sync_directory
+from connector.progress import for_run
 from connector.runtime import Runtime, build_runtime
 from connector.store import AssignmentState, GoalState, Store
 from connector.vendors.registry import Role, title
@@ -73,7 +74,7 @@ def prepare_database(path: Path) -> str:
 
 
 def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
-             seed: int = 7) -> int:
+             seed: int = 7, quiet: bool = False) -> int:
     started = time.monotonic()
     url = prepare_database(database)
     sb = start_sandboxes()
@@ -89,9 +90,11 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
         lms, goals, reviewer = (title(sb.roles[r]) for r in (Role.LMS, Role.GOALS, Role.REVIEWS))
         if rt.directory is not None:
             _say(f"▶ reading the {title(rt.directory.name)} directory")
-            queued, _ = sync_directory(rt.store, rt.directory, max_leaver_share=0.05)
+            sync_directory(rt.store, rt.directory, max_leaver_share=0.05,
+                           id_spaces=rt.ctx.id_spaces)
             worker.drain()
-            _say(f"  {queued} employees known")
+            _say(f"  {len(org.people)} people listed, each with their own "
+                 f"{title(rt.directory.name)} id; linked to the reviews' people by email")
         _say(f"▶ polling {reviewer} for finished reviews")
         reviews = 0
         for source in rt.review_sources:
@@ -104,7 +107,8 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
                 reviews += poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping),
                                         confirm=True)
         _say(f"  {reviews} reviews queued; finding gaps, assigning courses, opening goals…")
-        stats = worker.drain(concurrency=2)
+        with for_run("reviews", "jobs", rt.store, quiet=quiet) as progress:
+            stats = worker.drain(concurrency=2, progress=progress)
         _say(f"  {stats.done} jobs done, {stats.retried} retried, {stats.dead} dead")
         _say(f"▶ learners complete courses in {lms} (about half; a few fail first)")
         done, failed = complete_some_courses(sb, rt.store, random.Random(seed))
@@ -112,7 +116,8 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
         _say(f"▶ polling {lms} for completions; posting evidence in {goals}, moving and "
              "closing goals")
         new, _ = poll_completions(rt.store, _require(rt.lms))
-        stats = worker.drain(concurrency=2)
+        with for_run("completions", "jobs", rt.store, quiet=quiet) as progress:
+            stats = worker.drain(concurrency=2, progress=progress)
         _say(f"  {new} completion events; {stats.done} jobs done, {stats.dead} dead")
         summary = summarise(rt, sb)
         _say(format_summary(summary))

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from connector.errors import InputError
 from connector.executor import Executor
+from connector.id_spaces import ledger_people
 from connector.models import CompletionEvent
 from connector.ports import ReadsHistory
+from connector.progress import Progress
 from connector.store import MatchState
 
 if TYPE_CHECKING:
@@ -41,7 +43,8 @@ class BackfillResult:
         return text if self.changed else text + " (nothing new: already recorded)"
 
 
-def backfill(rt: Runtime, *, since: datetime, by: str) -> BackfillResult:
+def backfill(rt: Runtime, *, since: datetime, by: str,
+             progress: Progress | None = None) -> BackfillResult:
     """Read every known employee's LMS history since `since` and keep it as history."""
     lms = rt.lms
     if not isinstance(lms, ReadsHistory):
@@ -50,6 +53,8 @@ def backfill(rt: Runtime, *, since: datetime, by: str) -> BackfillResult:
     store = rt.store
     if rt.directory is not None:
         employees, _ = rt.directory.list_employees()
+        if rt.ctx.id_spaces.match_by != "id":  # the directory's people, under the ledger's key
+            employees = ledger_people(store, rt.directory.name, employees)
         with store.transaction() as tx:  # HR facts first: who there is to read history for
             for employee in employees:
                 store.upsert_employee(employee, tx)
@@ -57,7 +62,12 @@ def backfill(rt: Runtime, *, since: datetime, by: str) -> BackfillResult:
     links: dict[str, str] = {}
     history: list[tuple[str, CompletionEvent]] = []
     learners = 0
-    for row in store.all_identities():
+    people = store.all_identities()
+    if progress is not None:
+        progress.set_total(len(people))
+    for row in people:
+        if progress is not None:
+            progress.advance()
         learner = executor.linked_learner(row.employee_id)
         if learner is None:
             found = lms.find_learner(store.employee_of(row))

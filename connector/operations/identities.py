@@ -29,8 +29,9 @@ class IdentityDecision:
 
 
 def pending_identities(store: Store) -> list[Identity]:
-    """Employees waiting for a person: no LMS match, or an ambiguous one."""
-    return store.identities_in_state(MatchState.PENDING)
+    """Employees waiting for a person: no LMS match, or an ambiguous one; or no id in a
+    system an effect goes to (`match_note` says why)."""
+    return store.identities_waiting()
 
 
 def link_identity(store: Store, *, employee_id: str, lms_user_id: str, by: str,

@@ -102,6 +102,12 @@ class Simulator:
             return len(value)
         return int((self.state().get("counts") or {}).get(what, 0))
 
+    def goal_owner_emails(self) -> dict[str, str] | None:
+        """Goal trackers: each connector goal (by goal key) → the email of the person whose
+        record holds it, for the check that no goal is on somebody else's record; None when
+        this vendor cannot say."""
+        return None
+
     def state(self) -> dict[str, Any]:
         answer = requests.get(f"{self.url}/_sandbox/state", timeout=30)
         answer.raise_for_status()

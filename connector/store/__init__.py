@@ -16,9 +16,12 @@ from connector.store.rows import (
     Completion,
     DeadLetter,
     EvidenceRecord,
+    ExternalId,
     Goal,
     Identity,
+    IdentityWait,
     PollerStatus,
+    RateBudget,
     StagedBatch,
 )
 from connector.store.states import (
@@ -34,7 +37,7 @@ from connector.store.store import Store
 
 __all__ = [
     "Action", "ActionState", "Approval", "ApprovalState", "Assignment", "AssignmentState",
-    "AuditEntry", "BatchState", "Completion", "DeadLetter", "EvidenceRecord", "Goal",
-    "GoalState", "Identity", "Job", "JobState", "MatchState", "PollerStatus", "StagedBatch",
-    "Store", "Transaction",
+    "AuditEntry", "BatchState", "Completion", "DeadLetter", "EvidenceRecord", "ExternalId",
+    "Goal", "GoalState", "Identity", "IdentityWait", "Job", "JobState", "MatchState",
+    "PollerStatus", "RateBudget", "StagedBatch", "Store", "Transaction",
 ]

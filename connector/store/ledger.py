@@ -8,6 +8,7 @@ completions (kept as history, never overwritten) and the evidence posted.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,10 @@ from connector.store.rows import (
     Assignment,
     Completion,
     EvidenceRecord,
+    ExternalId,
     Goal,
     Identity,
+    IdentityWait,
 )
 from connector.store.schema import (
     actions,
@@ -39,6 +42,8 @@ from connector.store.schema import (
     evidence,
     goals,
     identities,
+    identity_ids,
+    identity_waits,
     reviews,
 )
 from connector.store.sql import dumps, insert_ignore, loads
@@ -145,6 +150,140 @@ class LedgerMixin:
             c.execute(update(identities).where(identities.c.employee_id == employee_id)
                       .values(active=active, left_at=None if active else utcnow(),
                               updated_at=utcnow()))
+
+    # -- id spaces: the id each system gives a person ----------------------------------
+    def external_id(self, employee_id: str, system: str,
+                    tx: Transaction | None = None) -> ExternalId | None:
+        """The person's id in `system`, when the ledger links one."""
+        with using(self.engine, tx) as c:
+            row = c.execute(select(identity_ids).where(
+                identity_ids.c.employee_id == employee_id,
+                identity_ids.c.system == system)).mappings().first()
+            return ExternalId.from_row(row) if row else None
+
+    def external_person(self, system: str, external_id: str,
+                        tx: Transaction | None = None) -> ExternalId | None:
+        """What the ledger knows of `system`'s person `external_id` (linked or not)."""
+        with using(self.engine, tx) as c:
+            row = c.execute(select(identity_ids).where(
+                identity_ids.c.system == system,
+                identity_ids.c.external_id == external_id)).mappings().first()
+            return ExternalId.from_row(row) if row else None
+
+    def externals_by_email(self, system: str, email: str,
+                           tx: Transaction | None = None) -> list[ExternalId]:
+        """`system`'s people with this email (trimmed, any case): the match candidates."""
+        with using(self.engine, tx) as c:
+            rows = c.execute(select(identity_ids).where(
+                identity_ids.c.system == system,
+                identity_ids.c.email == email.strip().lower())
+                .order_by(identity_ids.c.external_id)).mappings()
+            return [ExternalId.from_row(r) for r in rows]
+
+    def record_external(self, system: str, external_id: str, *, email: str | None,
+                        manager_id: str | None = None,
+                        tx: Transaction | None = None) -> ExternalId:
+        """A person as `system` lists them (a directory read): their email and manager there
+        are kept current; whom they are linked to is left as it is."""
+        values = dict(email=email.strip().lower() if email else None, manager_id=manager_id,
+                      updated_at=utcnow())
+        with using(self.engine, tx) as c:
+            if not insert_ignore(c, identity_ids, dict(system=system, external_id=external_id,
+                                                       employee_id=None, **values),
+                                 ["system", "external_id"]):
+                c.execute(update(identity_ids).where(
+                    identity_ids.c.system == system,
+                    identity_ids.c.external_id == external_id).values(**values))
+            row = c.execute(select(identity_ids).where(
+                identity_ids.c.system == system,
+                identity_ids.c.external_id == external_id)).mappings().one()
+            return ExternalId.from_row(row)
+
+    def link_external(self, employee_id: str, system: str, external_id: str, *,
+                      tx: Transaction | None = None) -> str | None:
+        """Link `system`'s id `external_id` to the ledger's `employee_id` and end the
+        person's wait there. Never takes an id from another person: returns that person's
+        employee_id (and changes nothing) when the id is linked to someone else already."""
+        with using(self.engine, tx) as c:
+            holder = c.execute(select(identity_ids.c.employee_id).where(
+                identity_ids.c.system == system,
+                identity_ids.c.external_id == external_id)).first()
+            if holder is not None and holder[0] not in (None, employee_id):
+                return str(holder[0])
+            # One id per person per system: an older link of this person is let go.
+            c.execute(update(identity_ids).where(
+                identity_ids.c.employee_id == employee_id, identity_ids.c.system == system,
+                identity_ids.c.external_id != external_id).values(employee_id=None))
+            if holder is None:
+                c.execute(identity_ids.insert().values(
+                    system=system, external_id=external_id, employee_id=employee_id,
+                    email=None, manager_id=None, updated_at=utcnow()))
+            else:
+                c.execute(update(identity_ids).where(
+                    identity_ids.c.system == system,
+                    identity_ids.c.external_id == external_id).values(
+                    employee_id=employee_id, updated_at=utcnow()))
+            c.execute(delete(identity_waits).where(identity_waits.c.employee_id == employee_id,
+                                                   identity_waits.c.system == system))
+        return None
+
+    def externals(self, system: str, tx: Transaction | None = None) -> list[ExternalId]:
+        """Every person `system` has listed, linked or not."""
+        with using(self.engine, tx) as c:
+            rows = c.execute(select(identity_ids).where(identity_ids.c.system == system)
+                             .order_by(identity_ids.c.external_id)).mappings()
+            return [ExternalId.from_row(r) for r in rows]
+
+    def linked_externals(self, system: str) -> list[ExternalId]:
+        """`system`'s people linked to someone in the ledger."""
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(identity_ids).where(
+                identity_ids.c.system == system, identity_ids.c.employee_id.is_not(None))
+                .order_by(identity_ids.c.external_id)).mappings()
+            return [ExternalId.from_row(r) for r in rows]
+
+    def employees_with_email(self, email: str, tx: Transaction | None = None) -> list[str]:
+        """The ledger's people with this email (trimmed, any case)."""
+        with using(self.engine, tx) as c:
+            return [str(r[0]) for r in c.execute(_BY_EMAIL, {"email": email.strip().lower()})]
+
+    def wait_for_id(self, employee_id: str, system: str, reason: str,
+                    tx: Transaction | None = None) -> bool:
+        """The person's effects in `system` wait for their id there; True when new (the
+        reason is kept current either way)."""
+        with using(self.engine, tx) as c:
+            if insert_ignore(c, identity_waits, dict(employee_id=employee_id, system=system,
+                                                     reason=reason, since=utcnow()),
+                             ["employee_id", "system"]):
+                return True
+            c.execute(update(identity_waits).where(
+                identity_waits.c.employee_id == employee_id,
+                identity_waits.c.system == system).values(reason=reason))
+            return False
+
+    def id_waits(self, employee_id: str | None = None,
+                 tx: Transaction | None = None) -> list[IdentityWait]:
+        with using(self.engine, tx) as conn:
+            query = select(identity_waits).order_by(identity_waits.c.employee_id,
+                                                    identity_waits.c.system)
+            if employee_id is not None:
+                query = query.where(identity_waits.c.employee_id == employee_id)
+            return [IdentityWait.from_row(r) for r in conn.execute(query).mappings()]
+
+    def identities_waiting(self) -> list[Identity]:
+        """Everyone waiting for a person: no (or an ambiguous) LMS match, or no id in a
+        system an effect goes to. `match_note` says every reason they wait."""
+        waits: dict[str, list[str]] = {}
+        for wait in self.id_waits():
+            waits.setdefault(wait.employee_id, []).append(wait.reason)
+        found = []
+        for row in self.all_identities():
+            reasons = waits.get(row.employee_id, [])
+            if row.match_state is MatchState.PENDING:
+                reasons = [row.match_note or "no LMS match", *reasons]
+            if reasons:
+                found.append(replace(row, match_note="; ".join(reasons)))
+        return found
 
     # -- reviews -------------------------------------------------------------------------
     def review_fingerprint(self, source: str, review_id: str) -> str | None:

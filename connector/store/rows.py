@@ -54,6 +54,47 @@ class Identity:
 
 
 @dataclass(frozen=True, slots=True)
+class ExternalId:
+    """The id one system (`system`, a registry name) gives a person, and whom it belongs to
+    in the ledger (`employee_id`; None while no one in the ledger matches). `manager_id` is
+    the person's manager as that same system reads it."""
+
+    system: str
+    external_id: str
+    employee_id: str | None
+    email: str | None
+    manager_id: str | None
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> ExternalId:
+        return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityWait:
+    """A person whose effects in `system` wait for their id there, and why."""
+
+    employee_id: str
+    system: str
+    reason: str
+    since: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> IdentityWait:
+        return cls(**row)
+
+
+@dataclass(frozen=True, slots=True)
+class RateBudget:
+    """One vendor's shared rate budget: calls allowed per hour, and available now."""
+
+    vendor: str
+    per_hour: float
+    available: float
+
+
+@dataclass(frozen=True, slots=True)
 class Goal:
     """A development goal in the ledger; `course_ids` in milestone order."""
 

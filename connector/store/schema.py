@@ -116,6 +116,34 @@ identities = Table(
 Index("ix_identities_email", identities.c.email)
 Index("ix_identities_lms_user", identities.c.lms_user_id)
 
+# One person, several id spaces: the id each system gives a person, keyed by (system, id).
+# `employee_id` is the ledger's key (the review source's id); NULL while a system lists a
+# person (a directory read) that no one in the ledger matches yet. `manager_id` is the
+# person's manager in the same system, as that system reads it.
+identity_ids = Table(
+    "identity_ids",
+    metadata,
+    Column("system", String(100), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("employee_id", String(200)),
+    Column("email", String(320)),
+    Column("manager_id", String(200)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("ix_identity_ids_employee", identity_ids.c.employee_id, identity_ids.c.system)
+Index("ix_identity_ids_email", identity_ids.c.system, identity_ids.c.email)
+
+# A person whose effects in `system` wait for their id there (no match, or an ambiguous one):
+# shown by `connector identities pending`, cleared when the id is linked.
+identity_waits = Table(
+    "identity_waits",
+    metadata,
+    Column("employee_id", String(200), primary_key=True),
+    Column("system", String(100), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+)
+
 reviews = Table(
     "reviews",
     metadata,

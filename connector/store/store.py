@@ -29,7 +29,7 @@ from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
 from connector.store.ledger import LedgerMixin
 from connector.store.logins import LoginAttempts
-from connector.store.rows import AuditEntry, PollerStatus
+from connector.store.rows import AuditEntry, PollerStatus, RateBudget
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
 from connector.store.staging import StagingMixin
@@ -271,6 +271,17 @@ class Store(LedgerMixin, StagingMixin):
                                  ["vendor"]):
                 conn.execute(update(rate_budget).where(rate_budget.c.vendor == vendor)
                              .values(capacity=capacity, refill_per_second=refill))
+
+    def rate_budgets(self) -> list[RateBudget]:
+        """Every vendor's budget as it stands now (for a run's ETA: calls allowed per hour
+        and the calls available at once)."""
+        now = self.clock()
+        with transaction(self.engine) as conn:
+            rows = conn.execute(select(rate_budget).order_by(rate_budget.c.vendor)).mappings()
+            return [RateBudget(vendor=r["vendor"], per_hour=r["refill_per_second"] * 3600.0,
+                               available=min(r["capacity"], r["tokens"]
+                                             + (now - r["updated_at"]) * r["refill_per_second"]))
+                    for r in rows]
 
     def acquire(self, vendor: str) -> float:
         """Take one call from `vendor`'s bucket; seconds to wait first (0.0 = go now).

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from connector.demo.sandboxes import seed_organisation
 from connector.store.schema import inbox
+from connector.vendors.bamboohr.sandbox import ID_BASE as BAMBOOHR_ID_BASE
 from tests.support.e2e import (
     ConnectorProcess,
     Vendors,
@@ -102,10 +103,12 @@ def test_faults_duplicates_and_refusals_end_exactly_once(
             moved = [str(p["id"]) for p in people[2:7]]
             for eid in moved:
                 email = f"moved.{eid}@example.com"
-                requests.patch(f"{vendors.bamboohr.url}/_sandbox/employees/{eid}",
+                bamboo_id = BAMBOOHR_ID_BASE + int(eid)  # BambooHR numbers people its own way
+                requests.patch(f"{vendors.bamboohr.url}/_sandbox/employees/{bamboo_id}",
                                json={"workEmail": email}, timeout=10).raise_for_status()
                 deliveries.append(("bamboohr", {"employees": [{
-                    "id": eid, "action": "updated", "timestamp": "2026-01-05T10:00:00Z",
+                    "id": str(bamboo_id), "action": "updated",
+                    "timestamp": "2026-01-05T10:00:00Z",
                     "fields": {"workEmail": email}, "changedFields": ["workEmail"]}]}, None))
             twice = deliveries + deliveries
             rng.shuffle(twice)

@@ -78,7 +78,9 @@ def _settings(tmp_path: Path, **extra: Any) -> Settings:
     mapping.write_text(MAPPING, encoding="utf-8")
     values: dict[str, Any] = {"database_url": f"sqlite:///{tmp_path / 'c.db'}",
                               "mapping_file": mapping, "lms": "acme", "goal_tracker": "acme",
-                              "review_sources": "csv", **extra}
+                              "review_sources": "csv",
+                              # Acme reads no directory: the file's ids are Acme's own.
+                              "identity_match_by": "id", **extra}
     return Settings(_env_file=None, **values)
 
 

@@ -116,7 +116,8 @@ def test_sync_once_reports_a_directory_stop_after_the_other_streams_ran(
         capsys: pytest.CaptureFixture[str]) -> None:
     from connector.models import Employee
 
-    _env(monkeypatch, sandboxes, tmp_path, REVIEW_SOURCES="csv")
+    # Ids taken as the same everywhere: every ledger person is judged by the directory read.
+    _env(monkeypatch, sandboxes, tmp_path, REVIEW_SOURCES="csv", IDENTITY_MATCH_BY="id")
     store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
     try:
         assert main(["sync", "--once"]) == 0  # the directory's six people are known

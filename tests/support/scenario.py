@@ -88,6 +88,8 @@ class YearWorld:
         after an admin edited the mapping would. The scenario clock is injected."""
         path = self.workdir / name
         path.write_text(mapping_toml, encoding="utf-8")
+        # This company numbers people the same in BambooHR and OrangeHRM, and says so.
+        settings = {"identity_match_by": "id", **settings}
         config = sandbox_settings(self.sb, self.database_url, mapping_file=path, **settings)
         rt = build_runtime(config, store=self.store, mapping=load_mapping(path))
         rt.ctx.now = self.clock.now
@@ -126,7 +128,7 @@ class YearWorld:
         directory = self.runtime.directory
         assert directory is not None
         return sync_directory(self.store, directory, max_leaver_share=max_leaver_share,
-                              confirm=confirm)
+                              confirm=confirm, id_spaces=self.runtime.ctx.id_spaces)
 
     def check_recertifications(self) -> int:
         return check_recertifications(self.runtime.ctx, self.clock.now())

@@ -8,6 +8,11 @@ from flask import Flask
 
 from connector.sandbox import bamboohr
 from connector.sandbox.kit import SANDBOX_KEY, DemoOrg, Simulator
+from connector.vendors.bamboohr.goals import GOAL_MARKER
+
+# BambooHR numbers people its own way (5001, 5002, …): never the review source's numbers, so
+# the demo proves that each goal lands on the record of the person with the same email.
+ID_BASE = 4900
 
 
 class BambooHRSandbox(Simulator):
@@ -22,5 +27,18 @@ class BambooHRSandbox(Simulator):
 
     def seed(self, org: DemoOrg) -> None:
         self.post("/_sandbox/employees", [
-            {"id": p.id, "firstName": p.first, "lastName": p.last, "workEmail": p.email,
+            {"id": ID_BASE + p.id, "firstName": p.first, "lastName": p.last, "workEmail": p.email,
              "jobTitle": p.role, "displayName": f"{p.first} {p.last}"} for p in org.people])
+
+    def goal_owner_emails(self) -> dict[str, str]:
+        """Each connector goal (by the goal key in its marker line) → its owner's work email."""
+        state = self.state()
+        emails = {str(e.get("id")): str(e.get("workEmail") or "").lower()
+                  for e in state.get("employees", [])}
+        owners: dict[str, str] = {}
+        for goal in state.get("goals", []):
+            for line in str(goal.get("description") or "").splitlines():
+                if line.strip().startswith(GOAL_MARKER):
+                    owners[line.strip()[len(GOAL_MARKER):]] = emails.get(
+                        str(goal.get("employeeId")), "")
+        return owners
