@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -129,8 +128,8 @@ def key_file(path: Path, *, announce: Callable[[str], None] | None = None) -> Se
 
 
 def _announce(message: str) -> None:
+    # A warning reaches stderr whether or not logging is set up (Python's last resort).
     log.warning("%s", message)
-    print(message, file=sys.stderr)
 
 
 def _sqlite_file(url: str) -> str | None:
