@@ -103,28 +103,42 @@ def key_file(path: Path, *, announce: Callable[[str], None] | None = None) -> Se
     """The key kept in `path`, made (owner-only, atomically: two processes starting at once
     end with one key) when missing."""
     if not path.exists():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, Fernet.generate_key())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # fails if another process made it first: theirs is kept
+            made = _make_key_file(path)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot make the secrets key file ({exc.strerror}); "
+                              f"set {VARIABLE} instead (`{NEW_KEY_COMMAND}`)") from None
+        if made:
             (announce or _announce)(
                 f"made a secrets key for the credentials kept in the database: {path} "
                 f"(owner-only). Keep it with the database file; to use your own, set {VARIABLE}")
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
+    elif path.stat().st_mode & 0o077:
+        log.warning("the secrets key file %s can be read by other users: chmod 600 it", path)
     try:
         text = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: the secrets key file cannot be read "
                           f"({type(exc).__name__}); set {VARIABLE} or restore the file") from None
     return SecretsKey([text.encode()], origin=str(path))
+
+
+def _make_key_file(path: Path) -> bool:
+    """Write a new key to `path` unless it exists; True if this call made it. Written to a
+    private temporary file first and linked into place, so no reader sees half a key."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            os.write(fd, Fernet.generate_key())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, path)  # fails if another process made it first: theirs is kept
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _announce(message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,13 @@ from connector.errors import ConfigError
 from connector.runtime import build_runtime
 from connector.sandbox.common import RunningSimulator, serve
 from connector.sandbox.orangehrm import create_app
-from connector.secrets import EncryptedSecrets, SecretsKey, kept_secrets, key_from_settings
+from connector.secrets import (
+    EncryptedSecrets,
+    SecretsKey,
+    kept_secrets,
+    key_file,
+    key_from_settings,
+)
 from connector.store import Store
 from tests.integration.test_token_chain import (
     CURSOR,
@@ -131,3 +138,30 @@ def test_the_key_never_shows_in_a_repr(sim: RunningSimulator, sqlite_url: str) -
 def test_new_key_prints_a_fernet_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["secrets", "new-key"]) == 0
     Fernet(capsys.readouterr().out.strip().encode())  # a valid key
+
+
+def test_processes_making_the_key_file_at_once_end_with_one_key(tmp_path: Path) -> None:
+    path = tmp_path / "connector.db.key"
+    announced: list[str] = []
+    keys: list[SecretsKey] = []
+    barrier = threading.Barrier(8)
+
+    def make() -> None:
+        barrier.wait()
+        keys.append(key_file(path, announce=announced.append))
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    sealed = keys[0].seal("x")
+    assert all(k.open(sealed) == ("x", True) for k in keys)  # one key for all
+    assert len(announced) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["connector.db.key"]  # no leftovers
+
+
+def test_a_place_where_the_key_file_cannot_be_made_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        key_file(tmp_path / "gone" / "connector.db.key")  # its folder does not exist
+    assert "CONNECTOR_SECRETS_KEY" in str(refused.value) and "gone" in str(refused.value)
