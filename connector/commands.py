@@ -143,6 +143,18 @@ def register(sub: Any) -> None:
         p.add_argument("id", type=int)
         _add_by_and_json(p)
     stop_cmd.set_defaults(func=cmd_stops)
+    keys = sub.add_parser("secrets", help="the key that encrypts the credentials kept in the store")
+    keys_sub = keys.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+    keys_sub.add_parser("new-key", help="print a new key for CONNECTOR_SECRETS_KEY")
+    keys.set_defaults(func=cmd_secrets)
+
+
+def cmd_secrets(args: argparse.Namespace) -> int:
+    """Print a new Fernet key (to stdout only: nothing is stored or logged)."""
+    from connector.secrets import new_key
+
+    print(new_key())
+    return 0
 
 
 def _add_by_and_json(parser: argparse.ArgumentParser) -> None:

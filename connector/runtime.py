@@ -20,6 +20,7 @@ from connector.executor import Context
 from connector.id_spaces import IdSpaces
 from connector.observability.metrics import observe_vendor_call
 from connector.ports import EmployeeDirectory, GoalTracker, LearningPlatform, ReviewSource
+from connector.secrets import kept_secrets
 from connector.settings import Settings
 from connector.store import Store
 from connector.vendors import registry
@@ -61,19 +62,6 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.database_url, max_attempts=settings.job_max_attempts)
 
 
-class _StoreSecrets:
-    """`KeptSecrets` on the store (kept beside the cursors, never printed)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def load(self, name: str) -> str | None:
-        return self.store.cursor(f"_secret.{name}")
-
-    def save(self, name: str, value: str) -> None:
-        self.store.save_cursor(f"_secret.{name}", value)
-
-
 class _Vendors:
     """The registered vendors this runtime uses, each connected once."""
 
@@ -103,7 +91,7 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     refuse_missing_abilities(mapping, configured_lms_class(settings))
     env = VendorEnv(settings=settings,
                     http={"budget": store, "observer": observe_vendor_call, **(http_kw or {})},
-                    secrets=_StoreSecrets(store), configure_budget=store.configure_budget)
+                    secrets=kept_secrets(settings, store), configure_budget=store.configure_budget)
     vendors = _Vendors(env)
     lms: LearningPlatform | None = None
     schedule: dict[str, float] = {}
@@ -145,7 +133,7 @@ def build_lms(settings: Settings, store: Store) -> LearningPlatform | None:
     if settings.lms == "none":
         return None
     env = VendorEnv(settings=settings, http={"budget": store, "observer": observe_vendor_call},
-                    secrets=_StoreSecrets(store), configure_budget=store.configure_budget)
+                    secrets=kept_secrets(settings, store), configure_budget=store.configure_budget)
     lms: LearningPlatform | None = _Vendors(env).adapter(settings.lms, Role.LMS)
     return lms
 

@@ -176,6 +176,10 @@ class Settings(SettingsBase):
     http_deadline_seconds: float = Field(default=120.0, gt=0)  # a whole call, body included
     http_max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
+    # Secrets at rest (connector/secrets.py): Fernet keys, comma-separated, the first
+    # encrypts and all decrypt; unset on SQLite: a generated key file beside the database.
+    secrets_key: SecretStr | None = None
+
     # Safety
     max_assignments_per_run: int = 500
     max_assignment_share: float = 0.5

@@ -272,6 +272,17 @@ rate_budget = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+# Who may refresh a kept credential right now (connector/tokens.py): one row per chain, taken
+# by a conditional write, so two processes never both hold it; `expires_at` (epoch seconds)
+# lets the next process take it from a holder that was killed.
+token_leases = Table(
+    "token_leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
 approvals = Table(
     "approvals",
     metadata,

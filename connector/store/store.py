@@ -27,6 +27,7 @@ from connector.store import migrations
 from connector.store.engine import Transaction, make_engine, transaction, using
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
+from connector.store.kept import KeptRows
 from connector.store.ledger import LedgerMixin
 from connector.store.logins import LoginAttempts
 from connector.store.rows import AuditEntry, PollerStatus, RateBudget
@@ -56,6 +57,7 @@ class Store(LedgerMixin, StagingMixin):
             kw["jitter"] = jitter
         self.jobs = JobQueue(engine, **kw)
         self.intake = EventIntake(engine, self.jobs)
+        self.kept = KeptRows(engine, clock)  # kept secrets and their refresh leases
         self._probe_lock = threading.Lock()
         self._probed_at = -math.inf
         self._probe: tuple[bool, str] = (False, "not probed yet")

@@ -55,6 +55,13 @@ class KeptSecrets(Protocol):
 
     def save(self, name: str, value: str) -> None: ...
 
+    # A lease on `name` (connector/tokens.py: one process at a time refreshes a credential).
+    def lease(self, name: str, owner: str, seconds: float) -> bool: ...
+
+    def release(self, name: str, owner: str) -> None: ...
+
+    def require_key(self, name: str) -> None: ...  # refuses to start when it cannot encrypt
+
 
 @dataclass(frozen=True)
 class VendorEnv:

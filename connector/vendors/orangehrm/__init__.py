@@ -4,12 +4,10 @@ over one OAuth token holder (`auth.py`, `client.py`)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
+from connector.tokens import TokenChain
 from connector.vendors.orangehrm.auth import OAuthToken
 from connector.vendors.orangehrm.client import OrangeHRMSettings, orangehrm_http, orangehrm_token
 from connector.vendors.orangehrm.reviews import OrangeHRMReviews
@@ -49,28 +47,25 @@ class OrangeHRM:
         return orangehrm_http(self.env.settings, token=self.token(), **self.env.http)
 
     def token(self) -> OAuthToken:
-        """The token holder. Each rotated refresh token is kept (`KeptSecrets`), so the next
-        process start (a cron'd `sync --once`, a restart) continues the chain instead of
-        presenting a revoked token. A newly configured token (the admin consented again)
-        starts a new chain."""
+        """The token holder. With a configured refresh token its grant is a `TokenChain` kept
+        in the store, encrypted (connector/tokens.py, connector/secrets.py): an access token
+        is reused until it expires, so a process start (a cron'd `sync --once`, a restart)
+        spends no refresh; one process at a time refreshes, and the rotated refresh token is
+        committed before it is used. A newly configured token (the admin consented again)
+        starts a new chain. Client credentials are not kept: a new grant costs nothing."""
         if self._token is not None:
             return self._token
-        settings = self.env.settings
         configured = self.own.refresh_token
-        on_refresh = None
+        chain = None
         if configured is not None:
             seed = hashlib.sha256(configured.get_secret_value().encode()).hexdigest()[:16]
-            saved = json.loads(self.env.secrets.load(REFRESH_TOKEN) or "{}")
-            if saved.get("seed") == seed and saved.get("token"):
-                settings = settings.with_vendor(
-                    self.own.model_copy(update={"refresh_token": SecretStr(saved["token"])}))
-
-            def on_refresh(token: str) -> None:
-                self.env.secrets.save(REFRESH_TOKEN, json.dumps({"seed": seed, "token": token}))
-
-        self._token = orangehrm_token(settings, on_refresh_token=on_refresh, **self.env.http)
+            self.env.secrets.require_key(REFRESH_TOKEN)  # refuse to start without a key
+            chain = TokenChain(
+                self.env.secrets, REFRESH_TOKEN, seed=seed, title="OrangeHRM",
+                variable=self.own.variable("refresh_token"),
+                call_seconds=self.env.settings.http_deadline_seconds)
+        self._token = orangehrm_token(self.env.settings, chain=chain, **self.env.http)
         return self._token
-
 
 
 def _simulator() -> type[Simulator]:

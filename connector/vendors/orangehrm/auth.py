@@ -25,6 +25,7 @@ import requests.auth
 
 from connector.errors import AuthenticationError, VendorError
 from connector.http import VendorHttp, json_object
+from connector.tokens import Grant, TokenChain
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,15 @@ class OAuthToken(requests.auth.AuthBase):
         clock: Callable[[], float] = time.monotonic,
         margin: float = EXPIRY_MARGIN,
         on_refresh_token: Callable[[str], None] | None = None,
+        chain: TokenChain | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._http = token_http
+        # Kept in the store and shared by every process (connector/tokens.py); without it
+        # the grant lives in memory only and each rotation goes to `on_refresh_token`.
+        self._chain = chain
+        self._wall_clock = wall_clock
+        self._rejected: str | None = None
         self._client_id = client_id
         self._client_secret = client_secret
         self._refresh_token = refresh_token
@@ -117,11 +125,30 @@ class OAuthToken(requests.auth.AuthBase):
         """Forget the token (the API refused it), unless another thread already replaced it."""
         with self._lock:
             if rejected is None or rejected == self._access_token:
+                self._rejected = self._access_token
                 self._access_token = None
 
     def _fetch(self) -> None:
-        if self._refresh_token:
-            form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token}
+        if self._chain is not None:
+            grant = self._chain.renew(self._request, configured=self._refresh_token,
+                                      rejected=self._rejected)
+        else:
+            grant = self._request(self._refresh_token)
+            if grant.refresh_token and grant.refresh_token != self._refresh_token:
+                self._refresh_token = grant.refresh_token
+                if self._on_refresh_token is not None:
+                    self._on_refresh_token(grant.refresh_token)
+        self._access_token = grant.access_token
+        self._rejected = None
+        # The grant's expiry is wall-clock (it is shared between processes); this holder
+        # counts down on its own monotonic clock from what is left of it.
+        left = max(grant.usable_until - self._wall_clock(), 0.0)
+        self._expires_at = self._clock() + left
+
+    def _request(self, refresh_token: str | None) -> Grant:
+        """One call to the token endpoint: a refresh (or client credentials) → a `Grant`."""
+        if refresh_token:
+            form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         else:
             form = {"grant_type": "client_credentials"}
         form["client_id"] = self._client_id
@@ -140,15 +167,12 @@ class OAuthToken(requests.auth.AuthBase):
                     body_excerpt=None, request_id=exc.request_id) from None
             raise
         token, expires_in, new_refresh = _parse_token(body)
-        self._access_token = token
         ttl = max(float(expires_in), 0.0)
-        self._expires_at = self._clock() + max(ttl - min(self._margin, ttl / 2), 0.0)
+        usable = max(ttl - min(self._margin, ttl / 2), 0.0)
         self.fetches += 1
         log.info("orangehrm access token obtained (expires in %ds)", int(ttl))
-        if new_refresh and new_refresh != self._refresh_token:
-            self._refresh_token = new_refresh
-            if self._on_refresh_token is not None:
-                self._on_refresh_token(new_refresh)
+        return Grant(access_token=token, usable_until=self._wall_clock() + usable,
+                     refresh_token=new_refresh)
 
     # -- requests.auth.AuthBase --
 

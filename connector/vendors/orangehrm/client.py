@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr
 from connector.errors import ConfigError
 from connector.http import VendorHttp, json_object
 from connector.settings import Settings, VendorSettings, vendor_config
+from connector.tokens import TokenChain
 from connector.vendors.orangehrm.auth import TOKEN_PATH, OAuthToken, token_error_message
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def orangehrm_token(
     *,
     clock: Callable[[], float] = time.monotonic,
     on_refresh_token: Callable[[str], None] | None = None,
+    chain: TokenChain | None = None,
     **http_kw: Any,
 ) -> OAuthToken:
     """The OAuth token holder from settings. Share one per process between the review source
@@ -84,6 +86,7 @@ def orangehrm_token(
         token_path=TOKEN_PATH,
         clock=clock,
         on_refresh_token=on_refresh_token,
+        chain=chain,
     )
 
 
