@@ -96,6 +96,8 @@ def register(sub: Any) -> None:
     which.add_argument("--review", action="append", metavar="ID", help="a review id (repeat)")
     which.add_argument("--import", dest="import_file", type=Path, metavar="FILE",
                        help="every review of a file given to `connector import`")
+    which.add_argument("--batch", type=int, metavar="ID",
+                       help="every review of a batch confirmed with `connector stops confirm`")
     wd.add_argument("--source", help="the review's source, when several use the same id")
     wd.add_argument("--dry-run", action="store_true", help="print the steps, change nothing")
     wd.add_argument("--by", help="who decides (default: the login name)")
@@ -569,11 +571,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 # -- withdraw ---------------------------------------------------------------------------
 def cmd_withdraw(args: argparse.Namespace) -> int:
     """The face of connector.operations.withdraw."""
-    from connector.operations.withdraw import reviews_in_file, withdraw_reviews
+    from connector.operations.withdraw import reviews_in_batch, reviews_in_file, withdraw_reviews
 
-    ids, source = (args.review, args.source) if args.review else reviews_in_file(
-        args.import_file)
     with _opened_runtime(load_settings()) as rt:
+        if args.review:
+            ids, source = args.review, args.source
+        elif args.batch is not None:
+            ids, source = reviews_in_batch(rt.store, args.batch)
+        else:
+            ids, source = reviews_in_file(args.import_file)
         result = withdraw_reviews(rt.ctx, ids, source=source, dry_run=args.dry_run,
                                   by=_acting_person(args))
     _emit(args, result.as_json(), result.text())

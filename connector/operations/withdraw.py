@@ -26,7 +26,15 @@ from connector.executor import Context, Executor
 from connector.models import GoalRef, LearnerRef
 from connector.ports import Unenrolls
 from connector.reviews.file import read_reviews
-from connector.store import ActionState, AssignmentState, Goal, GoalState, Transaction
+from connector.store import (
+    ActionState,
+    AssignmentState,
+    BatchState,
+    Goal,
+    GoalState,
+    Store,
+    Transaction,
+)
 
 StepKind = Literal["unenroll", "keep course", "close goal", "cancel goal", "keep goal",
                    "cancel planned"]
@@ -114,6 +122,23 @@ def reviews_in_file(path: Path) -> tuple[list[str], str]:
     if not ids:
         raise InputError(f"{path}: holds no reviews to withdraw")
     return ids, IMPORT_SOURCE
+
+
+def reviews_in_batch(store: Store, batch_id: int) -> tuple[list[str], str | None]:
+    """The review ids of a batch a safety limit stopped and a person confirmed (`connector
+    stops`): withdrawing a batch is withdrawing each of its reviews."""
+    batch = store.staged_batch(batch_id)
+    if batch is None:
+        raise InputError(f"no batch #{batch_id} (see `connector stops list`)")
+    if batch.state is not BatchState.CONFIRMED:
+        raise InputError(f"batch #{batch_id} is {batch.state.value}, not confirmed: nothing of "
+                         "it ran, so there is nothing to withdraw")
+    reviews = [r for r in batch.payload.get("reviews", []) if isinstance(r, dict)]
+    ids = list(dict.fromkeys(str(r["review_id"]) for r in reviews if r.get("review_id")))
+    if not ids:
+        raise InputError(f"batch #{batch_id} holds no reviews to withdraw")
+    sources = {str(r.get("source")) for r in reviews if r.get("source")}
+    return ids, sources.pop() if len(sources) == 1 else None
 
 
 def _review(ctx: Context, review_id: str, source: str | None) -> tuple[str, str]:

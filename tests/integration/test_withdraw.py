@@ -16,7 +16,8 @@ from connector.operations.withdraw import withdraw_reviews
 from connector.runtime import Runtime, build_runtime
 from connector.sandbox.kit import SANDBOX_KEY
 from connector.service import sync_once
-from connector.store import AssignmentState, GoalState
+from connector.errors import InputError
+from connector.store import AssignmentState, GoalState, Store
 
 
 @pytest.fixture
@@ -122,3 +123,38 @@ def test_the_cli_prints_the_dry_run_and_json(rt: Runtime, sandboxes: Sandboxes,
     assert document["changes"] > 0 and not document["dry_run"]
     assert main(["withdraw", "--review", "no-such-review"]) == 2
     assert "no review 'no-such-review'" in capsys.readouterr().err
+
+
+def test_a_confirmed_batch_is_withdrawn_by_its_id(sandboxes: Sandboxes, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A review poll over a limit is staged as a batch; once confirmed and carried out, the
+    whole batch is withdrawn with `--batch ID`; a batch nobody confirmed has nothing to undo."""
+    from connector.operations.stops import confirm_stop, waiting_stops
+    from connector.operations.withdraw import reviews_in_batch
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    runtime = build_runtime(sandbox_settings(sandboxes, url, max_assignments_per_run=1))
+    try:
+        sync_once(runtime)  # over the limit: staged, nothing assigned
+        [stop] = waiting_stops(runtime.store)
+        with pytest.raises(InputError, match="not confirmed"):
+            reviews_in_batch(runtime.store, stop.id)
+        confirm_stop(runtime.store, stop_id=stop.id, by="ops", mapping=runtime.ctx.mapping)
+        sync_once(runtime)
+        assigned = {a.review_id for a in runtime.store.assignments_for()}
+        ids, _ = reviews_in_batch(runtime.store, stop.id)
+        assert assigned and assigned <= set(ids)
+        result = withdraw_reviews(runtime.ctx, ids, by="ops")
+        assert result.changes > 0
+        assert all(a.state is not AssignmentState.ENROLLED
+                   for a in runtime.store.assignments_for())
+        assert withdraw_reviews(runtime.ctx, ids, by="ops").changes == 0  # harmless twice
+    finally:
+        runtime.close()
+    store = Store.open(url)
+    try:
+        with pytest.raises(InputError, match="no batch #999"):
+            reviews_in_batch(store, 999)
+    finally:
+        store.close()
