@@ -12,11 +12,11 @@ import pytest
 
 from connector.cli import main
 from connector.demo.sandboxes import Sandboxes, sandbox_settings, seed_organisation, start_sandboxes
+from connector.errors import InputError
 from connector.operations.withdraw import withdraw_reviews
 from connector.runtime import Runtime, build_runtime
 from connector.sandbox.kit import SANDBOX_KEY
 from connector.service import sync_once
-from connector.errors import InputError
 from connector.store import AssignmentState, GoalState, Store
 
 
