@@ -131,11 +131,14 @@ class Service:
     """Receiver + worker + pollers in one process (the embedded default)."""
 
     def __init__(self, rt: Runtime, *, host: str = "127.0.0.1", port: int = 8080,
-                 poll_seconds: float | None = None, console_port: int | None = None) -> None:
+                 poll_seconds: float | None = None, console_port: int | None = None,
+                 console_users: Any = None, console_demo: bool = False) -> None:
         self.rt = rt
         self.host = host
         self.port = port
         self.console_port = console_port  # the operator console on its own listener
+        self.console_users = console_users  # the demo's own sign-in; else the settings'
+        self.console_demo = console_demo
         self.console_url: str | None = None
         self.console_server: Any = None
         self.fixed = poll_seconds  # one interval for every poller (tests, the demo)
@@ -179,7 +182,9 @@ class Service:
         from connector.console import create_app
 
         self.console_server = make_server(self.host, self.console_port,
-                                          create_app(self.rt.store, self.rt.settings),
+                                          create_app(self.rt.store, self.rt.settings,
+                                                     users=self.console_users,
+                                                     demo=self.console_demo),
                                           threaded=True, request_handler=QuietRequestHandler)
         self.console_url = f"http://{self.host}:{self.console_server.server_port}"
         return threading.Thread(target=self.console_server.serve_forever, name="console",

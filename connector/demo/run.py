@@ -33,6 +33,7 @@ from connector.vendors.registry import Role, title
 from connector.worker import Worker
 
 DEMO_MARKER = "demo.database"
+DEMO_CONSOLE_USER = "hr.demo"
 
 
 def complete_some_courses(sb: Sandboxes, store: Store, rng: random.Random) -> tuple[int, int]:
@@ -212,13 +213,24 @@ def _show_trace(rt: Runtime) -> None:
 
 
 def _keep_running(rt: Runtime, sb: Sandboxes) -> None:
+    """The sandboxes, the service and the operator console keep running, with a sign-in made
+    for this run only (a random password, shown once, held as an Argon2 hash)."""
+    import secrets as random_secrets
+
+    from connector.console.users import UserDirectory, hash_password, parse_users
     from connector.service import Service
 
-    service = Service(rt, port=0, poll_seconds=10)
+    password = random_secrets.token_hex(8)  # letters and digits only: easy to copy
+    entry = f"{DEMO_CONSOLE_USER}:operator:{hash_password(password)}"
+    users = UserDirectory(lambda: parse_users(entry))
+    service = Service(rt, port=0, poll_seconds=10, console_port=0, console_users=users,
+                      console_demo=True)
     url = service.start()
-    _say(json.dumps({"connector": url, **{name: sim.url for name, sim in sb.sims.items()}},
-                    indent=2))
-    _say("the sandboxes and the service keep running; Ctrl-C stops")
+    _say(json.dumps({"connector": url, "console": f"{service.console_url}/console",
+                     **{name: sim.url for name, sim in sb.sims.items()}}, indent=2))
+    _say(f"operator console: {service.console_url}/console — sign in as "
+         f"{DEMO_CONSOLE_USER} with password {password} (made for this run only)")
+    _say("the sandboxes, the service and the console keep running; Ctrl-C stops")
     stop = threading.Event()
     try:
         stop.wait()
