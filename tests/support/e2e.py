@@ -179,6 +179,7 @@ def connector_env(vendors: Vendors, database_url: str, mapping_file: Path,
         "talentlms_hourly_limit": 1_000_000,
         "talentlms_poll_seconds": 2,
         "orangehrm_poll_seconds": 2,
+        "bamboohr_poll_seconds": 2,  # the directory, as often as the other streams
         "bamboohr_base_url": vendors.bamboohr.url,
         "bamboohr_api_key": BAMBOOHR_API_KEY,
         "bamboohr_webhook_secret": BAMBOOHR_WEBHOOK_SECRET,

@@ -82,3 +82,18 @@ def test_text_lines_carry_the_same_fields_as_json_lines() -> None:
     assert text_fields(line) == {k: v if isinstance(v, str) else json.dumps(v)
                                  for k, v in extras.items()}
     assert "reason=\"duplicate event\"" in line and "status=409" in line
+
+
+def test_log_lines_follow_stderr_when_it_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set up once, logged to later: a replaced (or closed and replaced) stderr still gets
+    the lines, instead of a "--- Logging error ---" on a stream that is gone."""
+    import io
+    import logging as std_logging
+
+    from connector.observability.logging import configure_logging
+
+    configure_logging("INFO", "text")
+    later = io.StringIO()
+    monkeypatch.setattr("sys.stderr", later)
+    std_logging.getLogger("connector.test").info("after the swap")
+    assert "after the swap" in later.getvalue()
