@@ -352,7 +352,8 @@ def measure_evidence(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         }
         rt = build_runtime(load_settings(**values))
         worker = Worker(rt.ctx)
-        sync_directory(rt.store, rt.directory, max_leaver_share=1.0)  # type: ignore[arg-type]
+        sync_directory(rt.store, rt.directory, max_leaver_share=1.0,  # type: ignore[arg-type]
+                       id_spaces=rt.ctx.id_spaces)
         worker.drain()
         for source in rt.review_sources:
             poll_reviews(rt.store, source, limits=(rt.settings, rt.ctx.mapping), confirm=True)
