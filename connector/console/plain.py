@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.plan_summary import rule_name
+from connector.planner import show_level
 from connector.store import AuditEntry
+from connector.vendors.registry import title
 
 
 def ago(when: datetime | float | None, now: datetime | None = None) -> str:
@@ -103,9 +106,10 @@ def _because(cause: Any) -> str | None:
         return None
     c = cause[0]
     try:
-        return (f"review {c['review_id']} ({c['source']}, {c['cycle']}) rated "
-                f"{c['skill_id']} {c['rating_raw']} → {float(c['rating']):g}, target "
-                f"{float(c['target']):g}: a gap of {float(c['gap']):g}, "
-                f"rule {int(c['rule_index']) + 1} of the mapping")
+        # Worded as `connector trace` words it: levels rounded, the rule by its id.
+        return (f"review {c['review_id']} ({title(c['source'])}, {c['cycle']}) rated "
+                f"{c['skill_id']} {c['rating_raw']} → {show_level(float(c['rating']))}, "
+                f"target {show_level(float(c['target']))}: a gap of "
+                f"{show_level(float(c['gap']))}, {rule_name(c)}")
     except (KeyError, TypeError, ValueError):
         return None

@@ -313,7 +313,7 @@ def test_people_search_by_name_email_or_id(viewer: Client, seeded: Seeded) -> No
 def test_an_employee_story_shows_the_reason(viewer: Client, seeded: Seeded) -> None:
     page = viewer[0].get("/console/people/E2").get_data(as_text=True)
     assert "Grace Hopper" in page and "Skill gap found" in page
-    assert "rated negotiation 1 → 1, target 3: a gap of 2, rule 1 of the mapping" in page
+    assert "rated negotiation 1 → 1, target 3: a gap of 2, rules[0]" in page
 
 
 def test_no_secret_in_any_page(operator: Client, seeded: Seeded) -> None:
