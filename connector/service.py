@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class StoreInbox:
     """The receiver's `Inbox` port on the store: each kind through its one queueing path."""
 
-    def __init__(self, store: Store, settings: Settings | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
 

@@ -42,5 +42,5 @@ def _ready() -> tuple[bool, str]:
 
 
 export_queue(_get_store)  # read when scraped, so a process that has not stored yet answers too
-app = create_app(inbox=lambda: StoreInbox(_get_store()), settings=_settings,
+app = create_app(inbox=lambda: StoreInbox(_get_store(), _settings), settings=_settings,
                  ready_check=_ready)
