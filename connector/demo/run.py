@@ -23,7 +23,7 @@ from typing import Any
 
 from connector.demo.checks import format_summary, summarise
 from connector.demo.org import make_org
-from connector.demo.sandboxes import Sandboxes, sandbox_settings, start_sandboxes
+from connector.demo.sandboxes import Sandboxes, demo_roles, sandbox_settings, start_sandboxes
 from connector.errors import InputError, SafetyStop
 from connector.pollers import poll_completions, poll_reviews, sync_directory
 from connector.progress import for_run
@@ -75,10 +75,14 @@ def prepare_database(path: Path) -> str:
 
 
 def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
-             seed: int = 7, quiet: bool = False) -> int:
+             seed: int = 7, quiet: bool = False,
+             cast: dict[str, str | None] | None = None) -> int:
+    """`cast` picks the vendor playing each part by role value (`lms`, `goals`, `reviews`);
+    a part left out or None plays the settings' default."""
     started = time.monotonic()
+    roles = demo_roles(cast or {})
     url = prepare_database(database)
-    sb = start_sandboxes()
+    sb = start_sandboxes(roles)
     try:
         _say(f"▶ started sandbox {sb.titles()} on loopback")
         org = make_org(employees=employees, seed=seed)

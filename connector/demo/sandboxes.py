@@ -57,6 +57,28 @@ def _simulator(name: str) -> type[Simulator]:
     return plugin.simulator()
 
 
+def demo_roles(cast: dict[str, str | None]) -> dict[Role, str]:
+    """The demo's cast: the defaults, with the parts named in `cast` (by role value: `lms`,
+    `goals`, `reviews`) played by those vendors. Every wrong choice is named at once, with the
+    vendors that could play that part."""
+    roles = dict(DEFAULT_ROLES)
+    problems: list[str] = []
+    for part, name in cast.items():
+        if not name:
+            continue
+        role = Role(part)
+        able = sorted(p.name for p in registry.plugins()
+                      if p.plays(role) and p.simulator is not None)
+        if name not in able:
+            problems.append(f"--{part} {name}: no registered vendor with a sandbox plays the "
+                            f"{part} part by that name; choose one of {', '.join(able)}")
+            continue
+        roles[role] = name
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return roles
+
+
 def start_sandboxes(roles: dict[Role, str] | None = None) -> Sandboxes:
     """Start the sandbox of every vendor in the cast, each once."""
     cast = dict(roles or DEFAULT_ROLES)
