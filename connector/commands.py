@@ -401,6 +401,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 # -- worker -----------------------------------------------------------------------------
 def cmd_worker(args: argparse.Namespace) -> int:
+    from connector.chores import chores_for, start_chores
     from connector.observability.logging import configure_logging
     from connector.runtime import build_runtime
     from connector.worker import Worker
@@ -424,6 +425,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 1 if stats.dead else 0
         stop = threading.Event()
         _stop_on_signals(stop)
+        start_chores(chores_for(rt), stop)
         worker.run_forever(stop, concurrency=concurrency)
     finally:
         rt.close()

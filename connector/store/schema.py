@@ -333,3 +333,14 @@ console_logins = Table(
     Column("at", Float, nullable=False),  # epoch seconds, compared on every sign-in
 )
 Index("ix_console_logins_subject", console_logins.c.subject, console_logins.c.at)
+
+# Notifications sent (connector/notifications): one row per occurrence, claimed before it is
+# sent and marked when it was, so restarts and other processes never repeat one.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("claimed_at", Float, nullable=False),  # epoch seconds; a stale claim is retried
+    Column("sent_at", Float),
+)
