@@ -121,8 +121,13 @@ def preview_mapping(store: Store, active: Mapping, text: str, *, name: str,
     preview = MappingPreview(name, warnings=open_goal_warnings(store, edited))
     reviews, preview.unreadable = latest_reviews(store)
     preview.reviews = len(reviews)
-    before = _assignments(active, reviews)
-    after = _assignments(edited, reviews)
+    names = {}
+    for review in reviews:  # people as the ledger knows them (a review may carry less)
+        known = store.identity(review.employee.employee_id)
+        if known is not None:
+            names[known.employee_id] = store.employee_of(known).display_name
+    before = _assignments(active, reviews, names)
+    after = _assignments(edited, reviews, names)
     held = store.open_courses(sorted({r.employee.employee_id for r in reviews}))
     for key, change in sorted(after.items()):
         if key in before:
@@ -157,7 +162,7 @@ def _when(review: Review) -> datetime:
     return review.completed_at
 
 
-def _assignments(mapping: Mapping, reviews: list[Review]
+def _assignments(mapping: Mapping, reviews: list[Review], names: dict[str, str]
                  ) -> dict[tuple[str, str, str], Change]:
     """(employee, skill, course) → the assignment `mapping` makes from these reviews, as if
     the ledger held nothing yet (pure planning)."""
@@ -170,7 +175,8 @@ def _assignments(mapping: Mapping, reviews: list[Review]
                     or action.goal is None:
                 continue
             key = (employee.employee_id, action.goal.skill_id, action.course_id)
-            found[key] = Change(employee.employee_id, employee.display_name,
+            found[key] = Change(employee.employee_id,
+                                names.get(employee.employee_id, employee.display_name),
                                 employee.role or "-", action.goal.skill_id, action.course_id,
                                 rule_name(action.causes[0]) if action.causes else "-")
     return found
