@@ -13,9 +13,9 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from connector.console import mapping_page, plain, reports_page, stops_page
+from connector.console.app import console
 from connector.console.links import person_links
 from connector.console.suggestions import suggest
-from connector.console.app import console
 from connector.errors import InputError, VendorError
 from connector.operations import approvals, dead_letters, identities
 from connector.operations.status import status_report

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from connector.console import create_app
-from connector.inbound import plan_batch, queue_review
 from connector.console.users import UserDirectory, parse_users
+from connector.inbound import plan_batch, queue_review
 from connector.models import Employee, Rating, Review
-from connector.settings import Settings
 from connector.plan_summary import batch_summary, effect_lines, lines_hash
+from connector.settings import Settings
 from connector.store import ApprovalState, MatchState, Store
 from mappings.loader import load_mapping
 from tests.support.fakes import FakeLMS

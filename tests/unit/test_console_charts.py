@@ -3,7 +3,7 @@ label escaped, an empty chart that says so."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # parses only the SVG drawn here, never outside input
 
 from connector.console import charts
 
@@ -11,7 +11,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _bars(svg: str) -> list[ET.Element]:
-    root = ET.fromstring(svg)
+    root = ET.fromstring(svg)  # noqa: S314 - our own SVG
     return [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
 
 
@@ -24,14 +24,14 @@ def test_bars_are_proportional_and_labelled() -> None:
     assert widths[0] == charts.BAR_WIDTH  # the largest value fills the scale
     assert widths[2] == charts.BAR_WIDTH / 2 and widths[1] == charts.BAR_WIDTH / 4
     assert widths[3] == 0.0
-    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]  # noqa: S314
     assert "negotiation" in texts and "open" in texts and "4" in texts
 
 
 def test_labels_cannot_inject_markup() -> None:
     svg = str(charts.bars("<b>t</b>", ["<script>alert(1)</script>"], [("a&b", [1])]))
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "a&amp;b" in svg
-    ET.fromstring(svg)  # still well-formed
+    ET.fromstring(svg)  # noqa: S314  # still well-formed
 
 
 def test_an_empty_chart_says_so() -> None:

@@ -7,12 +7,12 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from connector.settings import Settings
 from connector.tokens import TokenChain
 from connector.vendors.orangehrm.auth import OAuthToken
 from connector.vendors.orangehrm.client import OrangeHRMSettings, orangehrm_http, orangehrm_token
 from connector.vendors.orangehrm.reviews import OrangeHRMReviews
 from connector.vendors.orangehrm.trackers import OrangeHRMTrackers
-from connector.settings import Settings
 from connector.vendors.registry import Role, VendorEnv, VendorLinks, VendorPlugin
 
 if TYPE_CHECKING:
