@@ -46,9 +46,20 @@ def cmd_mapping(args: argparse.Namespace) -> int:
     from connector.runtime import configured_lms_class, resolve_mapping_path
     from mappings.loader import load_mapping
 
-    path: Path = args.file
+    with _opened_store() as (settings, store):  # settings and the database first
+        text = _read_text(args.file)
+        active = load_mapping(resolve_mapping_path(settings))
+        found = preview_mapping(store, active, text, name=str(args.file),
+                                lms_class=configured_lms_class(settings))
+    if not found.valid:
+        raise ConfigError(found.message)
+    _emit(args, found.as_json(), format_preview(found))
+    return 0
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: mapping file not found") from None
     except OSError as exc:
@@ -56,14 +67,6 @@ def cmd_mapping(args: argparse.Namespace) -> int:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as "
                           "UTF-8") from None
-    with _opened_store() as (settings, store):
-        active = load_mapping(resolve_mapping_path(settings))
-        found = preview_mapping(store, active, text, name=str(path),
-                                lms_class=configured_lms_class(settings))
-    if not found.valid:
-        raise ConfigError(found.message)
-    _emit(args, found.as_json(), format_preview(found))
-    return 0
 
 
 def format_preview(found: Any) -> str:
