@@ -43,7 +43,7 @@ def mapping_page(preview: MappingPreview | None = None, text: str | None = None,
             skill = active.skill_id_for(rule.skill) or rule.skill
             roles = {role: levels[skill] for role, levels in active.targets.roles.items()
                      if skill in levels}
-            rules.append({"id": rule.id or f"rules[{index}]", "skill": skill,
+            rules.append({"id": rule.rule_id, "place": f"rules[{index}]", "skill": skill,
                           "courses": rule.courses, "min_gap": rule.min_gap,
                           "priority": rule.priority, "due": rule.due_in_days,
                           "roles": roles, "goal_title": rule.goal_title})

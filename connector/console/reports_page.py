@@ -13,6 +13,7 @@ from connector.console.app import console
 from connector.operations import reports
 
 SHOWN = 50  # table rows on the page; the CSV has them all
+RECENT_WEEKS = 26  # the weekly chart's span; its table shows the weeks with something in them
 
 
 def report_list() -> Any:
@@ -20,12 +21,17 @@ def report_list() -> Any:
     shown = []
     for name in reports.REPORTS:
         found = reports.report(store, name)
+        drawn, rows = found.rows, found.rows
+        if name == "goals-by-week":
+            drawn = found.rows[-RECENT_WEEKS:]
+            rows = [r for r in found.rows if any(r[i] for i in found.charted)][::-1]
         chart = None
         if found.charted:
-            chart = charts.bars(found.title, [str(r[0]) for r in found.rows],
-                                [(found.columns[i], [float(r[i]) for r in found.rows])
+            chart = charts.bars(found.title, [str(r[0]) for r in drawn],
+                                [(found.columns[i], [float(r[i]) for r in drawn])
                                  for i in found.charted])
-        shown.append({"report": found, "chart": chart, "rows": found.rows[:SHOWN]})
+        shown.append({"report": found, "chart": chart, "rows": rows[:SHOWN],
+                      "weekly": name == "goals-by-week", "weeks": RECENT_WEEKS})
     return render_template("reports.html", reports=shown, shown=SHOWN)
 
 

@@ -86,14 +86,15 @@ def seed_ledger(store: Store) -> None:
                               role="Account Executive"),
             ratings=tuple(Rating(skill_key=k, value=v) for k, v in ratings)))
     with store.transaction() as tx:
-        for eid, skill, courses, closed in (("E2", "negotiation", ["101", "102"], True),
-                                            ("E3", "negotiation", ["101"], False),
-                                            ("E3", "communication", ["103"], False)):
+        for eid, skill, courses, closed, rule in (
+                ("E2", "negotiation", ["101", "102"], True, 0),
+                ("E3", "negotiation", ["101"], False, 0),
+                ("E3", "communication", ["103"], False, 1)):
             key = f"{eid}/{skill}/2026-H1"
             store.save_goal(tx, goal_key=key, employee_id=eid, skill_id=skill,
                             cycle="2026-H1", title=f"Raise {skill}", course_ids=courses,
                             tracker="bamboohr", goal_id=f"g-{eid}-{skill}", milestone_ids={},
-                            gap_found_at=WHEN, due_date="2026-04-15", rule_index=0)
+                            gap_found_at=WHEN, due_date="2026-04-15", rule_index=rule)
             for course in courses:
                 store.save_assignment(tx, employee_id=eid, course_id=course, goal_key=key,
                                       review_id=f"P-{eid}", due_date="2026-04-15")

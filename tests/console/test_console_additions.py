@@ -108,7 +108,7 @@ def test_stop_actions_are_refused_to_a_viewer_without_csrf_and_for_unknown_ids(
 
 def test_the_mapping_page_shows_the_active_rules(viewer: Client, seeded: Seeded) -> None:
     page = viewer[0].get("/console/mapping").get_data(as_text=True)
-    assert "rules[0]" in page and "negotiation" in page and "101, 102" in page
+    assert "negotiation:101+102" in page and "rules[0]" in page and "101, 102" in page
     assert "Account Executive: 4" in page
 
 
