@@ -78,6 +78,7 @@ def seed_ledger(store: Store) -> None:
                                    first_name=EVIL, last_name="Smith",
                                    role="Account Executive", manager_id="E2"))
     store.set_identity("E3", state=MatchState.LINKED, lms_user_id="u3", note="matched")
+    store.configure_budget("talentlms", 2000)  # as a worker sizes it on its first call
     for eid, ratings in (("E2", (("Negotiation", 1), ("Communication", 2))),
                          ("E3", (("Negotiation", 2),))):
         queue_review(store, Review(
