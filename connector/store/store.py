@@ -31,6 +31,7 @@ from connector.store.kept import KeptRows
 from connector.store.ledger import LedgerMixin
 from connector.store.logins import LoginAttempts
 from connector.store.notices import SentNotices
+from connector.store.reports import ReportQueries
 from connector.store.rows import AuditEntry, PollerStatus, RateBudget
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
@@ -66,6 +67,7 @@ class Store(LedgerMixin, StagingMixin):
         self._write_failed: str | None = None  # the last intake write's error, until one works
         self.logins = LoginAttempts(engine, clock=clock)  # the console's sign-in limit
         self.notices = SentNotices(engine, clock=clock)  # notifications sent, once each
+        self.reports = ReportQueries(engine)  # the console's and `connector report`'s
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:
