@@ -44,6 +44,7 @@ from connector.models import (
     Progress,
     completion_event_id,
 )
+from connector.ports import LearnerEnrollments
 from connector.settings import Settings, VendorSettings, vendor_config
 from connector.vendors.talentlms.batches import ALREADY_ENROLLED, BatchEnroller
 from connector.vendors.talentlms.timeline import new_completions, number, text, unix_time
@@ -409,6 +410,12 @@ class TalentLMS:
         user = self.v1.get_json(v1_path("users", id=lms_user_id), operation="read enrollments")
         courses = user.get("courses") if isinstance(user, dict) else None
         return {str(text(c.get("id"))) for c in courses or () if isinstance(c, dict)}
+
+    def enrollments(self, pairs: Sequence[tuple[str, str]]) -> dict[str, LearnerEnrollments]:
+        """`ReadsEnrollments`: who is enrolled where, in the fewest calls (roster.py)."""
+        from connector.vendors.talentlms.roster import read_enrollments
+
+        return read_enrollments(self.v1, pairs, v1_path)
 
     # --- progress -----------------------------------------------------------------------------
 
