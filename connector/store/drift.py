@@ -2,7 +2,7 @@
 
 A finding is one row, unique on (kind, subject): `flag` inserts it once and only refreshes
 `last_seen_at` after that, so a finding seen on every run is flagged (and audited by the
-caller) once. A finding the vendor no longer shows is `resolve`d; a repair is counted in
+caller) once. A finding the vendor no longer shows is `resolve`d; a repair is recorded with
 `repairs`, which is how a re-enrollment is kept to one per assignment.
 """
 
@@ -84,17 +84,6 @@ class DriftFlags:
                          .where(drift_flags.c.kind == kind, drift_flags.c.subject == subject)
                          .values(last_seen_at=now))
             return False
-
-    def mark(self, kind: str, subject: str, state: str, message: str, *,
-             repaired: bool = False, tx: Transaction | None = None) -> None:
-        """Move an existing finding to `state` (a repair adds one to `repairs`)."""
-        values: dict[str, Any] = dict(state=state, message=message, last_seen_at=utcnow())
-        if repaired:
-            values["repairs"] = drift_flags.c.repairs + 1
-        with using(self.engine, tx) as conn:
-            conn.execute(update(drift_flags).where(drift_flags.c.kind == kind,
-                                                   drift_flags.c.subject == subject)
-                         .values(**values))
 
     def resolve(self, kind: str, subject: str, tx: Transaction | None = None) -> bool:
         """The vendor shows it as the ledger expects again; True when a flag was open."""
