@@ -62,6 +62,7 @@ GOAL_DELETED = "goal_deleted"
 OPEN, REPAIRED = "open", "repaired"
 #: The cursor row holding when `serve` last reconciled (names starting with _ are no pollers).
 LAST_RUN = "_reconcile.last"
+FIRST_RUN_AFTER = 300.0  # seconds after the first start before a new database reconciles
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,14 +270,17 @@ class _Run:
 
 
 def seconds_until_due(ctx: Context, every: float) -> float:
-    """How long until the next scheduled run: `every` after the last one recorded."""
+    """How long until the next scheduled run: `every` after the last one recorded. A
+    database that never reconciled waits `FIRST_RUN_AFTER` (or `every`, if shorter), so a
+    start-up's first cycle runs first and a short-lived `serve` (the demo) reads nothing."""
     last = ctx.store.cursor(LAST_RUN)
+    first = min(every, FIRST_RUN_AFTER)
     if last is None:
-        return 0.0
+        return first
     try:
         elapsed = (ctx.now() - datetime.fromisoformat(last)).total_seconds()
     except ValueError:
-        return 0.0
+        return first
     return max(0.0, every - elapsed)
 
 
