@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connector.demo.sandboxes import Sandboxes, sandbox_settings, seed_organisation, start_sandboxes
-from connector.operations.reconcile import reconcile
+from connector.operations.reconcile import FIRST_RUN_AFTER, reconcile, seconds_until_due
 from connector.operations.status import status_report
 from connector.operations.trace import employee_trace
 from connector.runtime import Runtime, build_runtime
@@ -68,8 +68,10 @@ def test_lms_drift_is_read_in_batches_repaired_once_or_flagged(
                 for a in open_rows}
     courses = {a.course_id for a in open_rows}
     owners = {g.employee_id for g in rt.store.open_goals()}
+    assert seconds_until_due(rt.ctx, 86400) == FIRST_RUN_AFTER  # never reconciled yet
     before = calls(sandboxes)
     clean = reconcile(rt.ctx)
+    assert 86000 < seconds_until_due(rt.ctx, 86400) <= 86400  # `serve`: a day after this run
     after = calls(sandboxes)
     assert clean.findings == [] and clean.assignments_checked == len(open_rows) > 1
     assert after["lms"] - before["lms"] <= min(len(learners), len(courses) + 1)
@@ -84,8 +86,10 @@ def test_lms_drift_is_read_in_batches_repaired_once_or_flagged(
         "deactivate": [left_user], "unenroll": [{"user_id": left_user,
                                                  "course_id": left_course}]})
 
+    rt.store.save_cursor("_reconcile.last", "2020-01-01T00:00:00+00:00")
     preview = reconcile(rt.ctx, dry_run=True)
     assert sorted(f.outcome for f in preview.findings) == ["would flag", "would repair"]
+    assert seconds_until_due(rt.ctx, 86400) == 0  # a dry run is not a run
     assert (user, course) not in enrolled(sandboxes)  # a dry run changes nothing
     assert rt.store.drift.listed(states=("open", "repaired")) == []
 
