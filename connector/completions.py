@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from connector.errors import EffectPending
+from connector.errors import EffectPending, NotFoundError
 from connector.executor import Context, Executor, goal_key_of
 from connector.models import CompletionEvent, Evidence, GoalRef, Outcome
+from connector.operations.reconcile import goal_is_deleted, settle_deleted_goal, skip_deleted_goal
 from connector.ports import RecordsTraining
 from connector.store import ActionState, AssignmentState, Goal, GoalState, Transaction
 from connector.vendors.registry import title
@@ -83,12 +84,20 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         store.audit(None, employee_id, "completion.in_progress",
                     f"course {course_id} in progress", ref=source_ref)
         return "in_progress"
+    if goal_is_deleted(store, goal_key):  # deleted in the tracker: say so, post nothing
+        return skip_deleted_goal(ctx, goal, course_id, source_ref)
     if event.outcome is Outcome.FAILED:
-        executor.effect(
-            f"note:{goal_key}:{course_id}:{event.event_id}", "goal.note", employee_id,
-            call=lambda: tracker.add_note(ref, evidence.text()) if tracker else None,
-            message=f"noted a failed attempt at course {course_id}", goal_key=goal_key,
-            course_id=course_id, cause={"completion": source_ref})
+        note_key = f"note:{goal_key}:{course_id}:{event.event_id}"
+        try:
+            executor.effect(
+                note_key, "goal.note", employee_id,
+                call=lambda: tracker.add_note(ref, evidence.text()) if tracker else None,
+                message=f"noted a failed attempt at course {course_id}", goal_key=goal_key,
+                course_id=course_id, cause={"completion": source_ref})
+        except NotFoundError as exc:
+            if not settle_deleted_goal(ctx, goal, exc, note_key):
+                raise
+            return skip_deleted_goal(ctx, goal, course_id, source_ref)
         return "failed-noted"
 
     why_not = _not_evidence(ctx, goal, event)
@@ -128,11 +137,18 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         store.complete_assignment(tx, employee_id, course_id, goal_key, event.completed_at)
         store.set_goal_progress(goal_key, percent, tx)
 
-    posted = executor.effect(
-        f"evidence:{goal_key}:{course_id}", "goal.evidence", employee_id, call=post,
-        already=already, record=record, goal_key=goal_key, course_id=course_id,
-        cause={"completion": source_ref, "goal": goal_key},
-        message=f"posted evidence on goal {goal_key}: {evidence.text()} (progress {percent:g} %)")
+    evidence_key = f"evidence:{goal_key}:{course_id}"
+    try:
+        posted = executor.effect(
+            evidence_key, "goal.evidence", employee_id, call=post,
+            already=already, record=record, goal_key=goal_key, course_id=course_id,
+            cause={"completion": source_ref, "goal": goal_key},
+            message=f"posted evidence on goal {goal_key}: {evidence.text()} "
+                    f"(progress {percent:g} %)")
+    except NotFoundError as exc:  # the goal was deleted in the tracker: flagged once
+        if not settle_deleted_goal(ctx, goal, exc, evidence_key):
+            raise
+        return skip_deleted_goal(ctx, goal, course_id, source_ref)
     if set(linked) <= done_after:
         close_goal(ctx, executor, goal, ref)
     return "evidence" if posted else "duplicate"

@@ -186,6 +186,13 @@ class Settings(SettingsBase):
     max_leaver_share: float = 0.05
     count_unassigned_completions: bool = True
 
+    # Drift reconciliation (connector/operations/reconcile.py; docs/production.md): how often
+    # `serve` compares the ledger with the vendors (0 = never; `connector reconcile` still
+    # runs), and whether an enrollment removed by hand while its goal is open is re-enrolled
+    # once (said in the audit, status and trace) or only flagged.
+    reconcile_seconds: int = Field(default=86400, ge=0)
+    reconcile_reenroll: bool = True
+
     # The operator console (connector/console; docs/console.md)
     console_users: SecretStr | None = None  # `name:role:argon2-hash` entries, space-separated
     console_secret_key: SecretStr | None = None  # signs sessions; the same in every process

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.errors import StoreError
 from connector.models import utcnow
 from connector.store import migrations
+from connector.store.drift import DriftFlags
 from connector.store.engine import Transaction, make_engine, transaction, using
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
@@ -68,6 +69,7 @@ class Store(LedgerMixin, StagingMixin):
         self.logins = LoginAttempts(engine, clock=clock)  # the console's sign-in limit
         self.notices = SentNotices(engine, clock=clock)  # notifications sent, once each
         self.reports = ReportQueries(engine)  # the console's and `connector report`'s
+        self.drift = DriftFlags(engine)  # what `connector reconcile` found
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:

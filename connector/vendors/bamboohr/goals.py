@@ -25,8 +25,10 @@ from typing import Any
 from connector.errors import FatalAPIError
 from connector.http import VendorHttp
 from connector.models import Employee, Evidence, GoalKey, GoalRef
+from connector.ports import GoalPresence
 from connector.settings import Settings
 from connector.vendors.bamboohr.client import VENDOR, BambooHRSettings, bamboohr_http, numeric_id
+from connector.vendors.bamboohr.goal_presence import goal_presence
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +192,10 @@ class BambooHRGoals:
         body = self.http.get_json(f"{_GOALS.format(eid=eid)}/{gid}/aggregate",
                                   operation="read goal")
         return body if isinstance(body, dict) else {}
+
+    def goal_presence(self, goals: Sequence[tuple[str, GoalRef]]) -> dict[str, GoalPresence]:
+        """`ReadsGoals`: which of our goals still exist, one list per owner."""
+        return goal_presence(self.http, goals)
 
     # -- evidence and notes --
 
