@@ -172,13 +172,9 @@ class Service:
         ]
         if console is not None:
             self.threads.append(console)
-        if self.rt.settings.reconcile_seconds > 0:  # drift reconciliation, 0 = off
-            self.threads.append(threading.Thread(
-                target=self._reconcile_loop, name="reconcile", daemon=True,
-                args=(float(self.rt.settings.reconcile_seconds),)))
         for t in self.threads:
             t.start()
-        self.threads += start_chores(chores_for(self.rt), self.stop_event)
+        self.threads += start_chores(chores_for(self.rt, serve=True), self.stop_event)
         url = f"http://{self.host}:{self.port}"
         log.info("service started", extra={"url": url})
         return url
@@ -221,23 +217,6 @@ class Service:
             except ConnectorError as exc:
                 log.warning("poll stopped", extra={"stream": stream, "error": str(exc)})
             self.stop_event.wait(max(0.05, started + every - time.monotonic()))
-
-    def _reconcile_loop(self, every: float) -> None:
-        """`connector reconcile` every CONNECTOR_RECONCILE_SECONDS, counted from the last run
-        the store recorded (a restart does not put it off); after a failure, again within
-        ten minutes at most."""
-        from connector.operations.reconcile import reconcile, seconds_until_due
-
-        wait = seconds_until_due(self.rt.ctx, every)
-        while not self.stop_event.wait(wait):
-            wait = every
-            try:
-                report = reconcile(self.rt.ctx, reenroll=self.rt.settings.reconcile_reenroll)
-                log.info("reconciled", extra={"findings": len(report.findings),
-                                              "repaired": report.repaired})
-            except ConnectorError as exc:
-                log.warning("reconcile failed", extra={"error": str(exc)})
-                wait = min(every, 600.0)
 
     def _polled_cleanly(self, stream: str) -> None:
         """Close a new or restored database's adoption window after one full cycle: every
