@@ -179,3 +179,14 @@ class EnrollsInBatches(Protocol):
     ) -> dict[tuple[str, str], Exception | None]:
         """The result maps (lms_user_id, course_id) to None or its error."""
         ...
+
+
+@runtime_checkable
+class WithdrawsEvidence(Protocol):
+    """A goal tracker that can take back evidence whose completion was withdrawn (an xAPI
+    statement voided after its evidence was posted): the course's progress undone with the
+    reason beside it, and a closed goal reopened. History stays: nothing is deleted."""
+
+    def withdraw_evidence(self, goal: GoalRef, evidence: Evidence, note: str) -> None: ...
+
+    def reopen_goal(self, goal: GoalRef, note: str) -> None: ...

@@ -32,6 +32,7 @@ BUILTIN = (
     "connector.vendors.bamboohr",
     "connector.vendors.orangehrm",
     "connector.vendors.generic",
+    "connector.vendors.hibob",
 )
 
 # Review "sources" that nobody polls: the operator imports files, or an HR system pushes.
@@ -72,7 +73,7 @@ class VendorEnv:
     settings: Settings
     http: Mapping[str, Any]
     secrets: KeptSecrets
-    configure_budget: Callable[[str, int], None]
+    configure_budget: Callable[..., None]  # (bucket, calls per hour, burst=None)
 
 
 class Vendor(Protocol):
