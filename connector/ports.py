@@ -128,6 +128,19 @@ class EmployeeDirectory(Protocol):
         ...
 
 
+@runtime_checkable
+class CompletionSource(Protocol):
+    """Completions from somewhere other than the LMS (an xAPI learning record store), polled
+    beside it (`CONNECTOR_COMPLETION_SOURCES`). Same contract as the LMS's
+    `completions_since`."""
+
+    name: str
+
+    def completions_since(
+        self, cursor: str | None
+    ) -> tuple[list[CompletionEvent], str | None, bool]: ...
+
+
 # --- optional abilities: asked for by type --------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from connector.sandbox.common import Faults, install_faults
 from connector.sandbox.hibob_state import ApiError, HiBobState
 
 
-def create_app(*, service_user: str = "sandbox-user", token: str = "sandbox-token",
+def create_app(*, service_user: str = "sandbox-user", token: str = "sandbox-token",  # noqa: S107 (the stand-in's own)
                faults: Faults | None = None, clock: Callable[[], float] = time.time,
                limits: dict[str, int] | None = None) -> Flask:
     app = Flask("sandbox-hibob")

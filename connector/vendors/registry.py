@@ -33,6 +33,7 @@ BUILTIN = (
     "connector.vendors.orangehrm",
     "connector.vendors.generic",
     "connector.vendors.hibob",
+    "connector.vendors.xapi_lrs",
 )
 
 # Review "sources" that nobody polls: the operator imports files, or an HR system pushes.
@@ -46,6 +47,7 @@ class Role(StrEnum):
     GOALS = "goals"
     REVIEWS = "reviews"
     DIRECTORY = "directory"
+    COMPLETIONS = "completions"  # a completion source polled beside the LMS (an xAPI LRS)
 
 
 class KeptSecrets(Protocol):

@@ -76,9 +76,8 @@ def hibob_error_message(response: requests.Response) -> str | None:
     body = json_object(response)
     if body is None:
         return None
-    for value in (body.get("message"), body.get("error"), body.get("errors")):
-        if isinstance(value, list) and value:
-            value = value[0]
+    for found in (body.get("message"), body.get("error"), body.get("errors")):
+        value = found[0] if isinstance(found, list) and found else found
         if isinstance(value, dict):
             value = value.get("message") or value.get("error")
         if isinstance(value, str) and value.strip():

@@ -123,7 +123,7 @@ class HiBobGoals:
                 continue
             lines = [line.strip() for line in str(goal.get("description") or "").splitlines()]
             if marker in lines:
-                courses = next((json.loads(line[len(COURSES_MARKER):]) for line in lines
+                courses: list[Any] = next((json.loads(line[len(COURSES_MARKER):]) for line in lines
                                 if line.startswith(COURSES_MARKER)), [])
                 gid = str(goal["id"])
                 return GoalRef(tracker=self.name, goal_id=gid,
