@@ -63,7 +63,7 @@ def create_app(*, key: str = "lrs-key", secret: str = "lrs-secret",  # noqa: S10
 
     @app.get("/xapi/statements")
     def get_statements() -> Response:
-        args = {k: v for k, v in request.args.items()}
+        args = dict(request.args.items())
         with state.lock:
             state.count("GET statements")
             if "statementId" in args or "voidedStatementId" in args:

@@ -119,7 +119,7 @@ class LrsState:
 
     def one(self, args: Mapping[str, str]) -> dict[str, Any]:
         sid, vid = args.get("statementId"), args.get("voidedStatementId")
-        if sid and vid or set(args) - {"statementId", "voidedStatementId", "attachments",
+        if (sid and vid) or set(args) - {"statementId", "voidedStatementId", "attachments",
                                        "format"}:
             raise LrsError(400, "statementId/voidedStatementId take no other parameters")
         wanted = sid or vid or ""
@@ -144,7 +144,7 @@ class LrsState:
             stored = parse_time(s["stored"])
             if sid in self.voided:
                 continue
-            if since is not None and stored <= since or until is not None and stored > until:
+            if (since is not None and stored <= since) or (until is not None and stored > until):
                 continue
             if args.get("verb") and s["verb"]["id"] != args["verb"]:
                 continue
