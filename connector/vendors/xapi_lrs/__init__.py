@@ -36,6 +36,6 @@ def _simulator() -> type[Simulator]:
 
 
 PLUGIN = VendorPlugin(
-    name=VENDOR, title="xAPI LRS", settings=XapiLrsSettings, connect=XapiLrsVendor,
+    name=VENDOR, title="LRS", settings=XapiLrsSettings, connect=XapiLrsVendor,
     adapters={Role.COMPLETIONS: XapiLrs}, simulator=_simulator,
 )
