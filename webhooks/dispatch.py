@@ -334,8 +334,9 @@ def declared_sources(
 ) -> list[SourceConfig]:
     """Sources from JSON: `[{"name", "kind", "scheme": "standard"|"bamboohr"|"hmac",
     "secrets_env": VAR, "hmac": {HmacScheme fields}, "field_map": {...},
-    "xapi_course_prefix": "...", "xapi_move_on": "101=CompletedAndPassed,…"}]`. Secrets stay in the environment variable `secrets_env`
-    names (comma-separated), never in the JSON itself.
+    "xapi_course_prefix": "...", "xapi_move_on": "101=CompletedAndPassed,…"}]`. Secrets
+    stay in the environment variable `secrets_env` names (comma-separated), never in the
+    JSON itself.
     """
     environ = os.environ if environ is None else environ
     try:

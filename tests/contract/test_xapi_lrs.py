@@ -30,7 +30,7 @@ def make(**options: Any) -> XapiLrs:
                         xapi_lrs_course_prefix="https://lms.example/course/", **options)
     lrs = XapiLrs.from_settings(settings, sleep=lambda s: None, clock=lambda: 0.0,
                                 jitter=lambda: 0.0, max_attempts=2)
-    lrs._now = lambda: NOW  # noqa: SLF001  (the first poll's start, pinned)
+    lrs._now = lambda: NOW  # the first poll's start, pinned
     return lrs
 
 

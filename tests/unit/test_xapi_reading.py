@@ -81,7 +81,7 @@ def test_a_voiding_statement_must_reference_a_statement() -> None:
 def test_move_on_settings_name_every_mistake() -> None:
     assert parse_move_on(" 101=Passed , 102=CompletedAndPassed") == {
         "101": "Passed", "102": "CompletedAndPassed"}
-    with pytest.raises(ValueError, match="'101=Sometimes'.*'102'"):
+    with pytest.raises(ValueError, match=r"'101=Sometimes'.*'102'"):
         parse_move_on("101=Sometimes, 102")
 
 
