@@ -37,7 +37,7 @@ def test_hibob_goals_with_lrs_completions_and_a_void(database_url: str) -> None:
     try:
         people = seed_organisation(sb, employees=6, missing_learners=0)
         settings = sandbox_settings(sb, database_url, max_assignment_share=1.0,
-                                    completion_sources="xapi_lrs", **lrs.settings())
+                                    **lrs.settings())  # it names itself a completion source
         rt = build_runtime(settings)
         try:
             _poll_and_drain(rt)

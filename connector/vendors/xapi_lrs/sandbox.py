@@ -12,6 +12,7 @@ from connector.sandbox.kit import SANDBOX_KEY, Simulator
 
 SECRET = "demo-lrs-secret"  # the stand-in's own: not a real credential  # noqa: S105
 ACTIVITY_PREFIX = "https://lms.example/course/"
+LMS_HOME = "https://lms.example"
 
 
 class LrsSandbox(Simulator):
@@ -23,7 +24,18 @@ class LrsSandbox(Simulator):
 
     def settings(self) -> dict[str, Any]:
         return {"xapi_lrs_endpoint": f"{self.url}/xapi", "xapi_lrs_key": SANDBOX_KEY,
-                "xapi_lrs_secret": SECRET, "xapi_lrs_course_prefix": ACTIVITY_PREFIX}
+                "xapi_lrs_secret": SECRET, "xapi_lrs_course_prefix": ACTIVITY_PREFIX,
+                "completion_sources": self.name}
+
+    def complete(self, lms_user_id: str, course_id: str, *, passed: bool, score: int,
+                 completed_at: datetime | None = None) -> None:
+        """The LMS reports a result to the LRS (as Docebo or Moodle's log store would): a
+        passed or failed statement about its own user account."""
+        statement = self.statement("", course_id, "passed" if passed else "failed",
+                                   passed=passed, score=score, when=completed_at)
+        statement["actor"] = {"objectType": "Agent",
+                              "account": {"homePage": LMS_HOME, "name": lms_user_id}}
+        self.send([statement])
 
     def statement(self, email: str, course_id: str, verb: str, *, passed: bool | None = None,
                   score: float | None = None, when: datetime | None = None) -> dict[str, Any]:

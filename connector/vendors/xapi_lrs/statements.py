@@ -168,6 +168,9 @@ class XapiLrs:
             other = self._other_half(half.actor, half.missing, half.activity)
             if other is not None:
                 events[events.index(half.event)] = satisfied(half.event, other)
+        # Queried verb by verb, queued in the order things happened (a failure an hour before
+        # the pass is a note on the open goal, not news about a closed one).
+        events.sort(key=lambda e: e.completed_at)
         cursor_out = _iso(max(next_cursor or since, since))
         log.info("xapi_lrs poll statements=%d events=%d cursor=%s", len(statements),
                  len(events), cursor_out)
