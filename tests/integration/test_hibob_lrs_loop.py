@@ -12,6 +12,8 @@ from typing import Any
 import requests
 
 from connector.demo.sandboxes import sandbox_settings, seed_organisation, start_sandboxes
+from connector.inbound import queue_completion
+from connector.models import CompletionEvent, Outcome
 from connector.operations.trace import employee_trace
 from connector.pollers import poll_all
 from connector.runtime import build_runtime
@@ -109,6 +111,21 @@ def test_hibob_goals_with_lrs_completions_and_a_void(database_url: str) -> None:
             assert rt.store.voided_courses(goal.goal_key) == set()
             remote = next(g for g in sb.hibob.state()["goals"] if g["id"] == goal.goal_id)
             assert remote["status"] == "completed"
+
+            # Pushed (`/webhooks/xapi`): a void that arrives before the completion it voids.
+            other = next(g for g in goals if g.employee_id != goal.employee_id)
+            who = rt.store.identity(other.employee_id).email  # type: ignore[union-attr]
+            at = datetime.now(UTC)
+            queue_completion(rt.store, CompletionEvent(
+                source="xapi", event_id="void-early", course_id="", completed_at=at,
+                outcome=Outcome.VOIDED, voids="early-1"))
+            queue_completion(rt.store, CompletionEvent(
+                source="xapi", event_id="early-1", course_id=other.course_ids[0], email=who,
+                completed_at=at))
+            Worker(rt.ctx).drain()
+            assert rt.store.evidence_for(other.goal_key) == []
+            assert any(a.event == "completion.voided" and "early-1" in a.message
+                       for a in rt.store.audit_trail(other.employee_id))
         finally:
             rt.close()
     finally:

@@ -10,7 +10,7 @@ import pytest
 
 from connector.models import Outcome
 from webhooks.decoding import PayloadError
-from webhooks.dispatch import declared_sources
+from webhooks.dispatch import declared_sources, events_from_body
 from webhooks.xapi_body import XapiOptions, parse_move_on, parse_xapi
 
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -89,3 +89,13 @@ def test_a_pushed_source_declares_move_on_too() -> None:
     (source,) = declared_sources('[{"name": "lrs", "kind": "xapi", '
                                  '"xapi_move_on": "101=Passed"}]', environ={})
     assert source.xapi.move_on == {"101": "Passed"}
+
+
+def test_the_push_path_queues_a_void_as_a_completion_job() -> None:
+    (source,) = declared_sources('[{"name": "lrs", "kind": "xapi"}]', environ={})
+    void = {"id": "v9", "actor": {"mbox": "mailto:admin@lrs.example"},
+            "verb": {"id": ADL + "voided"}, "timestamp": "2026-03-02T10:00:00Z",
+            "object": {"objectType": "StatementRef", "id": "s9"}}
+    (event,) = events_from_body(source, void, b"{}", None)
+    assert (event.event_id, event.kind, event.employee_id) == ("v9", "completion", None)
+    assert event.payload["voids"] == "s9" and event.payload["outcome"] == "voided"
