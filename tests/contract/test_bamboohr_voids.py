@@ -45,7 +45,7 @@ def test_withdraw_posts_a_note_once_and_unticks_the_milestone(spec: OpenAPI) -> 
     responses.post(f"{GOAL}/comments", json={"id": "c1"}, status=201)
     responses.put(f"{GOAL}/milestones/9/progress", json={"goal": {"id": "55"}})
     goals.withdraw_evidence(REF, EVIDENCE, NOTE)
-    listed, posted, untick = responses.calls
+    _listed, posted, untick = responses.calls
     for call in responses.calls:
         check_request(spec, call.request)
     assert NOTE in json.loads(posted.request.body)["text"]
