@@ -38,7 +38,7 @@ DEMO_CONSOLE_USER = "hr.demo"
 
 def complete_some_courses(sb: Sandboxes, store: Store, rng: random.Random) -> tuple[int, int]:
     """Learners finish about half of their courses in the LMS; a few fail first. With a
-    completion source in the cast (an LRS), the LMS reports each result there instead."""
+    completion source in the cast (a record store), the LMS reports each result there."""
     lms = sb.playing(Role.COMPLETIONS) if Role.COMPLETIONS in sb.roles else sb.playing(Role.LMS)
     done = failed = 0
     for row in store.assignments_for(state=AssignmentState.ENROLLED):
