@@ -94,7 +94,8 @@ def test_a_create_with_per_item_failures_is_refused() -> None:
 def test_find_goal_searches_the_owners_goals_and_reads_key_results_with_a_goal_filter() -> None:
     # HiBob §2 "Search goals" (filters AND, pagination not enforced) and "Search key results"
     # (a `goalId` filter is mandatory).
-    description = f"text\n\n{goal_marker(KEY)}\nconnector-courses: [\"101\", \"102\"]"
+    description = (f"text\n\n{goal_marker(KEY)}\nconnector-courses: [\"101\", \"102\"]\n"
+                   'connector-key-results: ["A", "B"]')
     responses.post(f"{BASE}/goals/goals/search",
                    json={"items": [{"id": "g0", "description": "someone else's"},
                                    {"id": "g1", "description": description}]})
@@ -107,7 +108,8 @@ def test_find_goal_searches_the_owners_goals_and_reads_key_results_with_a_goal_f
             "values": [ANN.employee_id]} in body(search)["filters"]
     assert body(krs)["filters"] == [{"fieldPath": "goalId", "operator": "equals",
                                      "values": ["g1"]}]
-    assert set(ref.milestone_ids) == {"101", "102"}
+    # Matched by the titles the description recorded, not by the search's order.
+    assert ref.milestone_ids == {"101": "k1", "102": "k2"}
 
 
 @responses.activate

@@ -7,17 +7,20 @@ from __future__ import annotations
 import base64
 import threading
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 import requests
 
+from connector.models import Employee, GoalKey
 from connector.sandbox.common import RunningSimulator, serve
 from connector.sandbox.hibob import create_app
 from connector.settings import Settings
 from connector.store import Store
 from connector.vendors.hibob.client import SEARCH_BUCKET, per_minute_budget
 from connector.vendors.hibob.directory import HiBobDirectory
+from connector.vendors.hibob.goals import HiBobGoals
 
 USER, TOKEN = "svc-user", "svc-token-123456"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()}
@@ -156,3 +159,17 @@ def test_the_shared_budget_keeps_people_search_under_its_limit(
         assert clock() - started >= 80
     finally:
         store.close()
+
+
+def test_a_goal_opened_is_found_again_with_its_key_results(sim: RunningSimulator) -> None:
+    # HiBob §2 "Search goals" and "Search key results": what a retry after a crash reads.
+    settings = Settings(_env_file=None, hibob_base_url=f"{sim.url}/v1",
+                        hibob_service_user_id=USER, hibob_token=TOKEN)
+    goals = HiBobGoals.from_settings(settings)
+    key = GoalKey(employee_id="101", skill_id="negotiation", cycle="2026H1")
+    ann = Employee(employee_id="11", email="ann@example.com")
+    assert goals.find_goal(ann, key, "t") is None
+    courses = [(str(200 + i), f"Course {i}") for i in range(27)]  # two key-result calls
+    opened = goals.open_goal(ann, key, "Raise negotiation", date(2026, 6, 1), courses)
+    found = goals.find_goal(ann, key, "t")
+    assert found == opened and len(opened.milestone_ids) == 27

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 GOAL_MARKER = "connector-goal: "
 COURSES_MARKER = "connector-courses: "
+TITLES_MARKER = "connector-key-results: "  # the key results' titles, in course order
 TARGET = 100.0
 _GOALS = "/goals/goals"
 
@@ -123,11 +124,11 @@ class HiBobGoals:
                 continue
             lines = [line.strip() for line in str(goal.get("description") or "").splitlines()]
             if marker in lines:
-                courses: list[Any] = next((json.loads(line[len(COURSES_MARKER):]) for line in lines
-                                if line.startswith(COURSES_MARKER)), [])
+                courses = _marked(lines, COURSES_MARKER)
+                titles = _marked(lines, TITLES_MARKER)
                 gid = str(goal["id"])
                 return GoalRef(tracker=self.name, goal_id=gid,
-                               milestone_ids=self._key_result_ids(gid, [str(c) for c in courses]))
+                               milestone_ids=self._key_result_ids(gid, courses, titles))
         return None
 
     def _key_results(self, gid: str) -> list[dict[str, Any]]:
@@ -154,7 +155,8 @@ class HiBobGoals:
         course_ids = [cid for cid, _ in courses]
         description = "\n".join([
             "Development goal opened from a performance review skill gap.",
-            "", goal_marker(key), COURSES_MARKER + json.dumps(course_ids)])
+            "", goal_marker(key), COURSES_MARKER + json.dumps(course_ids),
+            TITLES_MARKER + json.dumps(titles)])
         item: dict[str, Any] = {"title": title, "description": description,
                                 "ownerId": employee.employee_id,
                                 "dueDate": due_date.isoformat()}
@@ -265,6 +267,19 @@ class HiBobGoals:
 
     def reopen_goal(self, goal: GoalRef, note: str) -> None:
         self._status(goal, self.open_status, note, "reopen goal")
+
+
+def _marked(lines: Sequence[str], prefix: str) -> list[str]:
+    """The JSON list on the description line that starts with `prefix` ([] when absent or
+    unreadable: the key results are then matched by position)."""
+    for line in lines:
+        if line.startswith(prefix):
+            try:
+                found = json.loads(line[len(prefix):])
+            except ValueError:
+                return []
+            return [str(x) for x in found] if isinstance(found, list) else []
+    return []
 
 
 def _number(value: Any, default: float = 0.0) -> float:
