@@ -130,6 +130,19 @@ class EmployeeDirectory(Protocol):
         ...
 
 
+@runtime_checkable
+class CompletionSource(Protocol):
+    """Completions from somewhere other than the LMS (an xAPI learning record store), polled
+    beside it (`CONNECTOR_COMPLETION_SOURCES`). Same contract as the LMS's
+    `completions_since`."""
+
+    name: str
+
+    def completions_since(
+        self, cursor: str | None
+    ) -> tuple[list[CompletionEvent], str | None, bool]: ...
+
+
 # --- optional abilities: asked for by type --------------------------------------------------
 
 
@@ -228,3 +241,14 @@ class ReadsGoals(Protocol):
     def goal_presence(self, goals: Sequence[tuple[str, GoalRef]]) -> dict[str, GoalPresence]:
         """`GoalRef.goal_id` → presence, for every goal the tracker could judge."""
         ...
+
+
+@runtime_checkable
+class WithdrawsEvidence(Protocol):
+    """A goal tracker that can take back evidence whose completion was withdrawn (an xAPI
+    statement voided after its evidence was posted): the course's progress undone with the
+    reason beside it, and a closed goal reopened. History stays: nothing is deleted."""
+
+    def withdraw_evidence(self, goal: GoalRef, evidence: Evidence, note: str) -> None: ...
+
+    def reopen_goal(self, goal: GoalRef, note: str) -> None: ...

@@ -226,8 +226,10 @@ completions = Table(
     Column("certificate_url", Text),
     Column("expires_at", UtcDateTime),
     Column("recorded_at", UtcDateTime, nullable=False),
+    Column("voids", String(300)),  # a voiding statement: the event id it withdrew
 )
 Index("ix_completions_employee_course", completions.c.employee_id, completions.c.course_id)
+Index("ix_completions_voids", completions.c.voids)
 
 evidence = Table(
     "evidence",
@@ -237,6 +239,19 @@ evidence = Table(
     Column("completion_event", String(300), nullable=False),
     Column("completed_at", UtcDateTime, nullable=False),
     Column("posted_at", UtcDateTime, nullable=False),
+)
+
+# Evidence taken back: the completion behind it was withdrawn (an xAPI voiding statement).
+# The evidence row stays (history); a row here says which of its completions was voided, by
+# which event and when. A later completion of the course renews the evidence row.
+evidence_voids = Table(
+    "evidence_voids",
+    metadata,
+    Column("goal_key", String(400), primary_key=True),
+    Column("course_id", String(200), primary_key=True),
+    Column("completion_event", String(300), primary_key=True),
+    Column("void_event", String(300), nullable=False),
+    Column("voided_at", UtcDateTime, nullable=False),
 )
 
 cursors = Table(

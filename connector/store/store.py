@@ -37,6 +37,7 @@ from connector.store.rows import AuditEntry, PollerStatus, RateBudget
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
 from connector.store.staging import StagingMixin
+from connector.store.voids import VoidsMixin
 
 READY_PROBE_SECONDS = 2.0  # at most one heartbeat write per process this often
 HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not pollers
@@ -44,7 +45,7 @@ HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not po
 ADOPTION = "_adoption"
 
 
-class Store(LedgerMixin, StagingMixin):
+class Store(LedgerMixin, StagingMixin, VoidsMixin):
     """Everything the connector keeps, over SQLite or PostgreSQL."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,

@@ -283,6 +283,25 @@ class BambooHRGoals:
                 raise
             log.info("bamboohr goal %s was already closed", goal.goal_id)
 
+    # -- a completion withdrawn (WithdrawsEvidence) --
+
+    def withdraw_evidence(self, goal: GoalRef, evidence: Evidence, note: str) -> None:
+        """The reason as a note (posted once), and the course's milestone unticked; the
+        evidence comment stays, as history."""
+        self.add_note(goal, note)
+        milestone = goal.milestone_ids.get(evidence.course_id)
+        if milestone is None:
+            return
+        eid, gid = _split_ref(goal, "update milestone progress")
+        self.http.request("PUT", f"{_GOALS.format(eid=eid)}/{gid}/milestones/{milestone}/progress",
+                          operation="update milestone progress", json={"complete": False})
+
+    def reopen_goal(self, goal: GoalRef, note: str) -> None:
+        """Reopen a closed goal (`POST …/reopen`); reopening twice reopens once."""
+        eid, gid = _split_ref(goal, "reopen goal")
+        self.http.request("POST", f"{_GOALS.format(eid=eid)}/{gid}/reopen",
+                          operation="reopen goal", idempotent=True)
+
     # -- training records --
 
     def record_training(self, employee_id: str, evidence: Evidence) -> str | None:
