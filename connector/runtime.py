@@ -122,7 +122,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
         if directory is not None:
             schedule["directory"] = vendors.poll_seconds(keeper)
     ctx.id_spaces = IdSpaces(match_by=settings.identity_match_by,
-                             directory=directory.name if directory is not None else None)
+                             directory=directory.name if directory is not None else None,
+                             lms=lms.name if lms is not None else None)
     return Runtime(settings=settings, store=store, ctx=ctx, review_sources=sources,
                    directory=directory, schedule=schedule)
 

@@ -32,6 +32,7 @@ BUILTIN = (
     "connector.vendors.bamboohr",
     "connector.vendors.orangehrm",
     "connector.vendors.generic",
+    "connector.vendors.moodle",
 )
 
 # Review "sources" that nobody polls: the operator imports files, or an HR system pushes.
