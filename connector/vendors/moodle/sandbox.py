@@ -29,7 +29,8 @@ class MoodleSandbox(Simulator):
 
     def settings(self) -> dict[str, Any]:
         return {"moodle_base_url": self.url, "moodle_token": SANDBOX_KEY,
-                "moodle_competency_framework": 1, "mapping_file": DEMO_MAPPING}
+                "moodle_competency_framework": 1, "mapping_file": DEMO_MAPPING,
+                "moodle_calls_per_second": 200}  # a sandbox on loopback, not a real site
 
     def seed(self, org: DemoOrg) -> None:
         learners = org.people[org.missing_learners:]
