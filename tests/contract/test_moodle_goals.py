@@ -88,7 +88,6 @@ def test_open_goal_creates_an_active_plan_and_adds_the_competency(moodle: FakeMo
     (planid, competencyid → bool); the plan lives in the learner's user context."""
     moodle.on("core_competency_create_plan", {"id": 31, "name": "Raise", "userid": 7,
                                               "status": 1})
-    moodle.on("core_competency_list_plan_competencies", [])
     moodle.on("core_competency_add_competency_to_plan", True)
     ref = goals().open_goal(OWNER, KEY, "Raise negotiation", date(2027, 1, 30),
                             [("12", "Negotiation"), ("13", "Closing")])
@@ -130,9 +129,17 @@ def test_find_goal_reads_the_learners_plans_for_the_marker(moodle: FakeMoodle) -
     moodle.on("core_competency_list_user_plans", [
         {"id": 30, "description": "someone else's"},
         {"id": 31, "description": f"x\n{goal_marker(KEY)}\nconnector-courses: [\"12\"]"}])
+    moodle.on("core_competency_list_plan_competencies", [{"competency": {"id": 4}}])
     found = goals().find_goal(OWNER, KEY, "t")
     assert found == GoalRef(tracker="moodle", goal_id="31:4", milestone_ids={"12": "12"})
     assert moodle.sent("core_competency_list_user_plans")[0]["userid"] == "7"
+    assert moodle.sent("core_competency_add_competency_to_plan") == []
+    # A crash between creating the plan and adding the competency: found, then repaired.
+    moodle.on("core_competency_list_plan_competencies", [])
+    moodle.on("core_competency_add_competency_to_plan", True)
+    assert goals().find_goal(OWNER, KEY, "t") == found
+    (added,) = moodle.sent("core_competency_add_competency_to_plan")
+    assert (added["planid"], added["competencyid"]) == ("31", "4")
     moodle.on("core_competency_list_user_plans", [])
     assert goals().find_goal(OWNER, KEY, "t") is None
 

@@ -168,6 +168,8 @@ class MoodleGoals:
         competency = self.competency_for(key.skill_id)
         if competency is None:
             competency = self._plan_competency(str(plan["id"]))
+        else:
+            self._link_competency(str(plan["id"]), competency)  # after a crash mid-open
         return GoalRef(tracker=self.name, goal_id=f"{plan['id']}:{competency}",
                        milestone_ids={c: c for c in courses})
 
@@ -184,8 +186,8 @@ class MoodleGoals:
     def open_goal(self, employee: Employee, key: GoalKey, title: str, due_date: date,
                   courses: Sequence[tuple[str, str]]) -> GoalRef:
         """An active plan due on the due date, then the skill's competency added to it. A
-        crash between the two is repaired by `find_goal`: adding an already added
-        competency again is checked first."""
+        crash between the two is repaired by `find_goal`, which adds the competency to the
+        plan it finds when it is missing."""
         competency = self.competency_for(key.skill_id)
         if competency is None:
             raise FatalAPIError(
@@ -209,7 +211,10 @@ class MoodleGoals:
                                 operation="create goal")
         ref = GoalRef(tracker=self.name, goal_id=f"{plan['id']}:{competency}",
                       milestone_ids={c: c for c, _ in courses})
-        self._link_competency(str(plan["id"]), competency)
+        # A new plan not made from a template has no competencies: add, no read first.
+        self.client.call("core_competency_add_competency_to_plan",
+                         {"planid": plan["id"], "competencyid": competency},
+                         operation="link competency", write=True)
         log.info("moodle plan opened goal=%s key=%s", ref.goal_id, key)
         return ref
 
