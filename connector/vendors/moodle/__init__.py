@@ -39,7 +39,9 @@ class Moodle:
                              enrolment_grace_days=own.enrolment_grace_days,
                              learners_per_poll=own.learners_per_poll)
         if role is Role.GOALS:
-            skills = MappingCompetencies.from_settings(self.env.settings)
+            rules = self.env.rules
+            skills = MappingCompetencies(lambda: rules) if rules is not None \
+                else MappingCompetencies.from_settings(self.env.settings)
             return MoodleGoals(self.client(), competencies=skills.competency,
                                skills=skills.skill_ids, framework=own.competency_framework,
                                proficient_grade=own.proficient_grade,

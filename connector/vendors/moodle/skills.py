@@ -1,6 +1,7 @@
 """Which Moodle competency stands for each skill: the `competency` of the skill's entry in the
-admin's mapping file (`[[skills]] id = "negotiation" competency = 12`), read from the file the
-runtime reads (CONNECTOR_MAPPING_FILE), once, when the goal tracker first asks."""
+admin's mapping file (`[[skills]] id = "negotiation" competency = 12`): the mapping the runtime
+runs with, or (a vendor connected without one) the file CONNECTOR_MAPPING_FILE names, read
+once, when the goal tracker first asks."""
 
 from __future__ import annotations
 
