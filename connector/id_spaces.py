@@ -146,6 +146,9 @@ class IdSpaces:
         """One sentence for `connector status`: how the goal tracker's ids are found."""
         if tracker is None:
             return "no goal tracker: no id to find"
+        if tracker == self.lms:
+            return (f"{title(tracker)} is the LMS too: a person's id there is the learner "
+                    "account the LMS side linked (one account, one id)")
         if self.match_by == "id":
             return (f"the review source's ids are used in {title(tracker)} as they are "
                     "(CONNECTOR_IDENTITY_MATCH_BY=id)")

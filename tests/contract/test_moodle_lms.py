@@ -16,7 +16,14 @@ import responses
 
 from connector.errors import AuthenticationError, FatalAPIError, NotFoundError, RetriableAPIError
 from connector.models import Employee, LearnerRef, Outcome
-from connector.ports import ChecksOnline, EnrollsUntil, PollsLearners, ResetsProgress, Unenrolls
+from connector.ports import (
+    ChecksOnline,
+    EnrollsUntil,
+    PollsLearners,
+    ReadsHistory,
+    ResetsProgress,
+    Unenrolls,
+)
 from connector.vendors.moodle.client import MoodleClient, encode
 from connector.vendors.moodle.lms import MoodleLMS
 
@@ -398,3 +405,24 @@ def test_check_online_reports_a_bad_token(moodle: FakeMoodle) -> None:
     assert report["key_ok"] is False and "invalidtoken" in report["error"]
     assert TOKEN not in report["error"]
 
+
+
+def test_history_lists_completed_courses_with_time_and_grade(moodle: FakeMoodle) -> None:
+    """Source: § Moodle 5 get_users_courses (`completed`) and § Moodle 6 (time, grade)."""
+    moodle.on("core_enrol_get_users_courses", [{"id": 12, "completed": True},
+                                               {"id": 13, "completed": False}])
+    moodle.on("core_completion_get_course_completion_status", status(True, 1_700_000_000))
+    moodle.on("gradereport_user_get_grade_items", grades(None))
+    adapter = lms()
+    assert isinstance(adapter, ReadsHistory)
+    (event,) = adapter.learner_history(LEARNER)
+    assert (event.course_id, event.score) == ("12", None)
+    assert event.completed_at == datetime.fromtimestamp(1_700_000_000, UTC)
+
+
+def test_the_token_stays_out_of_debug_logs(moodle: FakeMoodle,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    moodle.on("core_user_get_users_by_field", exception("invalidparameter", "bad"))
+    with caplog.at_level("DEBUG"), pytest.raises(FatalAPIError):
+        lms().find_learner(ANN)
+    assert caplog.records and TOKEN not in caplog.text

@@ -367,6 +367,14 @@ class MoodleLMS:
             score=self.final_grade(uid, course_id),
             course_name=_text(course.get("fullname")) if course else None)
 
+    def learner_history(self, learner: LearnerRef) -> list[CompletionEvent]:
+        """Every course the learner has completed, with its time and grade (`connector
+        backfill`): one read of their courses, then two per completed course. Only courses
+        the learner is still actively enrolled in are listed (Moodle's answer)."""
+        uid = learner.lms_user_id
+        return [self._event(uid, str(course["id"]), course)
+                for course in self._users_courses(uid) if course.get("completed") is True]
+
     # --- checks -------------------------------------------------------------------------------
 
     def check_online(self, course_ids: Sequence[str]) -> dict[str, Any]:
