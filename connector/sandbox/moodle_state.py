@@ -425,9 +425,9 @@ class MoodleState:
             raise MoodleError("codingerror", "Coding error detected, it must be fixed by a "
                               "programmer: The competency does not belong to this plan.",
                               "coding_exception")
-        if plan["status"] != PLAN_ACTIVE:
-            raise MoodleError("codingerror", "Coding error detected, it must be fixed by a "
-                              "programmer: The plan must be active.", "coding_exception")
+        # No check of the plan's status: api::grade_competency_in_plan has none
+        # (moodle/moodle competency/classes/api.php@00e93a99); it checks the capability and
+        # that the competency is in the plan.
         if not 1 <= grade <= 2:  # a 1-based index into the scale's two items
             raise invalid("Invalid grade")
         row = {"id": self.new_id(), "usercompetencyid": plan["userid"] * 1000 + cid,

@@ -386,7 +386,8 @@ def test_completions_since_hands_over_to_reconciliation() -> None:
 
 
 def test_check_online_lists_missing_functions_and_courses(moodle: FakeMoodle) -> None:
-    """Source: core_webservice_get_site_info (sitename, functions[{name, version}]) and
+    """Source: core_webservice_get_site_info_returns (sitename, functions[{name, version}];
+    webservice/externallib.php, index id 35147597989) and
     § Moodle 4 get_courses_by_field with field `ids` (comma-separated)."""
     moodle.on("core_webservice_get_site_info", {"sitename": "Acme", "functions": [
         {"name": "core_user_get_users_by_field", "version": "1"}]})
