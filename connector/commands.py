@@ -497,7 +497,8 @@ def goal_tracker_ids(settings: Settings) -> str:
     from connector.id_spaces import IdSpaces
     from connector.runtime import directory_vendor
 
-    spaces = IdSpaces(match_by=settings.identity_match_by, directory=directory_vendor(settings))
+    spaces = IdSpaces(match_by=settings.identity_match_by, directory=directory_vendor(settings),
+                      lms=None if settings.lms == "none" else settings.lms)
     tracker = None if settings.goal_tracker == "none" else settings.goal_tracker
     return spaces.describe(settings.review_source_names(), tracker)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from connector.errors import AuthenticationError, FatalAPIError, NotFoundError
+from connector.errors import AuthenticationError, FatalAPIError, NotFoundError, RetriableAPIError
 from connector.models import Employee, LearnerRef
 from connector.sandbox.common import RunningSimulator, serve
 from connector.sandbox.moodle import ENDPOINT, create_app, php_params
@@ -181,3 +181,25 @@ def _all_functions() -> tuple[str, ...]:
     from connector.sandbox.moodle_state import FUNCTIONS
 
     return FUNCTIONS
+
+
+def test_a_site_in_maintenance_is_retried_and_a_5xx_on_a_write_is_not(
+        sim: RunningSimulator) -> None:
+    """Fault switches: `sitemaintenance` (HTTP 200 body) on a read is retried until it
+    passes; a 502 on a write is not sent again (it may have been carried out)."""
+    post(sim, "switches", {"fail": {"core_user_get_users_by_field": {
+        "errorcode": "sitemaintenance", "message": "Site is under maintenance", "times": 1}}})
+    found = adapter(sim).find_learner(Employee(employee_id="E1", email="ann@example.com"))
+    assert found is not None and found.lms_user_id == "7"
+    post(sim, "faults", {"error_rate": 1.0, "seed": 1})
+    try:
+        before = requests.get(f"{sim.url}/_sandbox/state", timeout=5).json()["calls"]
+        lms = adapter(sim)
+        with pytest.raises(RetriableAPIError):
+            lms.client.call("enrol_manual_unenrol_users", {"enrolments": [
+                {"userid": 7, "courseid": 12}]}, operation="unenroll", write=True)
+    finally:
+        post(sim, "faults", {"error_rate": 0.0})
+    after = requests.get(f"{sim.url}/_sandbox/state", timeout=5).json()["calls"]
+    assert lms.client.calls == 1  # sent once: a write whose answer failed is not repeated
+    assert after == before  # and the simulated 5xx came before Moodle ran anything
