@@ -10,7 +10,8 @@ outside the token's service, `invalidparameter`, and the functions' own codes. T
 protocol can be switched off (HTTP 403, as newer Moodle answers).
 
 Control endpoints under `/_sandbox/` (not Moodle API): seed users, courses and competencies,
-complete a course, fail a function's next calls with an errorcode, read the whole state; plus
+complete a course, fail a function's next calls with an errorcode or lose their answers
+after carrying them out, read the whole state; plus
 `/_sandbox/faults` from `install_faults` (5xx, drops, latency).
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from connector.sandbox.common import Faults, install_faults
+from connector.sandbox.common import DroppedConnection, Faults, install_faults
 from connector.sandbox.moodle_state import FUNCTIONS, MoodleError, MoodleState
 
 ENDPOINT = "/webservice/rest/server.php"
@@ -54,7 +55,7 @@ def create_app(*, token: str = SANDBOX_TOKEN, faults: Faults | None = None,
     app = Flask("moodle-sandbox")
     state = MoodleState()
     app.extensions["moodle_state"] = state
-    switches: dict[str, Any] = {"rest": True, "allowed": set(allowed), "fail": {}}
+    switches: dict[str, Any] = {"rest": True, "allowed": set(allowed), "fail": {}, "lose": {}}
 
     def moodle_error(exc: MoodleError) -> Response:
         return jsonify({"exception": exc.exception, "errorcode": exc.errorcode,
@@ -96,6 +97,10 @@ def create_app(*, token: str = SANDBOX_TOKEN, faults: Faults | None = None,
                 answer = handler(params)
             except MoodleError as exc:
                 return moodle_error(exc)
+            if switches["lose"].get(function, 0) > 0:  # done, but the answer never arrives
+                switches["lose"][function] -= 1
+                state.calls["answers lost"] = state.calls.get("answers lost", 0) + 1
+                raise DroppedConnection
         # Functions that return nothing answer the JSON literal null (*unconfirmed*).
         return Response("null" if answer is None else app.json.dumps(answer),
                         mimetype="application/json")
@@ -133,7 +138,8 @@ def create_app(*, token: str = SANDBOX_TOKEN, faults: Faults | None = None,
     @app.post("/_sandbox/switches")
     def _switches() -> Response:
         """`{"rest": false}`, `{"allowed": [...]}`, `{"fail": {"fn": {"errorcode",
-        "message", "times"}}}`, `{"clock_offset": seconds}` (enrolments end in time)."""
+        "message", "times"}}}`, `{"lose": {"fn": times}}` (the call is carried out, then the
+        connection drops), `{"clock_offset": seconds}` (enrolments end in time)."""
         body = request.get_json(force=True) or {}
         with state.lock:
             if "rest" in body:
@@ -144,6 +150,8 @@ def create_app(*, token: str = SANDBOX_TOKEN, faults: Faults | None = None,
                 switches["fail"][function] = {"errorcode": how.get("errorcode", "x"),
                                               "message": how.get("message", "simulated"),
                                               "times": int(how.get("times", 1))}
+            for function, times in (body.get("lose") or {}).items():
+                switches["lose"][function] = int(times)
             if "clock_offset" in body:
                 import time
 

@@ -5,6 +5,7 @@ every plan is completed when its courses are."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -85,5 +86,44 @@ def test_the_whole_loop_on_moodle(sb: Sandboxes, database_url: str) -> None:
         poll_completions(store, rt.ctx.lms)
         Worker(rt.ctx).drain()
         assert len(moodle.state()["evidence"]) == ratings
+    finally:
+        rt.close()
+
+
+def test_a_rating_whose_answer_was_lost_is_not_given_twice(sb: Sandboxes,
+                                                           database_url: str) -> None:
+    """Moodle carries out the rating, the answer never arrives: the retry reads the
+    competency's evidence back, finds the tagged note and does not rate again."""
+    seed_organisation(sb, employees=4, missing_learners=0)
+    rt = build_runtime(sandbox_settings(sb, database_url, max_assignment_share=1.0,
+                                        http_read_timeout=0.2, job_max_attempts=8))
+    try:
+        poll_all(rt, confirm=True)
+        Worker(rt.ctx).drain()
+        store, moodle = rt.store, sb.moodle
+        learners = {i.employee_id: i.lms_user_id for i in store.all_identities()}
+        enrolled = store.assignments_for(state=AssignmentState.ENROLLED)
+        assert enrolled
+        for row in enrolled:
+            moodle.complete(str(learners[row.employee_id]), row.course_id, passed=True,
+                            score=75)
+        moodle.post("/_sandbox/switches", {"lose": {
+            "core_competency_grade_competency_in_plan": 2}})
+        poll_completions(store, rt.ctx.lms)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            Worker(rt.ctx).drain()
+            if all(g.state is GoalState.CLOSED for eid in learners
+                   for g in store.goals_for(eid)):
+                break
+            time.sleep(0.3)
+        goals = [g for eid in learners for g in store.goals_for(eid)]
+        assert goals and all(g.state is GoalState.CLOSED for g in goals)
+        assert not store.jobs.dead_letters()
+        state = moodle.state()
+        assert len(state["evidence"]) == len(enrolled) + len(goals)
+        assert state["calls"]["answers lost"] == 2  # two ratings were done but unanswered
+        rated = [(e["planid"], e["note"]) for e in state["evidence"]]
+        assert len(rated) == len(set(rated))  # and none was given twice
     finally:
         rt.close()
