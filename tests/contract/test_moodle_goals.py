@@ -257,3 +257,22 @@ def test_check_online_names_skills_without_a_competency(moodle: FakeMoodle) -> N
 def test_a_bad_goal_reference_is_refused() -> None:
     with pytest.raises(FatalAPIError, match="not a Moodle goal reference"):
         goals().add_note(GoalRef(tracker="moodle", goal_id="31"), "x")
+
+
+def test_moodle_goals_with_another_lms_are_refused_at_start_up() -> None:
+    """The plan owner is the learner account only Moodle as the LMS links (id_spaces)."""
+    from connector.settings import Settings
+    from connector.vendors.moodle import Moodle
+    from connector.vendors.registry import Role, VendorEnv
+
+    def env(**values: Any) -> VendorEnv:
+        settings = Settings(goal_tracker="moodle", moodle_base_url=ROOT, moodle_token=TOKEN,
+                            **values)
+        return VendorEnv(settings=settings, http={}, secrets=None,  # type: ignore[arg-type]
+                         configure_budget=lambda *_: None)
+
+    with pytest.raises(ConfigError, match="CONNECTOR_LMS=moodle"):
+        Moodle(env(lms="talentlms")).adapter(Role.GOALS)
+    assert isinstance(Moodle(env(lms="moodle")).adapter(Role.GOALS), MoodleGoals)
+    assert isinstance(Moodle(env(lms="talentlms", identity_match_by="id")).adapter(Role.GOALS),
+                      MoodleGoals)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from connector.errors import ConfigError
 from connector.vendors.moodle.client import MoodleClient, MoodleSettings
 from connector.vendors.moodle.goals import MoodleGoals
 from connector.vendors.moodle.lms import MoodleLMS
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 class Moodle:
     """Moodle as connected for one running product."""
+
+    own_name = "moodle"
 
     def __init__(self, env: VendorEnv) -> None:
         self.env = env
@@ -39,6 +42,13 @@ class Moodle:
                              enrolment_grace_days=own.enrolment_grace_days,
                              learners_per_poll=own.learners_per_poll)
         if role is Role.GOALS:
+            settings = self.env.settings
+            if settings.lms != self.own_name and settings.identity_match_by != "id":
+                raise ConfigError(
+                    "Moodle as the goal tracker opens each plan on the learner's Moodle "
+                    "account, which only Moodle as the LMS links: set CONNECTOR_LMS=moodle, "
+                    "or CONNECTOR_IDENTITY_MATCH_BY=id when the review source's ids are "
+                    "Moodle user ids")
             rules = self.env.rules
             skills = MappingCompetencies(lambda: rules) if rules is not None \
                 else MappingCompetencies.from_settings(self.env.settings)
