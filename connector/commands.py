@@ -356,6 +356,11 @@ def _online_checks(rt: Runtime, mapping: Any) -> int:
         else:
             print(f"✔ {lms.name}: key accepted; rate limit {report.get('rate_remaining')} of "
                   f"{report.get('rate_limit')} left")
+            absent = report.get("missing_functions") or []
+            if absent:
+                failures += 1
+                print(f"✘ {lms.name}: functions the token's service lacks: "
+                      + ", ".join(absent))
             missing = report.get("missing_courses") or []
             if missing:
                 failures += 1
@@ -363,6 +368,16 @@ def _online_checks(rt: Runtime, mapping: Any) -> int:
                       + ", ".join(missing))
             else:
                 print(f"✔ {lms.name}: all {len(mapping.course_ids())} course ids exist")
+    goals = rt.ctx.goals
+    if isinstance(goals, ChecksOnline) and goals is not lms:
+        found = goals.check_online(mapping.course_ids())
+        gaps = found.get("missing_competencies") or []
+        if not found.get("key_ok") or gaps:
+            failures += 1
+            print(f"✘ {goals.name} goals: " + (str(found.get("error")) if not found.get(
+                "key_ok") else "skills without a competency there: " + ", ".join(gaps)))
+        else:
+            print(f"✔ {goals.name} goals: every rule's skill has its competency")
     checks: list[tuple[str, Any]] = []
     if rt.directory is not None:
         checks.append((f"{rt.directory.name} directory", rt.directory.list_employees))
@@ -488,7 +503,8 @@ def goal_tracker_ids(settings: Settings) -> str:
     from connector.id_spaces import IdSpaces
     from connector.runtime import directory_vendor
 
-    spaces = IdSpaces(match_by=settings.identity_match_by, directory=directory_vendor(settings))
+    spaces = IdSpaces(match_by=settings.identity_match_by, directory=directory_vendor(settings),
+                      lms=None if settings.lms == "none" else settings.lms)
     tracker = None if settings.goal_tracker == "none" else settings.goal_tracker
     return spaces.describe(settings.review_source_names(), tracker)
 

@@ -30,7 +30,7 @@ from connector.models import (
     PlanAction,
     utcnow,
 )
-from connector.ports import GoalTracker, LearningPlatform, ResetsProgress
+from connector.ports import EnrollsUntil, GoalTracker, LearningPlatform, ResetsProgress
 from connector.store import ActionState, MatchState, Store, Transaction
 from connector.text_safety import neutralise_formula
 from connector.vendors.registry import title
@@ -297,7 +297,10 @@ class Executor:
                 lms.reset_progress(learner, course_id)  # the course is taken again
                 return {"lms_user_id": learner.lms_user_id, "course_id": course_id,
                         "reset": "yes"}
-            lms.enroll(learner, course_id)  # "already enrolled" is success: safe to repeat
+            if isinstance(lms, EnrollsUntil) and action.due_date is not None:
+                lms.enroll_until(learner, course_id, action.due_date)  # idempotent too
+            else:
+                lms.enroll(learner, course_id)  # "already enrolled" is success: safe to repeat
             return {"lms_user_id": learner.lms_user_id, "course_id": course_id}
 
         self.effect(action.key, "course.assign", eid, call=call, record=record,

@@ -6,9 +6,11 @@ effect or, worse, land it on somebody else's record. So before an effect goes to
 the person's id *there* is found, in this order:
 
 1. a link already in the ledger (`identity_ids`: a directory read, an earlier match);
-2. the review source's id itself, when the review came from that same system, or when the
+2. when that system is also the LMS (Moodle as LMS and goal tracker), the LMS user the
+   employee is linked to: one account, one id, linked for later effects;
+3. the review source's id itself, when the review came from that same system, or when the
    operator says the ids are the same everywhere (`CONNECTOR_IDENTITY_MATCH_BY=id`);
-3. the configured directory, when it is that system: its people, as last read, matched by
+4. the configured directory, when it is that system: its people, as last read, matched by
    email (trimmed, any case); exactly one person who is not linked to someone else.
 
 Anything else is never a guess: the effect waits and the person is listed by `connector
@@ -22,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from connector.models import Employee
-from connector.store import ExternalId, Store, Transaction
+from connector.store import ExternalId, MatchState, Store, Transaction
 from connector.vendors.registry import title
 
 MatchBy = Literal["email", "id"]
@@ -57,6 +59,7 @@ class IdSpaces:
 
     match_by: MatchBy = "id"
     directory: str | None = None
+    lms: str | None = None  # the LMS's registry name: its learner links are ids there too
 
     def resolve(self, store: Store, employee: Employee, system: str, *,
                 source: str | None = None) -> Resolution:
@@ -67,6 +70,8 @@ class IdSpaces:
         if linked is not None:
             return Resolution(linked.external_id, self._manager(store, employee, system,
                                                                 linked))
+        if system == self.lms:
+            return self._learner_id(store, employee, system)
         if self.match_by == "id":
             return Resolution(eid, employee.manager_id)
         if source == system:  # the review source's own id: linked, for later effects
@@ -100,6 +105,22 @@ class IdSpaces:
                     f"{title(system)} id {match.external_id} (matched by email)")
         return Resolution(match.external_id, self._manager(store, employee, system, match))
 
+    def _learner_id(self, store: Store, employee: Employee, system: str) -> Resolution:
+        """The goal tracker is the LMS: the person's id there is their learner account, once
+        the LMS matched (or created) it; until then the goal waits for that match."""
+        eid = employee.employee_id
+        row = store.identity(eid)
+        if row is None or row.match_state is not MatchState.LINKED or not row.lms_user_id:
+            return Resolution(None, reason=(
+                f"{employee.email or eid} is not linked to a {title(system)} user yet; the "
+                f"goal waits for the learner match (`connector identities pending`)"))
+        holder = store.link_external(eid, system, row.lms_user_id)
+        if holder is not None:
+            return Resolution(None, reason=(
+                f"{title(system)} user {row.lms_user_id} is already linked to {holder}"))
+        manager = store.identity(employee.manager_id) if employee.manager_id else None
+        return Resolution(row.lms_user_id, manager.lms_user_id if manager else None)
+
     def _manager(self, store: Store, employee: Employee, system: str,
                  row: ExternalId) -> str | None:
         """The manager in `system`: as that system's directory read them, else the
@@ -125,6 +146,9 @@ class IdSpaces:
         """One sentence for `connector status`: how the goal tracker's ids are found."""
         if tracker is None:
             return "no goal tracker: no id to find"
+        if tracker == self.lms:
+            return (f"{title(tracker)} is the LMS too: a person's id there is the learner "
+                    "account the LMS side linked (one account, one id)")
         if self.match_by == "id":
             return (f"the review source's ids are used in {title(tracker)} as they are "
                     "(CONNECTOR_IDENTITY_MATCH_BY=id)")

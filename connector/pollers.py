@@ -23,7 +23,13 @@ from connector.inbound import (
     stop_over_limits,
 )
 from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
-from connector.ports import CompletionSource, EmployeeDirectory, LearningPlatform, ReviewSource
+from connector.ports import (
+    CompletionSource,
+    EmployeeDirectory,
+    LearningPlatform,
+    PollsLearners,
+    ReviewSource,
+)
 from connector.runtime import Runtime
 from connector.store import AssignmentState, Identity, Store
 from connector.vendors.registry import title
@@ -49,7 +55,11 @@ def poll_completions(store: Store, lms: LearningPlatform | CompletionSource
     Only an LMS is reconciled after an overflow (a completion source never reports one)."""
     name = f"{lms.name}.completions"
     try:
-        events, cursor, overflowed = lms.completions_since(store.cursor(name))
+        if isinstance(lms, PollsLearners):
+            overflowed = False
+            events, cursor = lms.completions_of(open_courses(store), store.cursor(name))
+        else:
+            events, cursor, overflowed = lms.completions_since(store.cursor(name))
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
@@ -64,6 +74,17 @@ def poll_completions(store: Store, lms: LearningPlatform | CompletionSource
                     "open assignment")
         reconciled = reconcile_assignments(store, lms)
     return new, reconciled
+
+
+def open_courses(store: Store) -> dict[str, frozenset[str]]:
+    """LMS user id → the courses of that learner's open assignments (for `PollsLearners`)."""
+    learners = {i.employee_id: i.lms_user_id for i in store.all_identities() if i.lms_user_id}
+    found: dict[str, set[str]] = {}
+    for row in store.assignments_for(state=AssignmentState.ENROLLED):
+        uid = learners.get(row.employee_id)
+        if uid:
+            found.setdefault(uid, set()).add(row.course_id)
+    return {uid: frozenset(courses) for uid, courses in found.items()}
 
 
 def reconcile_assignments(store: Store, lms: LearningPlatform) -> int:

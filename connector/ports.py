@@ -12,7 +12,7 @@ success) or paired with a read (`find_goal`, `evidence_exists`) the executor ask
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -231,6 +231,19 @@ class ReadsEnrollments(Protocol):
 
 
 @runtime_checkable
+class PollsLearners(Protocol):
+    """An LMS with no completion feed (Moodle core): the poller hands it the learners who have
+    an open assignment, and it reads each of them (at a bounded number per poll, resuming
+    from `cursor`), so its cost follows open learners, never all users or all courses."""
+
+    def completions_of(self, open_courses: Mapping[str, frozenset[str]],
+                       cursor: str | None) -> tuple[list[CompletionEvent], str | None]:
+        """`open_courses`: LMS user id → course ids with an open assignment. Returns the
+        completions found and the cursor to store once they are queued."""
+        ...
+
+
+@runtime_checkable
 class ReadsGoals(Protocol):
     """A goal tracker that can say which of our goals still exist (drift reconciliation).
 
@@ -252,3 +265,10 @@ class WithdrawsEvidence(Protocol):
     def withdraw_evidence(self, goal: GoalRef, evidence: Evidence, note: str) -> None: ...
 
     def reopen_goal(self, goal: GoalRef, note: str) -> None: ...
+
+
+@runtime_checkable
+class EnrollsUntil(Protocol):
+    """An LMS whose enrolment can end after the assignment's due date."""
+
+    def enroll_until(self, learner: LearnerRef, course_id: str, due: date) -> None: ...

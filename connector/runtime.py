@@ -98,7 +98,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     refuse_missing_abilities(mapping, configured_lms_class(settings))
     env = VendorEnv(settings=settings,
                     http={"budget": store, "observer": observe_vendor_call, **(http_kw or {})},
-                    secrets=kept_secrets(settings, store), configure_budget=store.configure_budget)
+                    secrets=kept_secrets(settings, store), configure_budget=store.configure_budget,
+                    rules=mapping)
     vendors = _Vendors(env)
     lms: LearningPlatform | None = None
     schedule: dict[str, float] = {}
@@ -136,7 +137,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
         if directory is not None:
             schedule["directory"] = vendors.poll_seconds(keeper)
     ctx.id_spaces = IdSpaces(match_by=settings.identity_match_by,
-                             directory=directory.name if directory is not None else None)
+                             directory=directory.name if directory is not None else None,
+                             lms=lms.name if lms is not None else None)
     return Runtime(settings=settings, store=store, ctx=ctx, review_sources=sources,
                    directory=directory, schedule=schedule,
                    completion_sources=completion_sources)

@@ -97,6 +97,9 @@ class SkillDef(_Section):
     id: str = Field(min_length=1)
     name: str | None = None  # shown in goal titles; the id when absent
     aliases: list[str] = Field(default_factory=list)
+    # The skill's competency in a goal tracker that keeps competencies (Moodle's competency
+    # id); optional, and only that tracker reads it.
+    competency: CourseId | None = None
 
     @property
     def display_name(self) -> str:

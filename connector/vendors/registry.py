@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from connector.models import Employee
     from connector.sandbox.kit import Simulator
     from connector.settings import Settings, VendorSettings
+    from mappings.schema import Mapping as RuleMapping
 
 BUILTIN = (
     "connector.vendors.talentlms",
@@ -34,6 +35,7 @@ BUILTIN = (
     "connector.vendors.generic",
     "connector.vendors.hibob",
     "connector.vendors.xapi_lrs",
+    "connector.vendors.moodle",
 )
 
 # Review "sources" that nobody polls: the operator imports files, or an HR system pushes.
@@ -70,12 +72,15 @@ class KeptSecrets(Protocol):
 class VendorEnv:
     """What a plug-in builds its adapters from: the settings, the options every vendor HTTP
     client takes from the runtime (shared rate budget, metrics observer, test clocks), the
-    kept secrets, and a hook to size the shared hourly budget."""
+    kept secrets, a hook to size the shared hourly budget, and the mapping in use."""
 
     settings: Settings
     http: Mapping[str, Any]
     secrets: KeptSecrets
     configure_budget: Callable[..., None]  # (bucket, calls per hour, burst=None)
+    # The admin's mapping the runtime runs with (a vendor reading its own keys from it, such
+    # as Moodle's skill competencies); None: the vendor reads CONNECTOR_MAPPING_FILE itself.
+    rules: RuleMapping | None = None
 
 
 class Vendor(Protocol):
