@@ -15,7 +15,7 @@ from typing import Any
 from connector.errors import EffectPending
 from connector.executor import Context, Executor, goal_key_of
 from connector.models import CompletionEvent, Evidence, GoalRef, Outcome
-from connector.ports import RecordsTraining
+from connector.ports import FindsNotes, RecordsTraining
 from connector.store import ActionState, AssignmentState, Goal, GoalState, Transaction
 from connector.vendors.registry import title
 
@@ -87,6 +87,8 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         executor.effect(
             f"note:{goal_key}:{course_id}:{event.event_id}", "goal.note", employee_id,
             call=lambda: tracker.add_note(ref, evidence.text()) if tracker else None,
+            already=(lambda: tracker.note_exists(ref, evidence.text()))
+            if isinstance(tracker, FindsNotes) else None,
             message=f"noted a failed attempt at course {course_id}", goal_key=goal_key,
             course_id=course_id, cause={"completion": source_ref})
         return "failed-noted"

@@ -91,7 +91,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     refuse_missing_abilities(mapping, configured_lms_class(settings))
     env = VendorEnv(settings=settings,
                     http={"budget": store, "observer": observe_vendor_call, **(http_kw or {})},
-                    secrets=kept_secrets(settings, store), configure_budget=store.configure_budget)
+                    secrets=kept_secrets(settings, store), configure_budget=store.configure_budget,
+                    known_email=lambda eid: (row.email if (row := store.identity(eid)) else None))
     vendors = _Vendors(env)
     lms: LearningPlatform | None = None
     schedule: dict[str, float] = {}

@@ -67,12 +67,15 @@ class KeptSecrets(Protocol):
 class VendorEnv:
     """What a plug-in builds its adapters from: the settings, the options every vendor HTTP
     client takes from the runtime (shared rate budget, metrics observer, test clocks), the
-    kept secrets, and a hook to size the shared hourly budget."""
+    kept secrets, a hook to size the shared hourly budget, and the ledger's email for a
+    person by the ledger's key (a review source that already knows someone need not ask its
+    vendor again; None outside a runtime)."""
 
     settings: Settings
     http: Mapping[str, Any]
     secrets: KeptSecrets
     configure_budget: Callable[[str, int], None]
+    known_email: Callable[[str], str | None] | None = None
 
 
 class Vendor(Protocol):
