@@ -9,6 +9,7 @@ from flask import Flask
 
 from connector.sandbox import orangehrm
 from connector.sandbox.kit import SANDBOX_KEY, DemoOrg, Simulator
+from connector.secrets import new_key
 
 CLIENT_ID = "demo-client"
 # The OAuth client's user, as an admin sets one up: an employee record of its own, made the
@@ -18,6 +19,7 @@ API_USER_EMP_NUMBER = 1
 
 class OrangeHRMSandbox(Simulator):
     name = "orangehrm"
+    _secrets_key: str | None = None  # made once per sandbox, for the token chain
 
     @classmethod
     def create_app(cls) -> Flask:
@@ -27,10 +29,13 @@ class OrangeHRMSandbox(Simulator):
         """What an admin sets: the client, a refresh token from the one-time consent (stock
         OrangeHRM 5 grants no client credentials; each call consents afresh, so every
         product pointed here starts its own token chain) and the API user as reviewer."""
+        if self._secrets_key is None:  # the rotated refresh token is kept sealed (any engine)
+            self._secrets_key = new_key()
         return {"orangehrm_base_url": self.url, "orangehrm_client_id": CLIENT_ID,
                 "orangehrm_client_secret": SANDBOX_KEY,
                 "orangehrm_refresh_token": self.consent(),
-                "orangehrm_reviewer_emp_numbers": str(API_USER_EMP_NUMBER)}
+                "orangehrm_reviewer_emp_numbers": str(API_USER_EMP_NUMBER),
+                "secrets_key": self._secrets_key}
 
     def count(self, what: str) -> int:
         """Goals are trackers here."""
