@@ -238,3 +238,14 @@ def test_one_shared_token_serves_reviews_and_trackers_with_a_rotating_refresh_to
     assert trackers.find_goal(Employee(employee_id="7"), key, "") is None
 
     assert state(sim.url)["counts"]["token_grants"]["refresh_token"] == 2
+
+
+def test_check_online_is_one_call_and_names_a_refused_token(sim: RunningSimulator) -> None:
+    add_review(sim.url, completed=TODAY.isoformat())  # more than one review to read
+
+    report = OrangeHRMReviews(client(sim.url)).check_online(())
+    refused = OrangeHRMReviews(client(sim.url, refresh="never-issued")).check_online(())
+
+    assert report == {"key_ok": True}
+    assert state(sim.url)["calls_by_route"] == {"GET /performance/manage/reviews": 1}
+    assert refused["key_ok"] is False and "invalid_grant" in refused["error"]
