@@ -350,6 +350,7 @@ def measure_evidence(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "talentlms_poll_seconds": "3600", "orangehrm_poll_seconds": "3600",
             "log_level": "WARNING", "log_format": "text",
         }
+        values.update(sb.orangehrm.settings())  # its consent: no client credentials grant
         rt = build_runtime(load_settings(**values))
         worker = Worker(rt.ctx)
         sync_directory(rt.store, rt.directory, max_leaver_share=1.0,  # type: ignore[arg-type]

@@ -382,6 +382,14 @@ def _online_checks(rt: Runtime, mapping: Any) -> int:
     if rt.directory is not None:
         checks.append((f"{rt.directory.name} directory", rt.directory.list_employees))
     for source in rt.review_sources:
+        if isinstance(source, ChecksOnline):  # one cheap call, not a read of every review
+            report = source.check_online(())
+            if report.get("key_ok"):
+                print(f"✔ {source.name} reviews: credential accepted")
+            else:
+                failures += 1
+                print(f"✘ {source.name} reviews: {report.get('error')}")
+            continue
         checks.append((f"{source.name} reviews", lambda s=source: s.reviews_completed_since(
             rt.store.cursor(f"{s.name}.reviews"))))
     for name, probe in checks:

@@ -21,7 +21,7 @@ from connector.errors import EffectPending, NotFoundError
 from connector.executor import Context, Executor, goal_key_of
 from connector.models import CompletionEvent, Evidence, GoalRef, Outcome
 from connector.operations.reconcile import goal_is_deleted, settle_deleted_goal, skip_deleted_goal
-from connector.ports import RecordsTraining, WithdrawsEvidence
+from connector.ports import FindsNotes, RecordsTraining, WithdrawsEvidence
 from connector.store import ActionState, AssignmentState, Goal, GoalState, Transaction
 from connector.vendors.registry import title
 
@@ -106,6 +106,8 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
             executor.effect(
                 note_key, "goal.note", employee_id,
                 call=lambda: tracker.add_note(ref, evidence.text()) if tracker else None,
+                already=(lambda: tracker.note_exists(ref, evidence.text()))
+                if isinstance(tracker, FindsNotes) else None,
                 message=f"noted a failed attempt at course {course_id}", goal_key=goal_key,
                 course_id=course_id, cause={"completion": source_ref})
         except NotFoundError as exc:

@@ -179,6 +179,14 @@ class ChecksOnline(Protocol):
 
 
 @runtime_checkable
+class FindsNotes(Protocol):
+    """A goal tracker that can tell whether a note was posted already, for the executor to
+    ask on a retry only (a first attempt posts without a read: the ledger knows it is new)."""
+
+    def note_exists(self, goal: GoalRef, text: str) -> bool: ...
+
+
+@runtime_checkable
 class RecordsTraining(Protocol):
     """A goal tracker that also keeps a training record per completed course."""
 

@@ -99,7 +99,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     env = VendorEnv(settings=settings,
                     http={"budget": store, "observer": observe_vendor_call, **(http_kw or {})},
                     secrets=kept_secrets(settings, store), configure_budget=store.configure_budget,
-                    rules=mapping)
+                    rules=mapping,
+                    known_email=lambda eid: (row.email if (row := store.identity(eid)) else None))
     vendors = _Vendors(env)
     lms: LearningPlatform | None = None
     schedule: dict[str, float] = {}

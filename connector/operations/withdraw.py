@@ -24,7 +24,7 @@ from typing import Any, Literal
 from connector.errors import InputError
 from connector.executor import Context, Executor
 from connector.models import GoalRef, LearnerRef
-from connector.ports import Unenrolls
+from connector.ports import FindsNotes, Unenrolls
 from connector.reviews.file import read_reviews
 from connector.store import (
     ActionState,
@@ -269,6 +269,8 @@ def _end_goal(ctx: Context, executor: Executor, goal: Goal, step: Step, why: str
     key = goal.goal_key
     executor.effect(f"withdraw:note:{key}", "withdraw.note", goal.employee_id,
                     call=lambda: tracker.add_note(ref, note) if tracker else None,
+                    already=(lambda: tracker.note_exists(ref, note))
+                    if isinstance(tracker, FindsNotes) else None,
                     goal_key=key, cause=cause, message=f"noted on goal {key}: {note}")
     state = GoalState.CLOSED if closing else GoalState.CANCELLED
 

@@ -60,11 +60,16 @@ def create_app(
     token_ttl: float = 3600,
     faults: Faults | None = None,
     time_scale: float = 1.0,
+    client_credentials: bool = False,
 ) -> Flask:
-    """The OrangeHRM simulator as a Flask app (serve it with `sandbox.common.serve`)."""
+    """The OrangeHRM simulator as a Flask app (serve it with `sandbox.common.serve`). Like
+    stock OrangeHRM 5 it grants tokens by refresh token only (the admin's one-time consent is
+    `POST /_sandbox/oauth/authorize`); `client_credentials=True` is a deployment that enabled
+    that grant too."""
     app = Flask("orangehrm-sandbox")
     state = OrangeHRMState(client_id=client_id, client_secret=client_secret,
-                           token_ttl=token_ttl, clock=ScaledClock(time_scale))
+                           token_ttl=token_ttl, clock=ScaledClock(time_scale),
+                           client_credentials=client_credentials)
     app.config["SANDBOX_STATE"] = state
     install_faults(app, faults or Faults())
 
@@ -80,6 +85,9 @@ def create_app(
     def _require_token() -> tuple[Response, int] | None:
         if not request.path.startswith(API):
             return None
+        with state.lock:  # every API call, by route, so tests can hold the product to a budget
+            state.count_call(request.method, request.url_rule.rule if request.url_rule
+                             else request.path)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         with state.lock:
             if not state.authorized(token):

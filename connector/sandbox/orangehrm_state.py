@@ -43,8 +43,11 @@ class OrangeHRMState:
     """Everything the simulator holds, behind one lock."""
 
     def __init__(self, *, client_id: str, client_secret: str, token_ttl: float,
-                 clock: ScaledClock) -> None:
+                 clock: ScaledClock, client_credentials: bool = False) -> None:
         self.lock = threading.Lock()
+        # Stock OrangeHRM 5 enables only `authorization_code` and `refresh_token`
+        # (orangehrmCoreOAuthPlugin, Server/OAuthServer.php); a deployment may add this one.
+        self.client_credentials = client_credentials
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_ttl = token_ttl
@@ -59,6 +62,11 @@ class OrangeHRMState:
         self.logs: dict[int, list[dict[str, Any]]] = {}
         self.token_grants = {"client_credentials": 0, "refresh_token": 0}
         self.unauthorized = 0
+        self.calls: dict[str, int] = {}  # "GET /web/index.php/api/v2/…" → API calls answered
+
+    def count_call(self, method: str, route: str) -> None:
+        key = f"{method} {route.removeprefix('/web/index.php/api/v2')}"
+        self.calls[key] = self.calls.get(key, 0) + 1
 
     # -- OAuth --
 
@@ -82,13 +90,14 @@ class OrangeHRMState:
         return body
 
     def grant(self, form: Mapping[str, str]) -> dict[str, Any]:
-        """The token endpoint: client credentials, or a refresh token (rotated on use)."""
+        """The token endpoint: a refresh token (rotated on use), and client credentials only
+        where switched on; any other grant is `unsupported_grant_type`, as league answers."""
         if form.get("client_id") != self.client_id or (
             form.get("client_secret") not in (None, self.client_secret)
         ):
             raise OAuthError(401, "invalid_client", "Client authentication failed")
         grant = form.get("grant_type")
-        if grant == "client_credentials":
+        if grant == "client_credentials" and self.client_credentials:
             if form.get("client_secret") != self.client_secret:
                 raise OAuthError(401, "invalid_client", "Client authentication failed")
             self.token_grants[grant] += 1
@@ -310,5 +319,6 @@ class OrangeHRMState:
                   "reviews": len(self.reviews), "trackers": len(self.trackers),
                   "logs": sum(len(v) for v in self.logs.values()),
                   "token_grants": dict(self.token_grants),
-                  "unauthorized": self.unauthorized}
-        return {"trackers": trackers, "counts": counts}
+                  "unauthorized": self.unauthorized,
+                  "calls": sum(self.calls.values())}
+        return {"trackers": trackers, "counts": counts, "calls_by_route": dict(self.calls)}

@@ -72,7 +72,9 @@ class KeptSecrets(Protocol):
 class VendorEnv:
     """What a plug-in builds its adapters from: the settings, the options every vendor HTTP
     client takes from the runtime (shared rate budget, metrics observer, test clocks), the
-    kept secrets, a hook to size the shared hourly budget, and the mapping in use."""
+    kept secrets, a hook to size the shared hourly budget, the mapping in use, and the
+    ledger's email for a person by the ledger's key (a review source that already knows
+    someone need not ask its vendor again; None outside a runtime)."""
 
     settings: Settings
     http: Mapping[str, Any]
@@ -81,6 +83,7 @@ class VendorEnv:
     # The admin's mapping the runtime runs with (a vendor reading its own keys from it, such
     # as Moodle's skill competencies); None: the vendor reads CONNECTOR_MAPPING_FILE itself.
     rules: RuleMapping | None = None
+    known_email: Callable[[str], str | None] | None = None
 
 
 class Vendor(Protocol):

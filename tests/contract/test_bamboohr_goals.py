@@ -173,6 +173,48 @@ def test_open_goal_reads_milestones_back_when_the_create_answer_lacks_them(
 
 
 @responses.activate
+def test_open_goal_reads_the_goal_back_when_fewer_milestones_come_back_than_were_sent(
+        goals: BambooHRGoals, spec: OpenAPI) -> None:
+    """Two sent, one listed: the goal is read back, and each course gets the milestone of its
+    own title, never the one left over by position."""
+    responses.post(GOALS, json={"goal": goal_json(milestones=[
+        milestone(501, "Negotiation basics")])}, status=201)
+    aggregate = {"goal": goal_json(milestones=[milestone(501, "Negotiation basics"),
+                                               milestone(502, "Advanced negotiation")]),
+                 "comments": [], "persons": []}
+    responses.get(f"{GOALS}/42/aggregate", json=aggregate)
+
+    ref = goals.open_goal(ANN, KEY, "t", date(2026, 5, 1),
+                          [("123", "Negotiation basics"), ("456", "Advanced negotiation")])
+
+    assert ref.milestone_ids == {"123": "501", "456": "502"}
+    assert [c.request.method for c in responses.calls] == ["POST", "GET"]
+    check_response(spec, responses.calls[1].request, 200, json.dumps(aggregate).encode())
+
+
+@responses.activate
+def test_a_milestone_titled_for_another_course_is_never_matched_by_position(
+        goals: BambooHRGoals) -> None:
+    renamed = [milestone(501, "Negotiation basics"), milestone(502, "Something else")]
+    responses.post(GOALS, json={"goal": goal_json(milestones=renamed)}, status=201)
+
+    ref = goals.open_goal(ANN, KEY, "t", date(2026, 5, 1),
+                          [("123", "Negotiation basics"), ("456", "Advanced negotiation")])
+
+    assert ref.milestone_ids == {"123": "501"}  # course 456 keeps its evidence comment only
+    assert len(responses.calls) == 1  # as many came back as were sent: no read
+
+
+@responses.activate
+def test_open_goal_costs_one_call_when_the_answer_lists_every_milestone(
+        goals: BambooHRGoals) -> None:
+    responses.post(GOALS, json={"goal": goal_json(milestones=[
+        milestone(501, "Negotiation basics")])}, status=201)
+    goals.open_goal(ANN, KEY, "t", date(2026, 5, 1), [("123", "Negotiation basics")])
+    assert len(responses.calls) == 1
+
+
+@responses.activate
 def test_open_goal_refuses_an_answer_without_a_goal_id(goals: BambooHRGoals) -> None:
     responses.post(GOALS, json={"goal": {}}, status=201)
     with pytest.raises(FatalAPIError, match="without a goal id"):
@@ -300,21 +342,22 @@ def test_evidence_exists_refuses_to_guess_past_the_cap(goals: BambooHRGoals) -> 
 
 
 @responses.activate
-def test_add_note_posts_the_comment_with_its_tag(goals: BambooHRGoals) -> None:
+def test_add_note_posts_the_comment_with_its_tag_in_one_call(goals: BambooHRGoals) -> None:
     note = "Attempted Negotiation basics: not passed"
-    responses.get(f"{GOALS}/42/comments", json={"comments": []})
     responses.post(f"{GOALS}/42/comments", json={"id": "901"}, status=201)
     goals.add_note(REF, note)
     assert sent_json() == {"text": f"{note}\n{note_tag(note)}"}
+    assert len(responses.calls) == 1  # no list first: the executor asks only on a retry
 
 
 @responses.activate
-def test_add_note_again_after_a_lost_answer_posts_nothing(goals: BambooHRGoals) -> None:
+def test_a_note_posted_before_a_lost_answer_is_found_by_its_tag(goals: BambooHRGoals) -> None:
     note = "Attempted Negotiation basics: not passed"
     responses.get(f"{GOALS}/42/comments",
                   json={"comments": [{"id": "901", "text": f"{note}\n{note_tag(note)}"}]})
-    goals.add_note(REF, note)
-    assert [c.request.method for c in responses.calls] == ["GET"]
+    assert goals.note_exists(REF, note)
+    assert not goals.note_exists(REF, "another note")
+    assert [c.request.method for c in responses.calls] == ["GET", "GET"]
 
 
 def test_a_foreign_goal_reference_is_refused(goals: BambooHRGoals) -> None:

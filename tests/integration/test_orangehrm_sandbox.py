@@ -72,8 +72,14 @@ def add_review(url: str, *, completed: str) -> int:
     return int(ids[0])
 
 
+def consent(url: str) -> str:
+    """The admin's one-time browser consent (stock OrangeHRM 5 has no client credentials)."""
+    return str(post(url, "/_sandbox/oauth/authorize", {})["refresh_token"])
+
+
 def client(url: str, *, refresh: str | None = None, rotated: list[str] | None = None,
            clock: ManualClock | None = None) -> VendorHttp:
+    refresh = refresh or consent(url)
     settings = Settings(_env_file=None, orangehrm_base_url=url,
                         orangehrm_client_id="sandbox-client",
                         orangehrm_client_secret="sandbox-secret",
@@ -105,7 +111,7 @@ def test_completed_reviews_are_polled_once_then_only_new_ones(sim: RunningSimula
 
 def test_expired_tokens_mid_run_are_refreshed_with_the_rotated_refresh_token(
         sim: RunningSimulator) -> None:
-    refresh = post(sim.url, "/_sandbox/oauth/authorize", {})["refresh_token"]
+    refresh = consent(sim.url)
     rotated: list[str] = []
     reviews = OrangeHRMReviews(client(sim.url, refresh=refresh, rotated=rotated))
 
@@ -131,8 +137,33 @@ def test_tokens_are_refreshed_before_they_expire(sim: RunningSimulator) -> None:
     reviews.reviews_completed_since(cursor)
 
     counts = state(sim.url)["counts"]
-    assert counts["token_grants"]["client_credentials"] == 2
+    assert counts["token_grants"] == {"client_credentials": 0, "refresh_token": 2}
     assert counts["unauthorized"] == 0
+
+
+def test_client_credentials_are_refused_as_stock_orangehrm_refuses_them(
+        sim: RunningSimulator) -> None:
+    settings = Settings(_env_file=None, orangehrm_base_url=sim.url,
+                        orangehrm_client_id="sandbox-client",
+                        orangehrm_client_secret="sandbox-secret")
+    reviews = OrangeHRMReviews(orangehrm_http(settings, sleep=lambda _s: None), fetch_emails=False)
+    with pytest.raises(AuthenticationError, match=r"no client_credentials grant.*REFRESH_TOKEN"):
+        reviews.reviews_completed_since(None)
+    assert state(sim.url)["counts"]["token_grants"]["client_credentials"] == 0
+
+
+def test_a_deployment_that_enables_client_credentials_grants_them() -> None:
+    running = serve(create_app(client_credentials=True), "orangehrm")
+    try:
+        seed(running.url)
+        settings = Settings(_env_file=None, orangehrm_base_url=running.url,
+                            orangehrm_client_id="sandbox-client",
+                            orangehrm_client_secret="sandbox-secret")
+        reviews = OrangeHRMReviews(orangehrm_http(settings), fetch_emails=False)
+        assert len(reviews.reviews_completed_since(None)[0]) == 1
+        assert state(running.url)["counts"]["token_grants"]["client_credentials"] == 1
+    finally:
+        running.stop()
 
 
 def test_a_revoked_refresh_token_is_an_authentication_error(sim: RunningSimulator) -> None:
@@ -207,3 +238,14 @@ def test_one_shared_token_serves_reviews_and_trackers_with_a_rotating_refresh_to
     assert trackers.find_goal(Employee(employee_id="7"), key, "") is None
 
     assert state(sim.url)["counts"]["token_grants"]["refresh_token"] == 2
+
+
+def test_check_online_is_one_call_and_names_a_refused_token(sim: RunningSimulator) -> None:
+    add_review(sim.url, completed=TODAY.isoformat())  # more than one review to read
+
+    report = OrangeHRMReviews(client(sim.url)).check_online(())
+    refused = OrangeHRMReviews(client(sim.url, refresh="never-issued")).check_online(())
+
+    assert report == {"key_ok": True}
+    assert state(sim.url)["calls_by_route"] == {"GET /performance/manage/reviews": 1}
+    assert refused["key_ok"] is False and "invalid_grant" in refused["error"]

@@ -56,7 +56,9 @@ def _env(monkeypatch: pytest.MonkeyPatch, sb: Sandboxes, tmp_path: Path, **over:
               "TALENTLMS_BASE_URL": sb.talentlms.url, "TALENTLMS_API_KEY": SANDBOX_KEY,
               "BAMBOOHR_BASE_URL": sb.bamboohr.url, "BAMBOOHR_API_KEY": SANDBOX_KEY,
               "ORANGEHRM_BASE_URL": sb.orangehrm.url, "ORANGEHRM_CLIENT_ID": "demo-client",
-              "ORANGEHRM_CLIENT_SECRET": SANDBOX_KEY, "REVIEW_SOURCES": "orangehrm", **over}
+              "ORANGEHRM_CLIENT_SECRET": SANDBOX_KEY,
+              "ORANGEHRM_REFRESH_TOKEN": sb.orangehrm.settings()["orangehrm_refresh_token"],
+              "REVIEW_SOURCES": "orangehrm", **over}
     for name, value in values.items():
         monkeypatch.setenv(f"CONNECTOR_{name}", value)
     monkeypatch.chdir(tmp_path)

@@ -38,6 +38,7 @@ def rt(sandboxes: Sandboxes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
               "BAMBOOHR_BASE_URL": sandboxes.bamboohr.url, "BAMBOOHR_API_KEY": SANDBOX_KEY,
               "ORANGEHRM_BASE_URL": sandboxes.orangehrm.url,
               "ORANGEHRM_CLIENT_ID": "demo-client", "ORANGEHRM_CLIENT_SECRET": SANDBOX_KEY,
+              "ORANGEHRM_REFRESH_TOKEN": sandboxes.orangehrm.settings()["orangehrm_refresh_token"],
               "REVIEW_SOURCES": "orangehrm"}
     for name, value in values.items():  # for the CLI
         monkeypatch.setenv(f"CONNECTOR_{name}", value)

@@ -38,6 +38,7 @@ from connector.sandbox import bamboohr as sandbox_bamboohr
 from connector.sandbox import orangehrm as sandbox_orangehrm
 from connector.sandbox import talentlms as sandbox_talentlms
 from connector.sandbox.common import Faults, RunningSimulator, serve
+from connector.secrets import new_key
 from connector.store import Store
 from webhooks.signatures import sign_standard_webhook
 
@@ -198,9 +199,21 @@ def connector_env(vendors: Vendors, database_url: str, mapping_file: Path,
         "log_level": "DEBUG",
     }
     values.update(settings)
+    if "orangehrm_refresh_token" not in values:
+        # Stock OrangeHRM 5 grants no client credentials: the admin consents once and gives
+        # the connector the refresh token; the processes keep the rotated ones, sealed.
+        values["orangehrm_refresh_token"] = orangehrm_consent(vendors)
+        values.setdefault("secrets_key", new_key())
     for name, value in values.items():
         env[f"CONNECTOR_{name.upper()}"] = str(value)
     return env
+
+
+def orangehrm_consent(vendors: Vendors) -> str:
+    """The admin's one-time consent in the OrangeHRM simulator: a fresh refresh token."""
+    answer = requests.post(f"{vendors.orangehrm.url}/_sandbox/oauth/authorize", timeout=10)
+    answer.raise_for_status()
+    return str(answer.json()["refresh_token"])
 
 
 # -- the connector processes ----------------------------------------------------------------------

@@ -71,7 +71,10 @@ def _utc_today() -> date:
 
 def map_milestones(course_ids: Sequence[str], titles: Sequence[str],
                    milestones: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """course_id → milestone id: by title (in course order), then by position for the rest."""
+    """course_id → milestone id, by title (in course order; two courses of one title take
+    its milestones in order). Never by position: a milestone another course's title names
+    is not this course's, and a course without its milestone is left out (its evidence
+    comment is the record) rather than ticking somebody else's."""
     remaining = [m for m in milestones if m.get("id") is not None]
     mapping: dict[str, str] = {}
     for course_id, title in zip(course_ids, titles, strict=False):
@@ -79,10 +82,13 @@ def map_milestones(course_ids: Sequence[str], titles: Sequence[str],
         if match is not None:
             remaining.remove(match)
             mapping[course_id] = str(match["id"])
-    for course_id in course_ids:
-        if course_id not in mapping and remaining:
-            mapping[course_id] = str(remaining.pop(0)["id"])
     return mapping
+def _with_ids(milestones: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(milestones, list):
+        return []
+    return [m for m in milestones if isinstance(m, Mapping) and m.get("id") is not None]
+
+
 class BambooHRGoals:
     """`GoalTracker` on BambooHR goals: one goal per (employee, skill, cycle), one milestone per
     course, one comment per piece of evidence, closed at 100 % unless closing is switched off."""
@@ -179,7 +185,9 @@ class BambooHRGoals:
             raise FatalAPIError("create answered without a goal id", vendor=VENDOR,
                                 operation=operation)
         milestones = goal.get("milestones")
-        if titles and not milestones:  # read back when the create answer leaves them out
+        if titles and len(_with_ids(milestones)) < len(titles):
+            # The answer lists fewer milestones than were sent (or none): read the goal back
+            # rather than guess which course a missing one was.
             milestones = self._aggregate(str(owner), str(goal["id"])).get("goal", {}).get(
                 "milestones")
         ref = GoalRef(tracker=self.name, goal_id=f"{owner}:{goal['id']}",
@@ -226,14 +234,16 @@ class BambooHRGoals:
     def add_evidence(self, goal: GoalRef, evidence: Evidence) -> None:
         self._comment(goal, f"{evidence.text()}\n{evidence_tag(evidence)}", "add evidence")
 
+    def note_exists(self, goal: GoalRef, text: str) -> bool:
+        """Whether the note is on the goal already (by the tag of its text). The executor
+        asks on a retry only, so a first attempt costs the one POST."""
+        return self._has_comment(goal, note_tag(text), "the note")
+
     def add_note(self, goal: GoalRef, text: str) -> None:
-        """Post the note once. A comment POST is not idempotent and a note has no ledger read
-        of its own, so the note carries a tag of its text and a retry after a lost answer (a
-        timeout, a dropped connection) finds it instead of posting it again."""
-        tag = note_tag(text)
-        if self._has_comment(goal, tag, "the note"):
-            return
-        self._comment(goal, f"{text}\n{tag}", "add note")
+        """Post the note. A comment POST is not idempotent, so the note carries a tag of its
+        text: a retry after a lost answer (a timeout, a dropped connection) finds it with
+        `note_exists` instead of posting it again."""
+        self._comment(goal, f"{text}\n{note_tag(text)}", "add note")
 
     def _comment(self, goal: GoalRef, text: str, operation: str) -> None:
         eid, gid = _split_ref(goal, operation)

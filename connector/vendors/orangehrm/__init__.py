@@ -39,7 +39,8 @@ class OrangeHRM:
                 log.info("OrangeHRM review polling is off: %s unset",
                          self.own.variable("client_id"))
                 return None
-            return OrangeHRMReviews.from_settings(self.env.settings, http=self._http())
+            return OrangeHRMReviews.from_settings(self.env.settings, http=self._http(),
+                                                  known_email=self.env.known_email)
         if role is Role.GOALS:
             return OrangeHRMTrackers.from_settings(self.env.settings, http=self._http())
         return None

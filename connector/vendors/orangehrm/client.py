@@ -37,7 +37,21 @@ class OrangeHRMSettings(VendorSettings):
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
     include_self_ratings: bool = False
+    # Comma-separated empNumbers made reviewers of every tracker the connector opens: the
+    # API user's own, since OrangeHRM lets only a tracker's reviewers post its logs. Empty:
+    # the employee's manager (the review's reviewer).
+    reviewer_emp_numbers: str = ""
     poll_seconds: int = Field(default=600, ge=1)  # finished reviews
+
+
+def reviewer_numbers(own: OrangeHRMSettings) -> list[int]:
+    """`reviewer_emp_numbers` as numbers; a non-number is a ConfigError naming the setting."""
+    parts = [p.strip() for p in own.reviewer_emp_numbers.split(",") if p.strip()]
+    bad = [p for p in parts if not p.isdigit()]
+    if bad:
+        raise ConfigError(f"{own.variable('reviewer_emp_numbers')}: {', '.join(bad)} "
+                          "is not an empNumber (comma-separated numbers, e.g. 1,42)")
+    return [int(p) for p in parts]
 
 
 def error_message(response: requests.Response) -> str | None:

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connector.errors import ConfigError, NotFoundError
+from connector.errors import ConfigError, ConnectorError, NotFoundError
 from connector.http import VendorHttp
 from connector.models import Employee, Rating, Review
 from connector.settings import Settings
@@ -115,8 +115,11 @@ class OrangeHRMReviews:
         due_window_days: int = 366,
         not_before: date | None = None,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        known_email: Callable[[str], str | None] | None = None,
     ) -> None:
         self.http = http
+        # The ledger's email for an empNumber: someone already known costs no contact read.
+        self.known_email = known_email
         self.include_self_ratings = include_self_ratings
         self.fetch_emails = fetch_emails
         self.page_size = page_size
@@ -132,6 +135,18 @@ class OrangeHRMReviews:
         kw.setdefault("include_self_ratings",
                       settings.vendor(OrangeHRMSettings).include_self_ratings)
         return cls(http or orangehrm_http(settings), **kw)
+
+    def check_online(self, course_ids: Sequence[str] = ()) -> dict[str, Any]:
+        """`connector check --online`: one call that proves the token and the right to list
+        reviews (one completed review asked for), instead of reading every review since the
+        cursor. The access token a process keeps is reused, so no refresh unless it ran out."""
+        try:
+            self.http.get_json(f"{API}/performance/manage/reviews", operation="list reviews",
+                               params={"statusId": STATUS_COMPLETED, "limit": 1, "offset": 0,
+                                       "includeEmployees": "currentAndPast"})
+        except ConnectorError as exc:
+            return {"key_ok": False, "error": str(exc)}
+        return {"key_ok": True}
 
     def reviews_completed_since(self, cursor: str | None) -> tuple[list[Review], str | None]:
         through, seen = _load_cursor(cursor)
@@ -190,7 +205,7 @@ class OrangeHRMReviews:
         reviewer = ((item.get("reviewer") or {}).get("employee") or {}).get("empNumber")
         employee = Employee(
             employee_id=str(emp_number),
-            email=self._email(emp_number) if self.fetch_emails else None,
+            email=self._email(emp_number),
             first_name=emp.get("firstName") or None,
             last_name=emp.get("lastName") or None,
             role=(item.get("jobTitle") or {}).get("name") or None,
@@ -241,6 +256,11 @@ class OrangeHRMReviews:
         return self._kpis.get(kpi_id, {})
 
     def _email(self, emp_number: int) -> str | None:
+        """The work email: as the ledger knows it (kept current by the directory read),
+        else one contact-details read (once per person per round), unless switched off."""
+        known = self.known_email(str(emp_number)) if self.known_email is not None else None
+        if known or not self.fetch_emails:
+            return known or None
         if emp_number not in self._emails:
             try:
                 body = self.http.get_json(f"{API}/pim/employee/{emp_number}/contact-details",

@@ -23,7 +23,14 @@ from connector.http import VendorHttp
 from connector.models import Employee, Evidence, GoalKey, GoalRef, Outcome
 from connector.ports import GoalPresence
 from connector.settings import Settings
-from connector.vendors.orangehrm.client import API, VENDOR, iter_pages, orangehrm_http
+from connector.vendors.orangehrm.client import (
+    API,
+    VENDOR,
+    OrangeHRMSettings,
+    iter_pages,
+    orangehrm_http,
+    reviewer_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +83,8 @@ class OrangeHRMTrackers:
     @classmethod
     def from_settings(cls, settings: Settings, *, http: VendorHttp | None = None,
                       **kw: Any) -> OrangeHRMTrackers:
+        kw.setdefault("reviewer_emp_numbers",
+                      reviewer_numbers(settings.vendor(OrangeHRMSettings)))
         return cls(http or orangehrm_http(settings), **kw)
 
     def _ref(self, tracker_id: Any) -> GoalRef:
@@ -99,7 +108,8 @@ class OrangeHRMTrackers:
         if not reviewers:
             raise ConfigError(
                 f"orangehrm: no tracker reviewer for employee {employee.employee_id}: set "
-                "reviewer_emp_numbers (the API user's own empNumber) or give the manager")
+                "CONNECTOR_ORANGEHRM_REVIEWER_EMP_NUMBERS (the API user's own empNumber) or "
+                "give the employee a supervisor in OrangeHRM")
         marker = goal_marker(key)
         name = _shorten(title, TRACKER_NAME_MAX - len(marker) - 1) + " " + marker
         body = self.http.post_json(
