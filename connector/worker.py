@@ -5,6 +5,10 @@ Errors are classified by what to do next: vendor 429/5xx/timeouts, busy database
 rejected request or bad data is permanent and becomes a dead letter at once. A heartbeat
 thread keeps the lease of a long job alive; if the worker dies, the lease expires and
 another worker takes the job over.
+
+With an LMS that enrolls in batches, a job whose enrollments wait for a batch stays running
+until the batch is sent (`enroll_batches.py`): the batch goes out when full, when no other job
+is runnable, or after a short wait, and the job is then marked done or failed.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from connector.enroll_batches import EnrollmentBatcher, Finished
 from connector.errors import (
     ConnectorError,
     EffectPending,
@@ -69,6 +74,9 @@ class Worker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self.progress: Progress | None = None  # a drain's progress display, when shown
+        self.batcher = EnrollmentBatcher.for_lms(ctx.lms, max_wait=lease_seconds / 4)
+        if self.batcher is not None:
+            ctx.enrollments = self.batcher
 
     def run_available(self, owner_suffix: str = "",
                       keep_going: Callable[[], bool] = lambda: True) -> None:
@@ -88,14 +96,38 @@ class Worker:
                     self._done(*finished)
                     finished = None
                 if job is None:
+                    if self.batcher is not None and self.batcher.has_pending():
+                        # Nothing else to run: send what is gathered, then look again
+                        # (the employees' next jobs may be runnable now).
+                        self._settle(self.batcher.flush(everything=True))
+                        continue
                     break
                 outcome = self.run_job(job)
                 if outcome is not None:
-                    finished = (job, outcome)
+                    if self.batcher is not None and self.batcher.park(job, outcome):
+                        self._settle([self.batcher.settled_now(job)])
+                    else:
+                        finished = (job, outcome)
+                if self.batcher is not None and self.batcher.due():
+                    self._settle(self.batcher.flush())
         finally:
             if finished is not None:
                 self.store.jobs.complete(finished[0])
                 self._done(*finished)
+            if self.batcher is not None:
+                self._settle(self.batcher.flush(everything=True))
+
+    def _settle(self, finished: Sequence[Finished | None]) -> None:
+        """Jobs whose batched enrollments were sent: done, or failed with the pair's error."""
+        for item in finished:
+            if item is None:
+                continue
+            job, outcome, error = item
+            if error is None:
+                self.store.jobs.complete(job)
+                self._done(job, outcome)
+            else:
+                self._failed(job, error)
 
     def run_job(self, job: Job) -> str | None:
         """Run one claimed job: its outcome, or None when it failed (the failure is recorded,
@@ -109,8 +141,14 @@ class Worker:
             if handler is None:
                 raise InputError(f"no handler for job kind {job.kind!r}")
             # A handler that says nothing succeeded all the same: None means failure here.
-            outcome = handler(self.ctx, job) or "ok"
+            if self.batcher is not None:
+                with self.batcher.running(job):
+                    outcome = handler(self.ctx, job) or "ok"
+            else:
+                outcome = handler(self.ctx, job) or "ok"
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+            if self.batcher is not None:
+                self.batcher.forget(job)
             self._failed(job, exc)
             return None
         finally:
