@@ -72,6 +72,7 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()
         self._lock = threading.Lock()
+        self._counted: set[int] = set()  # parked jobs already shown as done
         self._wake = threading.Event()
         self.progress: Progress | None = None  # a drain's progress display, when shown
         self.batcher = EnrollmentBatcher.for_lms(ctx.lms, max_wait=lease_seconds / 4)
@@ -105,6 +106,7 @@ class Worker:
                 outcome = self.run_job(job)
                 if outcome is not None:
                     if self.batcher is not None and self.batcher.park(job, outcome):
+                        self._count(job)  # its work is done; only the batch is left
                         self._settle([self.batcher.settled_now(job)])
                     else:
                         finished = (job, outcome)
@@ -157,13 +159,24 @@ class Worker:
             job_seconds.labels(job.kind).observe(time.perf_counter() - started)
         return outcome
 
+    def _count(self, job: Job) -> None:
+        """Advance the progress display for a job, once (a parked job counts when its
+        handler returns, so a batch filling up does not stall the ETA)."""
+        with self._lock:
+            if job.id in self._counted:
+                return
+            self._counted.add(job.id)
+        if self.progress is not None:
+            self.progress.advance()
+
     def _done(self, job: Job, outcome: str) -> None:
         """Count and log a job once it is marked done."""
         jobs_finished.labels(job.kind, "done").inc()
         with self._lock:
             self.stats.done += 1
-        if self.progress is not None:
-            self.progress.advance()
+        self._count(job)
+        with self._lock:
+            self._counted.discard(job.id)
         log.info("job done", extra={"job_id": job.id, "kind": job.kind,
                                     "employee_id": job.employee_id, "outcome": outcome})
 
@@ -178,7 +191,10 @@ class Worker:
                 self.stats.errors.append(error)
             else:
                 self.stats.retried += 1
-        if state == DEAD and self.progress is not None:
+        with self._lock:
+            counted = job.id in self._counted
+            self._counted.discard(job.id)
+        if state == DEAD and self.progress is not None and not counted:
             self.progress.advance()
         if state == DEAD:
             self.store.audit(None, job.employee_id, "job.dead",

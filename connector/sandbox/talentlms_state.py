@@ -316,6 +316,7 @@ class TalentLMSState:
                        "completions": len(self.completions), "tasks": len(self.tasks),
                        "batch_pairs": self.batch_pairs},
             "calls_by_route": dict(self.calls_by_route),
+            "events": {kind: len(events) for kind, events in self.timeline.items()},
         }
 
 
