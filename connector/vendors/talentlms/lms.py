@@ -248,7 +248,11 @@ class TalentLMS:
                 return
             self._lookups += 1
             if self._lookups > PREFETCH_AFTER or self._learners is not None:
-                self.prefetch_learners()
+                try:
+                    self.prefetch_learners()
+                except VendorError as exc:  # only a saving: look this one up instead
+                    log.warning("TalentLMS learner list unavailable (%s); looking up one by one",
+                                exc.message[:200])
 
     def find_learner(self, employee: Employee) -> LearnerRef | None:
         wanted = self._wanted_key(employee)
