@@ -65,6 +65,7 @@ HOURLY, BURST, BURST_WINDOW = 2_000, 200, 5.0  # TalentLMS Core
 TIME_SCALE = 120.0
 CERTIFYING_COURSES = 4  # of the demo's 20: the courses whose pass hands out a certificate
 QUICK_EMPLOYEES = 30
+PEER_EMPLOYEES = 500
 # TalentLMS reads made once per cycle whatever its size: the catalogue, the learner list, the
 # first few one-by-one lookups (and those of the learners it does not hold), the two
 # timelines, a few certificates.
@@ -322,6 +323,9 @@ def run_cycle(api: str, employees: int, scale: float, workdir: Path, *,
             "responses_429": tl_state["counts"]["throttled"],
             "wall_seconds": round(wall, 2), "floor_seconds": round(floor, 2),
             "wall_over_floor": round(wall / floor, 2) if floor else None,
+            # The product's own work sets a floor too: its CPU seconds (one core's worth:
+            # Python runs one thread at a time).
+            "wall_over_floor_or_cpu": round(wall / max(floor, cpu), 2),
             "cpu_seconds": round(cpu, 2),
             "batch_pairs_sent": tl_state["counts"].get("batch_pairs", 0),
             "vendor_enrollments": tl_state["counts"]["enrollments"],
@@ -435,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             for size in sorted(set(args.cpu_sizes) - {employees}):
                 sizes[size] = run_cycle("v1", size, scale, work)
             if not args.skip_peer:
-                peer = run_peer(min(sizes), scale)
+                peer = run_peer(PEER_EMPLOYEES if PEER_EMPLOYEES in sizes else min(sizes), scale)
     doc = report(v1, v2, sizes, peer, quick=args.quick, scale=scale,
                  seconds=time.monotonic() - started)
     if args.json:
@@ -487,6 +491,8 @@ def report(v1: dict[str, Any], v2: dict[str, Any], sizes: dict[int, dict[str, An
     if not quick:
         ratio = v2["talentlms"]["wall_over_floor"]
         checks["v2 wall time within 1.2x its floor"] = ratio is not None and ratio <= 1.2
+        checks["v2 wall time within 1.2x max(floor, CPU seconds) (proposed)"] = (
+            v2["talentlms"]["wall_over_floor_or_cpu"] <= 1.2)
         for api, run in (("v1", v1), ("v2", v2)):
             worst = run["eta"]["worst_error"]
             checks[f"{api} ETA within 25 % once a tenth is done"] = (worst is not None
@@ -497,11 +503,12 @@ def report(v1: dict[str, Any], v2: dict[str, Any], sizes: dict[int, dict[str, An
             doc["cpu_growth"] = round(max(per) / min(per) - 1, 3)
             checks["CPU per 1,000 assignments flat within 20 %"] = doc["cpu_growth"] <= 0.2
         if peer:
+            ours = sizes[peer["employees"]]
             doc["peer_ratio"] = {
                 "calls": _per(peer["calls_per_assignment"] or 0,
-                              sizes[min(sizes)]["talentlms"]["calls_per_assignment"] or 1),
+                              ours["talentlms"]["calls_per_assignment"] or 1),
                 "cpu": _per(peer["cpu_per_1000_assignments"] or 0,
-                            sizes[min(sizes)]["cpu_per_1000_assignments"] or 1)}
+                            ours["cpu_per_1000_assignments"] or 1)}
     doc["checks"] = checks
     doc["ok"] = all(checks.values())
     doc["rows"] = rows(doc)
