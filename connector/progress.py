@@ -53,7 +53,7 @@ def estimate(done: int, total: int, elapsed: float, *,
     budget needs to allow the calls still needed (calls per item so far times items left, less
     what is available now, at `per_hour`). `recent` (items, seconds): the rate over the later
     part of the run, used instead of the rate since the start when given (a run's first
-    minutes — caches filling, connections opening — are slower than the rest; measured
+    moments — caches filling, connections opening — are slower than the rest; measured
     by bench/cycle.py)."""
     remaining = max(0, total - done)
     rate = done / elapsed if done > 0 and elapsed > 0 else None
@@ -145,8 +145,9 @@ class Progress:
         self._show()
 
     def _recent(self, now: float) -> tuple[int, float] | None:
-        """Items done and seconds taken over the later half of the run so far."""
-        half = self.started + (now - self.started) / 2
+        """Items done and seconds taken since the first quarter of the run so far (its
+        warm-up left out; a shorter window follows every passing stall)."""
+        half = self.started + (now - self.started) / 4
         with self._lock:
             at = bisect.bisect_left(self._marks, (half, -1))
             if at >= len(self._marks) or at == 0:
