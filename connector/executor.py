@@ -57,6 +57,8 @@ class Context:
     adopting: bool = False
     # How each system's id for a person is found (the runtime passes the configured one).
     id_spaces: IdSpaces = field(default_factory=IdSpaces)
+    #: A worker's `EnrollmentBatcher` (enroll_batches.py) when the LMS enrolls in batches.
+    enrollments: Any = None
 
     @property
     def lms_name(self) -> str:
@@ -107,10 +109,24 @@ class Executor:
                                  cause, key)
         if not result:
             result = call()
+        self.record_effect(key, kind, employee_id, result, record=record, message=message,
+                           cause=cause)
+        return True
+
+    def record_effect(self, key: str, kind: str, employee_id: str, result: Any, *,
+                      record: Callable[[Transaction, Any], None] | None, message: str,
+                      cause: Any = None, only_from_intent: bool = False) -> bool:
+        """The outcome of an effect, in one transaction. `only_from_intent`: unless it was
+        recorded already (an enrollment sent twice by a batch); False then."""
         with self.store.transaction() as tx:
+            if only_from_intent and not self.store.set_action_state(
+                    key, ActionState.DONE, _jsonable(result), tx,
+                    only_from=(ActionState.INTENT,)):
+                return False
             if record is not None:
                 record(tx, result)
-            self.store.set_action_state(key, ActionState.DONE, _jsonable(result), tx)
+            if not only_from_intent:
+                self.store.set_action_state(key, ActionState.DONE, _jsonable(result), tx)
             self.store.audit(tx, employee_id, kind, message, cause, key)
         return True
 
@@ -303,10 +319,21 @@ class Executor:
                 lms.enroll(learner, course_id)  # "already enrolled" is success: safe to repeat
             return {"lms_user_id": learner.lms_user_id, "course_id": course_id}
 
+        message = (f"assigned course {course_id} ({self.ctx.course_title(course_id)}) "
+                   f"in {self.ctx.lms_name}, due {action.due_date}")
+        batch = self.ctx.enrollments
+        if batch is not None and not reset and batch.gathering():
+            # Sent with other employees' enrollments (enroll_batches.py); the intent first.
+            previous = self.store.begin_effect(action.key, "course.assign", eid,
+                                               course_id=course_id, goal_key=str(action.goal))
+            if previous not in (ActionState.DONE, ActionState.CANCELLED):
+                batch.defer(action.key, learner, course_id, lambda result: self.record_effect(
+                    action.key, "course.assign", eid, result, record=record, message=message,
+                    cause=cause, only_from_intent=True))
+            return
         self.effect(action.key, "course.assign", eid, call=call, record=record,
                     course_id=course_id, goal_key=str(action.goal), cause=cause,
-                    message=f"assigned course {course_id} ({self.ctx.course_title(course_id)}) "
-                            f"in {self.ctx.lms_name}, due {action.due_date}")
+                    message=message)
 
     def _needs_reset(self, action: PlanAction, employee_id: str, course_id: str) -> bool:
         """An old pass of this course and either a rule with prior_completion = "reset" or a

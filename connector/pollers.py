@@ -2,7 +2,8 @@
 
 Each poll stores what it read (deduped on the event id) and only then saves the cursor, so a
 crash between the two re-reads and dedupes instead of losing events. When the LMS timeline
-may have overflowed between polls, every open assignment is checked one by one instead.
+may have overflowed between polls, every open assignment is checked: in bulk when the LMS
+can (`ReadsProgressInBulk`: per course or per learner), else one by one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from connector.ports import (
     EmployeeDirectory,
     LearningPlatform,
     PollsLearners,
+    ReadsProgressInBulk,
     ReviewSource,
 )
 from connector.runtime import Runtime
@@ -88,15 +90,26 @@ def open_courses(store: Store) -> dict[str, frozenset[str]]:
 
 
 def reconcile_assignments(store: Store, lms: LearningPlatform) -> int:
-    """Ask the LMS about each open assignment; queue what finished. Catches anything missed."""
+    """Ask the LMS about the open assignments; queue what finished. Catches anything missed.
+    An LMS that reads progress in bulk is asked once for all of them (a few calls per
+    course or learner), never once per assignment."""
     found = 0
+    open_rows: list[tuple[Any, LearnerRef]] = []
     for row in store.assignments_for(state=AssignmentState.ENROLLED):
         identity = store.identity(row.employee_id)
         if not identity or not identity.lms_user_id:
             continue
-        learner = LearnerRef(lms_user_id=identity.lms_user_id, email=identity.email)
-        progress = lms.progress(learner, row.course_id)
-        if progress.status not in (Outcome.PASSED, Outcome.FAILED) or not progress.completed_at:
+        open_rows.append((row, LearnerRef(lms_user_id=identity.lms_user_id,
+                                          email=identity.email)))
+    if isinstance(lms, ReadsProgressInBulk):
+        known = lms.progress_many([(learner, row.course_id) for row, learner in open_rows])
+    else:
+        known = {(learner.lms_user_id, row.course_id): lms.progress(learner, row.course_id)
+                 for row, learner in open_rows}
+    for row, learner in open_rows:
+        progress = known.get((learner.lms_user_id, row.course_id))
+        if progress is None or progress.status not in (Outcome.PASSED, Outcome.FAILED) \
+                or not progress.completed_at:
             continue
         stamp = int(progress.completed_at.timestamp())
         outcome = Outcome(progress.status)

@@ -194,8 +194,23 @@ class RecordsTraining(Protocol):
 
 
 @runtime_checkable
+class ReadsProgressInBulk(Protocol):
+    """An LMS that can report many (learner, course) pairs in fewer calls than one each
+    (reconciling open assignments after its completion feed may have dropped events)."""
+
+    def progress_many(
+        self, pairs: Sequence[tuple[LearnerRef, str]]
+    ) -> dict[tuple[str, str], Progress]:
+        """Keyed by (lms_user_id, course_id); every pair asked about is answered."""
+        ...
+
+
+@runtime_checkable
 class EnrollsInBatches(Protocol):
-    """An LMS that enrolls many (learner, course) pairs per call."""
+    """An LMS that enrolls many (learner, course) pairs per call. `enroll_batch_size` is how
+    many one call takes (1: it has no batch call, the worker enrolls one by one)."""
+
+    enroll_batch_size: int
 
     def enroll_many(
         self, pairs: Sequence[tuple[LearnerRef, str]]

@@ -13,6 +13,7 @@ nothing. One implementation, used by all five; `estimate` and `format_line` are 
 
 from __future__ import annotations
 
+import bisect
 import sys
 import threading
 import time
@@ -46,12 +47,18 @@ class Estimate:
 
 def estimate(done: int, total: int, elapsed: float, *,
              calls: Mapping[str, float] | None = None,
-             budgets: Mapping[str, Budget] | None = None) -> Estimate:
+             budgets: Mapping[str, Budget] | None = None,
+             recent: tuple[int, float] | None = None) -> Estimate:
     """The ETA: the remaining items at the rate so far, or, when longer, the time a vendor's
     budget needs to allow the calls still needed (calls per item so far times items left, less
-    what is available now, at `per_hour`)."""
+    what is available now, at `per_hour`). `recent` (items, seconds): the rate over the later
+    part of the run, used instead of the rate since the start when given (a run's first
+    moments — caches filling, connections opening — are slower than the rest; measured
+    by bench/cycle.py)."""
     remaining = max(0, total - done)
     rate = done / elapsed if done > 0 and elapsed > 0 else None
+    if recent is not None and recent[0] > 0 and recent[1] > 0:
+        rate = recent[0] / recent[1]
     if remaining == 0:
         return Estimate(rate, 0.0)
     eta = remaining / rate if rate else None
@@ -116,6 +123,7 @@ class Progress:
         self.clock = clock
         self.started = clock()
         self._calls_at_start = dict(calls()) if calls else {}
+        self._marks: list[tuple[float, int]] = []  # (time, done), for the recent rate
         self._last_line = self.started
         self._last_total = -1.0
         self._lock = threading.Lock()
@@ -129,16 +137,32 @@ class Progress:
         self._show()
 
     def advance(self, n: int = 1) -> None:
+        now = self.clock()
         with self._lock:
             self.done += n
+            if not self._marks or now - self._marks[-1][0] >= 0.2:
+                self._marks.append((now, self.done))
         self._show()
+
+    def _recent(self, now: float) -> tuple[int, float] | None:
+        """Items done and seconds taken since the first quarter of the run so far (its
+        warm-up left out; a shorter window follows every passing stall)."""
+        half = self.started + (now - self.started) / 4
+        with self._lock:
+            at = bisect.bisect_left(self._marks, (half, -1))
+            if at >= len(self._marks) or at == 0:
+                return None
+            then, done_then = self._marks[at - 1]
+            return self.done - done_then, now - then
 
     def estimate(self) -> Estimate:
         made: dict[str, float] = {}
         if self.calls is not None:
             made = {v: n - self._calls_at_start.get(v, 0.0) for v, n in self.calls().items()}
-        return estimate(self.done, self.total, self.clock() - self.started, calls=made,
-                        budgets=self.budgets() if self.budgets else None)
+        now = self.clock()
+        return estimate(self.done, self.total, now - self.started, calls=made,
+                        budgets=self.budgets() if self.budgets else None,
+                        recent=self._recent(now))
 
     def line(self) -> str:
         return format_line(self.what, self.unit, self.done, self.total, self.estimate())

@@ -5,6 +5,10 @@ Errors are classified by what to do next: vendor 429/5xx/timeouts, busy database
 rejected request or bad data is permanent and becomes a dead letter at once. A heartbeat
 thread keeps the lease of a long job alive; if the worker dies, the lease expires and
 another worker takes the job over.
+
+With an LMS that enrolls in batches, a job whose enrollments wait for a batch stays running
+until the batch is sent (`enroll_batches.py`): the batch goes out when full, when no other job
+is runnable, or after a short wait, and the job is then marked done or failed.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from connector.enroll_batches import EnrollmentBatcher, Finished
 from connector.errors import (
     ConnectorError,
     EffectPending,
@@ -67,8 +72,12 @@ class Worker:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stats = WorkerStats()
         self._lock = threading.Lock()
+        self._counted: set[int] = set()  # parked jobs already shown as done
         self._wake = threading.Event()
         self.progress: Progress | None = None  # a drain's progress display, when shown
+        self.batcher = EnrollmentBatcher.for_lms(ctx.lms, max_wait=lease_seconds / 4)
+        if self.batcher is not None:
+            ctx.enrollments = self.batcher
 
     def run_available(self, owner_suffix: str = "",
                       keep_going: Callable[[], bool] = lambda: True) -> None:
@@ -88,14 +97,39 @@ class Worker:
                     self._done(*finished)
                     finished = None
                 if job is None:
+                    if self.batcher is not None and self.batcher.has_pending():
+                        # Nothing else to run: send what is gathered, then look again
+                        # (the employees' next jobs may be runnable now).
+                        self._settle(self.batcher.flush(everything=True))
+                        continue
                     break
                 outcome = self.run_job(job)
                 if outcome is not None:
-                    finished = (job, outcome)
+                    if self.batcher is not None and self.batcher.park(job, outcome):
+                        self._count(job)  # its work is done; only the batch is left
+                        self._settle([self.batcher.settled_now(job)])
+                    else:
+                        finished = (job, outcome)
+                if self.batcher is not None and self.batcher.due():
+                    self._settle(self.batcher.flush())
         finally:
             if finished is not None:
                 self.store.jobs.complete(finished[0])
                 self._done(*finished)
+            if self.batcher is not None:
+                self._settle(self.batcher.flush(everything=True))
+
+    def _settle(self, finished: Sequence[Finished | None]) -> None:
+        """Jobs whose batched enrollments were sent: done, or failed with the pair's error."""
+        for item in finished:
+            if item is None:
+                continue
+            job, outcome, error = item
+            if error is None:
+                self.store.jobs.complete(job)
+                self._done(job, outcome)
+            else:
+                self._failed(job, error)
 
     def run_job(self, job: Job) -> str | None:
         """Run one claimed job: its outcome, or None when it failed (the failure is recorded,
@@ -109,8 +143,14 @@ class Worker:
             if handler is None:
                 raise InputError(f"no handler for job kind {job.kind!r}")
             # A handler that says nothing succeeded all the same: None means failure here.
-            outcome = handler(self.ctx, job) or "ok"
+            if self.batcher is not None:
+                with self.batcher.running(job):
+                    outcome = handler(self.ctx, job) or "ok"
+            else:
+                outcome = handler(self.ctx, job) or "ok"
         except Exception as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+            if self.batcher is not None:
+                self.batcher.forget(job)
             self._failed(job, exc)
             return None
         finally:
@@ -119,13 +159,24 @@ class Worker:
             job_seconds.labels(job.kind).observe(time.perf_counter() - started)
         return outcome
 
+    def _count(self, job: Job) -> None:
+        """Advance the progress display for a job, once (a parked job counts when its
+        handler returns, so a batch filling up does not stall the ETA)."""
+        with self._lock:
+            if job.id in self._counted:
+                return
+            self._counted.add(job.id)
+        if self.progress is not None:
+            self.progress.advance()
+
     def _done(self, job: Job, outcome: str) -> None:
         """Count and log a job once it is marked done."""
         jobs_finished.labels(job.kind, "done").inc()
         with self._lock:
             self.stats.done += 1
-        if self.progress is not None:
-            self.progress.advance()
+        self._count(job)
+        with self._lock:
+            self._counted.discard(job.id)
         log.info("job done", extra={"job_id": job.id, "kind": job.kind,
                                     "employee_id": job.employee_id, "outcome": outcome})
 
@@ -140,7 +191,10 @@ class Worker:
                 self.stats.errors.append(error)
             else:
                 self.stats.retried += 1
-        if state == DEAD and self.progress is not None:
+        with self._lock:
+            counted = job.id in self._counted
+            self._counted.discard(job.id)
+        if state == DEAD and self.progress is not None and not counted:
             self.progress.advance()
         if state == DEAD:
             self.store.audit(None, job.employee_id, "job.dead",

@@ -11,9 +11,10 @@ Time scaling: limits are counted in simulated seconds, but `X-RateLimit-Reset` (
 and `Retry-After` (seconds) are given in real time, so a client pacing from the headers keeps
 to the scaled limit; with `time_scale != 1` they carry fractions of a second.
 
-Control endpoints under `/_sandbox/` (not TalentLMS API): seed users and courses, mark a
-completion, read the whole state, change things by hand (`/_sandbox/drift`: remove an
-enrollment, deactivate a learner); plus `/_sandbox/faults` from `install_faults`.
+Control endpoints under `/_sandbox/` (not TalentLMS API): seed users and courses, enroll
+outside the API, mark a completion, read the whole state, change things by hand
+(`/_sandbox/drift`: remove an enrollment, deactivate a learner); plus `/_sandbox/faults` from
+`install_faults`.
 """
 
 from __future__ import annotations
@@ -222,6 +223,15 @@ def create_app(*, api_key: str = "sandbox-key", hourly_limit: int = 2000,
         items = _items("courses")
         with state.lock:
             return jsonify({"ids": [state.add_course(i)["id"] for i in items]})
+
+    @app.post("/_sandbox/enrollments")
+    def seed_enrollments() -> Response:
+        """Enrollments made in the portal, not through the API (other admins, self-sign-up)."""
+        items = _items("enrollments")
+        with state.lock:
+            return jsonify({"enrolled": [state.enroll(str(i.get("user_id")),
+                                                      str(i.get("course_id")))
+                                         for i in items]})
 
     @app.post("/_sandbox/complete")
     def complete() -> Response:

@@ -60,6 +60,7 @@ class TalentLMSState:
         self.completions: list[dict[str, Any]] = []
         self.tasks: dict[str, dict[str, Any]] = {}
         self.calls = 0
+        self.batch_pairs = 0  # (user, course) pairs received by v2 batch enrollments
         self.throttled = 0  # every 429 answered, by the limits or the fault switches
         self.calls_by_route: Counter[str] = Counter()
         self.window_start: float | None = None
@@ -156,7 +157,7 @@ class TalentLMSState:
             "price": "&#36;0.00", "status": "active", "creation_date": portal_date(now),
             "last_update_on": portal_date(now), "creator_id": "1", "hide_from_catalog": "0",
             "time_limit": "0", "level": "1", "shared": "0", "shared_url": "", "avatar": "",
-            "big_avatar": "", "certification": "Classic",
+            "big_avatar": "", "certification": str(raw.get("certification", "Classic")),
             "certification_duration": str(raw.get("certification_duration", CERTIFICATE_DAYS)),
         }
         self.courses[course_id] = course
@@ -237,7 +238,7 @@ class TalentLMSState:
         enrollment.update(status="Completed" if passed else "failed", percent=100,
                           completed=when, score=None if score is None else float(score))
         self.event("course_completion" if passed else "course_failure", user, course, when)
-        if passed:
+        if passed and course["certification"]:  # "": the course issues none
             self.certify(user, course, when)
         record = {"user_id": user["id"], "course_id": course["id"], "passed": passed,
                   "score": score, "completed_at": when}
@@ -277,6 +278,7 @@ class TalentLMSState:
         if len(pairs) > BATCH_LIMIT:
             raise ApiError(422, f"At most {BATCH_LIMIT} enrollments are allowed per request")
         results = []
+        self.batch_pairs += len(pairs)
         for pair in pairs:
             if not isinstance(pair, dict) or not all(
                     isinstance(pair.get(k), int) for k in ("course_id", "user_id")):
@@ -311,8 +313,10 @@ class TalentLMSState:
             "counts": {"calls": self.calls, "throttled": self.throttled,
                        "users": len(self.users), "courses": len(self.courses),
                        "enrollments": len(self.enrollments),
-                       "completions": len(self.completions), "tasks": len(self.tasks)},
+                       "completions": len(self.completions), "tasks": len(self.tasks),
+                       "batch_pairs": self.batch_pairs},
             "calls_by_route": dict(self.calls_by_route),
+            "events": {kind: len(events) for kind, events in self.timeline.items()},
         }
 
 

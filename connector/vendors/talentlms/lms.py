@@ -5,8 +5,12 @@ only for batch enrollments when the account has it (see `batches.py`). Completio
 the v1 timeline (see `timeline.py`).
 
 Calls are the scarce resource (2,000 an hour on the smaller plans), so the adapter caches per
-instance — one instance per run: the catalogue is read once, all learners can be prefetched
-with one `GET users`, and certificates are read once per learner.
+instance — one instance per run: the catalogue is read once; once a run has looked up a few
+learners one by one, all learners are read with one `GET users` (kept for
+`LEARNER_INDEX_SECONDS`, a miss still asks TalentLMS); reconciling many open assignments reads
+per course or per learner, whichever is fewer calls (`progress_many`), and reads a pass's
+certificate only in a course that issues them and only when it may have expired
+(`needs_certificate`); `progress()` of one assignment reads it for every pass.
 
 v1 quirks handled here: parameters go in the path as `key:value` pairs joined by commas
 (`users/email:ann@example.com`); numbers and ids arrive as strings; errors are English
@@ -18,9 +22,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -47,7 +52,7 @@ from connector.models import (
 from connector.ports import LearnerEnrollments
 from connector.settings import Settings, VendorSettings, vendor_config
 from connector.text_safety import neutralise_formula
-from connector.vendors.talentlms.batches import ALREADY_ENROLLED, BatchEnroller
+from connector.vendors.talentlms.batches import ALREADY_ENROLLED, BATCH_LIMIT, BatchEnroller
 from connector.vendors.talentlms.timeline import new_completions, number, text, unix_time
 
 log = logging.getLogger(__name__)
@@ -64,12 +69,16 @@ class TalentLMSSettings(VendorSettings):
     api: Literal["v1", "v2"] = "v1"
     v2_api_key: SecretStr | None = None
     v2_version: str = "2024-01-01"
+    v2_task_poll_seconds: float = Field(default=1.0, gt=0)
     match_by: Literal["email", "login", "custom_field"] = "email"
     custom_field: str | None = None
     create_learners: bool = False
     hourly_limit: int = 2000
     poll_seconds: int = Field(default=300, ge=1)
 
+# After this many one-by-one learner lookups in a run, one `GET users` answers the rest.
+PREFETCH_AFTER = 3
+LEARNER_INDEX_SECONDS = 600.0  # a prefetched learner index is read again after this long
 TALENTLMS_BURST = 30  # calls per second: 30 + 5 s x 30/s stays under "200 calls per 5 seconds"
 DOES_NOT_EXIST = "does not exist"
 NOT_ENROLLED = "not enrolled"
@@ -175,8 +184,14 @@ class TalentLMS:
                                         poll_interval=v2_poll_interval,
                                         enrolled_courses=self._enrolled_courses)
         self._learners: dict[str, list[dict[str, Any]]] | None = None
+        self._learners_read_at = 0.0
+        self._lookups = 0
+        self._learner_lock = threading.Lock()
+        self._clock = clock or time.monotonic
         self._courses: list[Course] | None = None
         self._course_codes: set[str] = set()
+        # Courses that issue certificates, with how many days one stays valid (None: unknown).
+        self._certifying: dict[str, int | None] | None = None
         self._users: dict[str, Mapping[str, Any]] = {}
 
     @classmethod
@@ -191,6 +206,7 @@ class TalentLMS:
             "match_by": own.match_by, "custom_field": own.custom_field,
             "create_learners": own.create_learners, "api": own.api,
             "v2_api_key": own.v2_api_key, "v2_version": own.v2_version,
+            "v2_poll_interval": own.v2_task_poll_seconds,
             **http, "burst": min(http["burst"], TALENTLMS_BURST),
         }
         options.update(kw)
@@ -198,6 +214,11 @@ class TalentLMS:
 
     def __repr__(self) -> str:
         return f"TalentLMS(base_url={self.base_url!r}, api={self.api!r})"
+
+    @property
+    def enroll_batch_size(self) -> int:
+        """Pairs one enrollment call takes: API v2's batch takes 100, v1 enrolls one."""
+        return BATCH_LIMIT if self._batch is not None else 1
 
     @property
     def calls(self) -> int:
@@ -215,7 +236,25 @@ class TalentLMS:
                 for key in self._keys_of(user):
                     index.setdefault(key, []).append(user)
         self._learners = index
+        self._learners_read_at = self._clock()
         return len(users)
+
+    def _index_learners_when_worth_it(self) -> None:
+        """One `GET users` instead of a lookup per employee, once a run has looked up
+        `PREFETCH_AFTER` learners (a first cycle links thousands); read again when older
+        than `LEARNER_INDEX_SECONDS`, so a long-running service does not trust an old list."""
+        with self._learner_lock:
+            fresh = (self._learners is not None
+                     and self._clock() - self._learners_read_at < LEARNER_INDEX_SECONDS)
+            if fresh:
+                return
+            self._lookups += 1
+            if self._lookups > PREFETCH_AFTER or self._learners is not None:
+                try:
+                    self.prefetch_learners()
+                except VendorError as exc:  # only a saving: look this one up instead
+                    log.warning("TalentLMS learner list unavailable (%s); looking up one by one",
+                                exc.message[:200])
 
     def find_learner(self, employee: Employee) -> LearnerRef | None:
         wanted = self._wanted_key(employee)
@@ -223,6 +262,8 @@ class TalentLMS:
             return None
         if self.match_by == "custom_field" and self._learners is None:
             self.prefetch_learners()
+        else:
+            self._index_learners_when_worth_it()
         if self._learners is not None:
             found = self._learners.get(wanted, [])
             if len(found) > 1:
@@ -327,7 +368,27 @@ class TalentLMS:
             self._courses = [Course(course_id=str(text(c["id"])), name=text(c.get("name")))
                              for c in rows]
             self._course_codes = {code for c in rows if (code := text(c.get("code")))}
+            self._certifying = {str(text(c["id"])): _certificate_days(c) for c in rows
+                                if _issues_certificates(c)}
         return list(self._courses)
+
+    def needs_certificate(self, course_id: str, completed_at: datetime | None) -> bool:
+        """Whether a pass needs its certificate read: only in a course that hands one out
+        (its catalogue `certification`), and only when it may have expired by now (the
+        catalogue's `certification_duration` in days has passed since the completion, or is
+        not known) — an expired certificate is no evidence, a valid one adds only a link.
+        When the catalogue cannot be read, read (a call too many, never a wrong answer)."""
+        if self._certifying is None:
+            try:
+                self.list_courses()
+            except VendorError:
+                return True
+        if self._certifying is None or course_id not in self._certifying:
+            return self._certifying is None
+        days = self._certifying[course_id]
+        if days is None or completed_at is None:
+            return True
+        return completed_at + timedelta(days=days) <= datetime.now(UTC)
 
     def enroll(self, learner: LearnerRef, course_id: str) -> None:
         """Enroll as a learner; "already enrolled" is success, so a retry is harmless."""
@@ -426,32 +487,83 @@ class TalentLMS:
             raw = self.v1.get_json(path, operation="read progress") or {}
         except FatalAPIError as exc:
             if _says(exc, NOT_ENROLLED):
-                return Progress(course_id=course_id, lms_user_id=learner.lms_user_id,
-                                status="not_started", enrolled=False)
+                return _not_enrolled(learner.lms_user_id, course_id)
             raise
-        percent = number(raw.get("completion_percentage")) or 0.0
-        status = _status(raw.get("completion_status"), percent)
-        certificate_url, cert_expiry = (None, None)
-        if status is Outcome.PASSED:
-            certificate_url, cert_expiry = self._certificate(learner.lms_user_id, course_id)
-        return Progress(
-            course_id=course_id,
-            lms_user_id=learner.lms_user_id,
-            status=status,
-            percent=max(0.0, min(percent, 100.0)),
-            completed_at=unix_time(raw.get("completed_on_timestamp"))
-            if status in (Outcome.PASSED, Outcome.FAILED) else None,
-            certificate_url=certificate_url,
-            expires_at=cert_expiry or unix_time(raw.get("expired_on_timestamp")),
-        )
+        found = _progress_of(raw, learner.lms_user_id, course_id)
+        if found.status is not Outcome.PASSED:
+            return found
+        return self._certified(found)  # one assignment asked about: its certificate too
+
+    def progress_many(
+        self, pairs: Sequence[tuple[LearnerRef, str]]
+    ) -> dict[tuple[str, str], Progress]:
+        """Progress of many (learner, course) pairs in as few calls as TalentLMS allows: one
+        `courses/id:` per course (its `users[]` carry each learner's status) or one
+        `users/id:` per learner (its `courses[]`, with the certificates), whichever is fewer.
+        A pair neither read lists is not enrolled. Certificates, when reading per course, are
+        read afterwards only for passes in courses that issue them."""
+        wanted = {(learner.lms_user_id, course_id) for learner, course_id in pairs}
+        learners = sorted({user for user, _ in wanted})
+        courses = sorted({course for _, course in wanted})
+        found: dict[tuple[str, str], Progress] = {}
+        if len(courses) <= len(learners):
+            for course_id in courses:
+                for entry in self._course_users(course_id):
+                    user_id = text(entry.get("id"))
+                    if user_id is not None and (user_id, course_id) in wanted:
+                        found[(user_id, course_id)] = _progress_of(entry, user_id, course_id)
+            fresh: set[str] = set()  # learners read in this call: their certificates are new
+            for key, item in found.items():
+                if item.status is Outcome.PASSED and key[0] not in fresh \
+                        and self.needs_certificate(key[1], item.completed_at):
+                    self._users.pop(key[0], None)
+                    fresh.add(key[0])
+                found[key] = self._with_certificate(item)
+        else:
+            for user_id in learners:
+                user = self._read_user(user_id, operation="read learner progress")
+                for entry in user.get("courses") or ():
+                    held = text(entry.get("id")) if isinstance(entry, dict) else None
+                    if held is not None and (user_id, held) in wanted:
+                        found[(user_id, held)] = self._with_certificate(
+                            _progress_of(entry, user_id, held))
+        return {key: found.get(key) or _not_enrolled(*key) for key in wanted}
+
+    def _course_users(self, course_id: str) -> list[dict[str, Any]]:
+        try:
+            course = self.v1.get_json(v1_path("courses", id=course_id),
+                                      operation="read course progress")
+        except FatalAPIError as exc:
+            if _says(exc, DOES_NOT_EXIST):
+                return []
+            raise
+        users = course.get("users") if isinstance(course, dict) else None
+        return [u for u in users or () if isinstance(u, dict)]
+
+    def _read_user(self, user_id: str, *, operation: str) -> Mapping[str, Any]:
+        fetched = self.v1.get_json(v1_path("users", id=user_id), operation=operation)
+        user = fetched if isinstance(fetched, dict) else {}
+        self._users[user_id] = user
+        return user
+
+    def _with_certificate(self, found: Progress) -> Progress:
+        """In bulk: a pass with its certificate only when it needs one (`needs_certificate`);
+        otherwise it is reported as the timeline reports it, without a link."""
+        if found.status is not Outcome.PASSED or not self.needs_certificate(
+                found.course_id, found.completed_at):
+            return found
+        return self._certified(found)
+
+    def _certified(self, found: Progress) -> Progress:
+        url, expiry = self._certificate(found.lms_user_id, found.course_id)
+        return found.model_copy(update={"certificate_url": url,
+                                        "expires_at": expiry or found.expires_at})
 
     def _certificate(self, user_id: str, course_id: str) -> tuple[str | None, datetime | None]:
         """The learner's certificate for the course (link, expiry), read once per learner."""
         user = self._users.get(user_id)
         if user is None:
-            fetched = self.v1.get_json(v1_path("users", id=user_id), operation="read learner")
-            user = fetched if isinstance(fetched, dict) else {}
-            self._users[user_id] = user
+            user = self._read_user(user_id, operation="read learner")
         for cert in user.get("certifications") or ():
             if isinstance(cert, dict) and text(cert.get("course_id")) == course_id:
                 url = text(cert.get("download_url")) or text(cert.get("public_url"))
@@ -497,6 +609,45 @@ def _learner_ref(user: Mapping[str, Any]) -> LearnerRef:
                             operation="find learner")
     return LearnerRef(lms_user_id=user_id, email=text(user.get("email")),
                       login=text(user.get("login")))
+
+
+def _issues_certificates(course: Mapping[str, Any]) -> bool:
+    """The catalogue's `certification` ("Classic", …) names the certificate a course hands
+    out; empty, "none" or "0" means it hands out none."""
+    value = (text(course.get("certification")) or "").lower()
+    return value not in ("", "none", "0", "no", "false")
+
+
+def _certificate_days(course: Mapping[str, Any]) -> int | None:
+    """How many days a course's certificate stays valid (`certification_duration`); None when
+    not given as a number of days."""
+    days = number(course.get("certification_duration"))
+    return int(days) if days is not None and days > 0 else None
+
+
+def _not_enrolled(user_id: str, course_id: str) -> Progress:
+    return Progress(course_id=course_id, lms_user_id=user_id, status="not_started",
+                    enrolled=False)
+
+
+def _progress_of(raw: Mapping[str, Any], user_id: str, course_id: str) -> Progress:
+    """Progress from a status record: `getuserstatusincourse`, an entry of a course's
+    `users[]` or of a learner's `courses[]` (the same fields). *Unconfirmed*: whether the
+    course's `users[]` carry `completion_status`; without it a `completed_on_timestamp` at
+    100 % reads as a pass."""
+    percent = number(raw.get("completion_percentage")) or 0.0
+    if "completion_status" in raw:
+        status = _status(raw.get("completion_status"), percent)
+    elif unix_time(raw.get("completed_on_timestamp")) and percent >= 100:
+        status = Outcome.PASSED
+    else:
+        status = _status(None, percent)
+    return Progress(
+        course_id=course_id, lms_user_id=user_id, status=status,
+        percent=max(0.0, min(percent, 100.0)),
+        completed_at=unix_time(raw.get("completed_on_timestamp"))
+        if status in (Outcome.PASSED, Outcome.FAILED) else None,
+        expires_at=unix_time(raw.get("expired_on_timestamp")))
 
 
 def _status(raw: Any, percent: float) -> Outcome | Literal["not_started"]:
