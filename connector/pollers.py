@@ -8,6 +8,7 @@ may have overflowed between polls, every open assignment is checked one by one i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class PollReport:
     recertifications: int = 0
     errors: list[str] = field(default_factory=list)
     stops: list[str] = field(default_factory=list)  # safety stops waiting for a person
+    not_reached: list[str] = field(default_factory=list)  # left for the next run (deadline)
 
 
 def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
@@ -195,13 +197,24 @@ ALL_POLLERS = frozenset({"directory", "reviews", "completions", "recertification
 
 
 def poll_all(rt: Runtime, *, confirm: bool = False,
-             only: frozenset[str] = ALL_POLLERS) -> PollReport:
+             only: frozenset[str] = ALL_POLLERS,
+             keep_going: Callable[[], bool] = lambda: True) -> PollReport:
     """One round of every poller (or those in `only`); an error or a safety stop in one
     stream does not hold up the others: a stop is recorded in the report and the round goes
-    on."""
+    on. Once `keep_going()` is False (a run's deadline) the streams not yet read are left for
+    the next round and named in `not_reached`."""
     report = PollReport()
     store = rt.store
-    if rt.directory is not None and "directory" in only:
+
+    def reach(stream: str) -> bool:
+        if stream not in only:
+            return False
+        if keep_going():
+            return True
+        report.not_reached.append(stream)
+        return False
+
+    if rt.directory is not None and reach("directory"):
         try:
             report.employees, report.leavers = sync_directory(
                 store, rt.directory, max_leaver_share=rt.settings.max_leaver_share,
@@ -211,6 +224,8 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
         except ConnectorError as exc:
             report.errors.append(f"directory: {exc}")
     for source in rt.review_sources if "reviews" in only else ():
+        if not reach("reviews"):
+            break
         try:
             report.reviews += poll_reviews(store, source, confirm=confirm,
                                            limits=(rt.settings, rt.ctx.mapping))
@@ -218,13 +233,13 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
             report.stops.append(str(stop))
         except ConnectorError as exc:
             report.errors.append(f"{source.name} reviews: {exc}")
-    if rt.lms is not None and "completions" in only:
+    if rt.lms is not None and reach("completions"):
         try:
             report.completions, report.reconciled = poll_completions(store, rt.lms)
         except ConnectorError as exc:
             report.errors.append(f"{rt.lms.name} completions: {exc}")
     from connector.recert import check_recertifications
 
-    if "recertification" in only:
+    if reach("recertification"):
         report.recertifications = check_recertifications(rt.ctx)
     return report
