@@ -30,7 +30,8 @@ from connector.models import (
     PlanAction,
     utcnow,
 )
-from connector.ports import GoalTracker, LearningPlatform, ResetsProgress
+from connector.ports import EmployeeDirectory, GoalTracker, LearningPlatform, ResetsProgress
+from connector.settings import Settings
 from connector.store import ActionState, MatchState, Store, Transaction
 from connector.vendors.registry import title
 from mappings.schema import Mapping
@@ -56,6 +57,9 @@ class Context:
     adopting: bool = False
     # How each system's id for a person is found (the runtime passes the configured one).
     id_spaces: IdSpaces = field(default_factory=IdSpaces)
+    # The directory and settings of the run, for jobs that re-read a person (employee hints).
+    directory: EmployeeDirectory | None = None
+    settings: Settings | None = None
 
     @property
     def lms_name(self) -> str:

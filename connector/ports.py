@@ -171,6 +171,15 @@ class RecordsTraining(Protocol):
 
 
 @runtime_checkable
+class ReadsEmployee(Protocol):
+    """A directory that can read one person now, by its own id: the fields in the shape of
+    that vendor's employee changes (its `employee_change` rule reads them), or None when the
+    vendor has no such person. Turns an employee-change hint into what is true now."""
+
+    def read_employee(self, employee_id: str) -> dict[str, Any] | None: ...
+
+
+@runtime_checkable
 class EnrollsInBatches(Protocol):
     """An LMS that enrolls many (learner, course) pairs per call."""
 

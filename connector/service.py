@@ -15,19 +15,17 @@ from typing import Any
 
 from flask import Flask
 
-from connector.errors import ConfigError, ConnectorError
+from connector.employee_hints import HINT_JOB
+from connector.errors import ConnectorError
 from connector.executor import end_adoption
-from connector.id_spaces import ledger_person
-from connector.inbound import queue_completion, queue_employee, queue_review
-from connector.models import Employee
+from connector.inbound import queue_completion, queue_review
 from connector.pollers import PollReport, poll_all
 from connector.progress import Progress
 from connector.run_deadline import RunDeadline
 from connector.runtime import Runtime
 from connector.serving import QuietRequestHandler
-from connector.settings import Settings, load_settings
+from connector.settings import Settings
 from connector.store import Store
-from connector.vendors import registry
 from connector.worker import Worker, WorkerStats
 
 log = logging.getLogger(__name__)
@@ -49,35 +47,10 @@ class StoreInbox:
                 payload = {**payload, "employee_id": employee_id}
             return queue_completion(self.store, payload, source=source, event_id=event_id,
                                     raw=raw)
-        if kind == "employee":
-            employee = self._employee_after(source, payload)
-            if employee is None:  # a person no one in the ledger is yet: recorded, no job
-                return False
-            return queue_employee(self.store, employee, payload.get("action", "updated"),
-                                  source=source, event_id=event_id, raw=raw)
+        if kind == "employee":  # a hint: its job re-reads the person (employee_hints.py)
+            return self.store.ingest(source, event_id, kind, dict(payload), raw, None,
+                                     job_kind=HINT_JOB)
         return self.store.ingest(source, event_id, kind, dict(payload), raw, employee_id)
-
-    def _employee_after(self, source: str, change: dict[str, Any]) -> Employee | None:
-        """The employee a vendor's change leaves behind, read by that vendor's own rule, under
-        the ledger's key: the change names the person by that vendor's id (linked by email
-        as a directory read links them), unless the ids are the same everywhere. None: no
-        one in the ledger is that person yet."""
-        able = [p for p in registry.plugins() if p.employee_change is not None]
-        plugin = next((p for p in able if p.name == source), able[0] if len(able) == 1 else None)
-        if plugin is None or plugin.employee_change is None:
-            raise ConfigError(f"no registered vendor reads employee changes from {source!r}")
-        settings = self.settings or load_settings()
-        own_id = str(change["employee_id"])
-        if settings.identity_match_by == "id":
-            known = self.store.identity(own_id)
-            return plugin.employee_change(settings, change, known.employee() if known else None)
-        link = self.store.external_person(plugin.name, own_id)
-        known = self.store.identity(link.employee_id) if link and link.employee_id else None
-        theirs = known.employee().model_copy(update={
-            "employee_id": own_id, "manager_id": link.manager_id if link else None}) \
-            if known else None
-        return ledger_person(self.store, plugin.name,
-                             plugin.employee_change(settings, change, theirs))
 
 
 def build_receiver(rt: Runtime) -> Flask:
