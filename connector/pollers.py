@@ -23,8 +23,15 @@ from connector.inbound import (
     stop_message,
     stop_over_limits,
 )
-from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
-from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
+from connector.models import (
+    CompletionEvent,
+    Employee,
+    LearnerRef,
+    Outcome,
+    Review,
+    completion_event_id,
+)
+from connector.ports import EmployeeDirectory, LearningPlatform, ReadsReviewPages, ReviewSource
 from connector.runtime import Runtime
 from connector.store import AssignmentState, Identity, Store
 from connector.vendors.registry import title
@@ -109,17 +116,53 @@ def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
                                  mapping=limits[1]).queued
     try:
         cursor_before = store.cursor(name)
-        reviews, cursor = source.reviews_completed_since(cursor_before)
+        if isinstance(source, ReadsReviewPages):
+            reviews, cursor = read_by_page(store, source, name, cursor_before)
+        else:
+            reviews, cursor = source.reviews_completed_since(cursor_before)
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
     if limits is not None and reviews:
         settings, mapping = limits
-        stop_over_limits(store, settings, mapping, reviews, confirm=confirm,
-                         what=f"{title(source.name)} review poll", stream=name, cursor=cursor)
+        try:  # the whole batch is judged, however many pages it was read in
+            stop_over_limits(store, settings, mapping, reviews, confirm=confirm,
+                             what=f"{title(source.name)} review poll", stream=name,
+                             cursor=cursor)
+        except SafetyStop:
+            store.drop_reading(name)  # staged for a person as a whole
+            raise
     new = sum(queue_review(store, review) for review in reviews)
     store.save_cursor(name, cursor)
+    store.drop_reading(name)
     return from_stop + new
+
+
+def read_by_page(store: Store, source: ReadsReviewPages, stream: str,
+                 cursor_before: str | None) -> tuple[list[Review], str | None]:
+    """Read `source` page by page into the stream's reading batch (staging.py), resuming a
+    read a lost connection interrupted; returns the whole batch and its cursor. A reading
+    batch begun from another cursor than the stream's (the stream moved on since: a stop
+    decided) is stale and dropped."""
+    what = f"{title(stream.split('.', maxsplit=1)[0])} review poll"
+    reading = store.reading_batch(stream)
+    if reading is not None and reading.payload.get("started_from") != cursor_before:
+        store.drop_reading(stream)
+        reading = None
+    if reading is None or not reading.payload.get("complete"):
+        resume = reading.cursor if reading is not None else cursor_before
+        after = resume
+        for page, page_cursor in source.review_pages_since(resume):
+            after = page_cursor
+            reading = store.stage_page(
+                stream=stream, source=what, kind="reviews",
+                started_from=cursor_before, items=[r.model_dump(mode="json") for r in page],
+                cursor=after)
+        reading = store.stage_page(
+            stream=stream, source=what, kind="reviews",
+            started_from=cursor_before, items=[], cursor=after, complete=True)
+    return ([Review.model_validate(r) for r in reading.payload.get("items", [])],
+            reading.cursor)
 
 
 def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_share: float,

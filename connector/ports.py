@@ -12,7 +12,7 @@ success) or paired with a read (`find_goal`, `evidence_exists`) the executor ask
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
@@ -168,6 +168,17 @@ class RecordsTraining(Protocol):
     """A goal tracker that also keeps a training record per completed course."""
 
     def record_training(self, employee_id: str, evidence: Evidence) -> str | None: ...
+
+
+@runtime_checkable
+class ReadsReviewPages(Protocol):
+    """A review source that hands its reviews over page by page as it reads them, each page
+    with the cursor that resumes after it (every review read so far counted); the last
+    cursor is the one `reviews_completed_since` would return. A poll stores each page as it
+    comes, so a lost database connection costs one page, not the whole read."""
+
+    def review_pages_since(self, cursor: str | None
+                           ) -> Iterator[tuple[list[Review], str | None]]: ...
 
 
 @runtime_checkable
