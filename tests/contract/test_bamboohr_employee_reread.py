@@ -31,7 +31,7 @@ STAMP = "2026-01-05T10:00:00Z"  # the same body timestamp on every edit below
 
 
 def settings() -> Settings:
-    return Settings(_env_file=None, bamboohr_base_url=BASE, bamboohr_api_key="k" * 20,  # type: ignore[call-arg]
+    return Settings(_env_file=None, bamboohr_base_url=BASE, bamboohr_api_key="k" * 20,
                     bamboohr_webhook_secret=SecretStr(SECRET), identity_match_by="id")
 
 

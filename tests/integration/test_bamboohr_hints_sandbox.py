@@ -47,7 +47,7 @@ class Setup:
         self.store = store
         self.sim = serve(bamboohr_app(api_key=API_KEY, webhook_secret=SECRET, clock=clock),
                          "bamboohr")
-        cfg = Settings(_env_file=None, bamboohr_base_url=self.sim.url,  # type: ignore[call-arg]
+        cfg = Settings(_env_file=None, bamboohr_base_url=self.sim.url,
                        bamboohr_api_key=API_KEY, bamboohr_webhook_secret=SecretStr(SECRET),
                        identity_match_by="id")
         self.receiver = serve(create_app(StoreInbox(store, cfg), settings=cfg, clock=clock),
@@ -72,7 +72,7 @@ class Setup:
         [delivery] = sent["deliveries"]
         self.worker.drain()
         assert self.store.jobs.dead_letters() == []
-        return delivery["status"]  # type: ignore[no-any-return]
+        return delivery["status"]
 
     def role(self) -> str | None:
         identity = self.store.identity("7")

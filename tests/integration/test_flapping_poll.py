@@ -96,7 +96,7 @@ def flapping(pg_database_url: str) -> Iterator[Flapping]:
 
 def test_a_cut_between_pages_costs_at_most_one_page(sim: RunningSimulator,
                                                     flapping: Flapping) -> None:
-    settings = Settings(_env_file=None, orangehrm_base_url=sim.url,  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, orangehrm_base_url=sim.url,
                         orangehrm_client_id="sandbox-client",
                         orangehrm_client_secret="sandbox-secret",
                         max_assignments_per_run=100_000, max_assignment_share=1.0)
@@ -136,7 +136,7 @@ def test_a_cut_between_pages_costs_at_most_one_page(sim: RunningSimulator,
 
 def test_the_limits_judge_the_whole_batch_read_in_pages(sim: RunningSimulator,
                                                         flapping: Flapping) -> None:
-    settings = Settings(_env_file=None, orangehrm_base_url=sim.url,  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, orangehrm_base_url=sim.url,
                         orangehrm_client_id="sandbox-client",
                         orangehrm_client_secret="sandbox-secret",
                         max_assignments_per_run=1, max_assignment_share=1.0)

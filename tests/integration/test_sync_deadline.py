@@ -33,7 +33,7 @@ class Ticks:
 def runtime(database_url: str) -> Iterator[Runtime]:
     store = Store.open(database_url)
     ctx = Context(store=store, mapping=load_mapping("mappings/example.toml"))
-    yield Runtime(settings=Settings(_env_file=None), store=store, ctx=ctx)  # type: ignore[call-arg]
+    yield Runtime(settings=Settings(_env_file=None), store=store, ctx=ctx)
     store.close()
 
 
