@@ -70,5 +70,6 @@ def handle_employee_hint_job(ctx: Context, job: Job) -> str:
         return "unknown"
     known = ctx.store.identity(employee.employee_id)
     since = str(known.updated_at) if known is not None else None
-    queued = queue_employee(ctx.store, employee, action, source=source, since=since)
+    # Queued as a directory read is (same source, same key), since that is what it is now.
+    queued = queue_employee(ctx.store, employee, action, since=since)
     return "queued" if queued else "unchanged"
