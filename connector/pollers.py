@@ -8,11 +8,12 @@ may have overflowed between polls, every open assignment is checked one by one i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from connector.errors import ConnectorError, SafetyStop
+from connector.errors import ConnectorError, RetriableStoreError, SafetyStop
 from connector.id_spaces import IdSpaces, ledger_people
 from connector.inbound import (
     close_waiting,
@@ -37,6 +38,7 @@ from connector.store import AssignmentState, Identity, Store
 from connector.vendors.registry import title
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -114,8 +116,9 @@ def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
 
         from_stop = confirm_stop(store, stop_id=waiting.id, by="--confirm",
                                  mapping=limits[1]).queued
+    paged = isinstance(source, ReadsReviewPages)
     try:
-        cursor_before = store.cursor(name)
+        cursor_before = again(store.cursor, name)
         if isinstance(source, ReadsReviewPages):
             reviews, cursor = read_by_page(store, source, name, cursor_before)
         else:
@@ -126,16 +129,34 @@ def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
     if limits is not None and reviews:
         settings, mapping = limits
         try:  # the whole batch is judged, however many pages it was read in
-            stop_over_limits(store, settings, mapping, reviews, confirm=confirm,
-                             what=f"{title(source.name)} review poll", stream=name,
-                             cursor=cursor)
+            again(stop_over_limits, store, settings, mapping, reviews, confirm=confirm,
+                  what=f"{title(source.name)} review poll", stream=name, cursor=cursor)
         except SafetyStop:
-            store.drop_reading(name)  # staged for a person as a whole
+            again(store.drop_reading, name)  # staged for a person as a whole
             raise
-    new = sum(queue_review(store, review) for review in reviews)
-    store.save_cursor(name, cursor)
-    store.drop_reading(name)
+    new = sum(again(queue_review, store, review) for review in reviews)
+    again(store.save_cursor, name, cursor)
+    if paged:
+        again(store.drop_reading, name)
     return from_stop + new
+
+
+#: A database call that fails because its pooled connection was cut (a restart, a failover,
+#: a terminated backend) is tried again this often: the pool replaces the connection, and the
+#: steps of a poll are safe to repeat (deduped queueing, idempotent staging).
+STORE_TRIES = 3
+
+
+def again(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`call(*args, **kwargs)`, tried up to STORE_TRIES times on a retriable store error."""
+    for attempt in range(1, STORE_TRIES + 1):
+        try:
+            return call(*args, **kwargs)
+        except RetriableStoreError:
+            if attempt == STORE_TRIES:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def read_by_page(store: Store, source: ReadsReviewPages, stream: str,
@@ -145,20 +166,20 @@ def read_by_page(store: Store, source: ReadsReviewPages, stream: str,
     batch begun from another cursor than the stream's (the stream moved on since: a stop
     decided) is stale and dropped."""
     what = f"{title(stream.split('.', maxsplit=1)[0])} review poll"
-    reading = store.reading_batch(stream)
+    reading = again(store.reading_batch, stream)
     if reading is not None and reading.payload.get("started_from") != cursor_before:
-        store.drop_reading(stream)
+        again(store.drop_reading, stream)
         reading = None
     if reading is None or not reading.payload.get("complete"):
         resume = reading.cursor if reading is not None else cursor_before
         after = resume
         for page, page_cursor in source.review_pages_since(resume):
             after = page_cursor
-            reading = store.stage_page(
+            reading = again(store.stage_page,
                 stream=stream, source=what, kind="reviews",
                 started_from=cursor_before, items=[r.model_dump(mode="json") for r in page],
                 cursor=after)
-        reading = store.stage_page(
+        reading = again(store.stage_page,
             stream=stream, source=what, kind="reviews",
             started_from=cursor_before, items=[], cursor=after, complete=True)
     return ([Review.model_validate(r) for r in reading.payload.get("items", [])],

@@ -155,7 +155,7 @@ def test_faults_a_review_poll_progresses_while_backends_are_terminated(
     from tests.conftest import _empty_pg
 
     _empty_pg(pg_database_url)
-    people = seed_organisation(vendors.as_sandboxes(), employees=24, seed=13)
+    people = seed_organisation(vendors.as_sandboxes(), employees=12, seed=13)
     vendors.faults(latency_ms=40.0)
     env = connector_env(vendors, pg_database_url, mapping_file)
     db = pg_database_url.rsplit("/", 1)[1]
