@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -87,4 +88,33 @@ def test_serve_stops_within_the_grace_while_a_poll_hangs(silent: SilentVendor,
     assert code == 0, proc.log_path.read_text(errors="replace")[-2000:]
     assert took < GRACE + 3.0, f"took {took:.1f} s to stop"
     assert "Traceback" not in proc.log_path.read_text(errors="replace")
-    assert sys.executable  # the subprocess ran the same interpreter
+
+
+def test_worker_stops_within_the_grace_while_a_job_hangs(silent: SilentVendor,
+                                                         tmp_path: Path) -> None:
+    """A job re-reading a person from the silent vendor holds its thread; SIGTERM still ends
+    `connector worker` in time, and the job is left to its lease (pending again later)."""
+    from connector.store import Store
+
+    env = stalled_env(silent, tmp_path)
+    store = Store.open(env["CONNECTOR_DATABASE_URL"])
+    store.jobs.add("employee_hint", {"source": "bamboohr", "employee_id": "7",
+                                     "action": "updated", "fields": {}})
+    store.close()
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "worker"], env=env,
+                                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: silent.accepted > 0, 30, "the job calling the vendor")
+            time.sleep(0.3)
+            stopped = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)
+            took = time.monotonic() - stopped
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert code == 0, log_path.read_text(errors="replace")[-2000:]
+    assert took < GRACE + 3.0, f"took {took:.1f} s to stop"
