@@ -228,7 +228,20 @@ def register_service(sub: Any) -> None:
     sync.add_argument("--confirm", action="store_true",
                       help="go ahead although the run exceeds a safety limit")
     sync.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+    sync.add_argument("--deadline", type=_seconds, metavar="SECONDS",
+                      help="stop taking new work after this long; what is left stays pending "
+                           "and the exit code is 1 (default: 1.5 x the estimated run time)")
     sync.set_defaults(func=cmd_sync)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -296,13 +309,15 @@ def _hash_password() -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from connector.run_deadline import RunDeadline
     from connector.service import sync_once
 
     settings = load_settings()
     with _opened_runtime(settings) as rt, \
             for_run("sync", "jobs", rt.store, quiet=args.quiet) as progress:
+        deadline = RunDeadline(getattr(args, "deadline", None), progress=progress)
         summary = sync_once(rt, confirm=args.confirm, concurrency=settings.worker_concurrency,
-                            progress=progress)
+                            progress=progress, deadline=deadline)
     print(summary.text())
     for stop in summary.poll.stops:  # the other streams ran; this one waits for a person
         print(f"safety stop: {stop}")
@@ -449,7 +464,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         stop = threading.Event()
         _stop_on_signals(stop)
         start_chores(chores_for(rt), stop)
-        worker.run_forever(stop, concurrency=concurrency)
+        # On its own thread, so a job stuck in a slow vendor call cannot hold the exit past
+        # CONNECTOR_SHUTDOWN_SECONDS (its lease expires and another worker re-runs it).
+        running = threading.Thread(target=worker.run_forever, args=(stop,),
+                                   kwargs={"concurrency": concurrency}, daemon=True)
+        running.start()
+        stop.wait()
+        running.join(timeout=settings.shutdown_seconds)
     finally:
         rt.close()
     return 0

@@ -30,7 +30,14 @@ from connector.models import (
     PlanAction,
     utcnow,
 )
-from connector.ports import EnrollsUntil, GoalTracker, LearningPlatform, ResetsProgress
+from connector.ports import (
+    EmployeeDirectory,
+    EnrollsUntil,
+    GoalTracker,
+    LearningPlatform,
+    ResetsProgress,
+)
+from connector.settings import Settings
 from connector.store import ActionState, MatchState, Store, Transaction
 from connector.text_safety import neutralise_formula
 from connector.vendors.registry import title
@@ -59,6 +66,9 @@ class Context:
     id_spaces: IdSpaces = field(default_factory=IdSpaces)
     #: A worker's `EnrollmentBatcher` (enroll_batches.py) when the LMS enrolls in batches.
     enrollments: Any = None
+    # The directory and settings of the run, for jobs that re-read a person (employee hints).
+    directory: EmployeeDirectory | None = None
+    settings: Settings | None = None
 
     @property
     def lms_name(self) -> str:

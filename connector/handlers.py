@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from connector.completions import apply_to_goal, handle_completion
+from connector.employee_hints import HINT_JOB, handle_employee_hint_job
 from connector.executor import Context, Executor
 from connector.models import CompletionEvent, Employee, Outcome, Plan, Review
 from connector.plan_summary import (
@@ -203,4 +204,5 @@ HANDLERS: dict[str, Handler] = {
     "resume": handle_resume_job,
     "employee": handle_employee_job,
     "review_hint": handle_review_hint_job,
+    HINT_JOB: handle_employee_hint_job,
 }

@@ -9,10 +9,12 @@ can (`ReadsProgressInBulk`: per course or per learner), else one by one.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from connector.errors import ConnectorError, SafetyStop
+from connector.errors import ConnectorError, RetriableStoreError, SafetyStop
 from connector.id_spaces import IdSpaces, ledger_people
 from connector.inbound import (
     close_waiting,
@@ -23,13 +25,21 @@ from connector.inbound import (
     stop_message,
     stop_over_limits,
 )
-from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
+from connector.models import (
+    CompletionEvent,
+    Employee,
+    LearnerRef,
+    Outcome,
+    Review,
+    completion_event_id,
+)
 from connector.ports import (
     CompletionSource,
     EmployeeDirectory,
     LearningPlatform,
     PollsLearners,
     ReadsProgressInBulk,
+    ReadsReviewPages,
     ReviewSource,
 )
 from connector.runtime import Runtime
@@ -37,6 +47,7 @@ from connector.store import AssignmentState, Identity, Store
 from connector.vendors.registry import title
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -49,6 +60,7 @@ class PollReport:
     recertifications: int = 0
     errors: list[str] = field(default_factory=list)
     stops: list[str] = field(default_factory=list)  # safety stops waiting for a person
+    not_reached: list[str] = field(default_factory=list)  # left for the next run (deadline)
 
 
 def poll_completions(store: Store, lms: LearningPlatform | CompletionSource
@@ -141,19 +153,74 @@ def poll_reviews(store: Store, source: ReviewSource, *, limits: Any = None,
 
         from_stop = confirm_stop(store, stop_id=waiting.id, by="--confirm",
                                  mapping=limits[1]).queued
+    paged = isinstance(source, ReadsReviewPages)
     try:
-        cursor_before = store.cursor(name)
-        reviews, cursor = source.reviews_completed_since(cursor_before)
+        cursor_before = again(store.cursor, name)
+        if isinstance(source, ReadsReviewPages):
+            reviews, cursor = read_by_page(store, source, name, cursor_before)
+        else:
+            reviews, cursor = source.reviews_completed_since(cursor_before)
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
     if limits is not None and reviews:
         settings, mapping = limits
-        stop_over_limits(store, settings, mapping, reviews, confirm=confirm,
-                         what=f"{title(source.name)} review poll", stream=name, cursor=cursor)
-    new = sum(queue_review(store, review) for review in reviews)
-    store.save_cursor(name, cursor)
+        try:  # the whole batch is judged, however many pages it was read in
+            again(stop_over_limits, store, settings, mapping, reviews, confirm=confirm,
+                  what=f"{title(source.name)} review poll", stream=name, cursor=cursor)
+        except SafetyStop:
+            again(store.drop_reading, name)  # staged for a person as a whole
+            raise
+    new = sum(again(queue_review, store, review) for review in reviews)
+    again(store.save_cursor, name, cursor)
+    if paged:
+        again(store.drop_reading, name)
     return from_stop + new
+
+
+#: A database call that fails because its pooled connection was cut (a restart, a failover,
+#: a terminated backend) is tried again this often: the pool replaces the connection, and the
+#: steps of a poll are safe to repeat (deduped queueing, idempotent staging).
+STORE_TRIES = 3
+
+
+def again(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`call(*args, **kwargs)`, tried up to STORE_TRIES times on a retriable store error."""
+    for attempt in range(1, STORE_TRIES + 1):
+        try:
+            return call(*args, **kwargs)
+        except RetriableStoreError:
+            if attempt == STORE_TRIES:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_by_page(store: Store, source: ReadsReviewPages, stream: str,
+                 cursor_before: str | None) -> tuple[list[Review], str | None]:
+    """Read `source` page by page into the stream's reading batch (staging.py), resuming a
+    read a lost connection interrupted; returns the whole batch and its cursor. A reading
+    batch begun from another cursor than the stream's (the stream moved on since: a stop
+    decided) is stale and dropped."""
+    what = f"{title(stream.split('.', maxsplit=1)[0])} review poll"
+    reading = again(store.reading_batch, stream)
+    if reading is not None and reading.payload.get("started_from") != cursor_before:
+        again(store.drop_reading, stream)
+        reading = None
+    if reading is None or not reading.payload.get("complete"):
+        resume = reading.cursor if reading is not None else cursor_before
+        after = resume
+        for page, page_cursor in source.review_pages_since(resume):
+            after = page_cursor
+            reading = again(store.stage_page,
+                stream=stream, source=what, kind="reviews",
+                started_from=cursor_before, items=[r.model_dump(mode="json") for r in page],
+                cursor=after)
+        reading = again(store.stage_page,
+            stream=stream, source=what, kind="reviews",
+            started_from=cursor_before, items=[], cursor=after, complete=True)
+    return ([Review.model_validate(r) for r in reading.payload.get("items", [])],
+            reading.cursor)
 
 
 def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_share: float,
@@ -231,13 +298,24 @@ ALL_POLLERS = frozenset({"directory", "reviews", "completions", "recertification
 
 
 def poll_all(rt: Runtime, *, confirm: bool = False,
-             only: frozenset[str] = ALL_POLLERS) -> PollReport:
+             only: frozenset[str] = ALL_POLLERS,
+             keep_going: Callable[[], bool] = lambda: True) -> PollReport:
     """One round of every poller (or those in `only`); an error or a safety stop in one
     stream does not hold up the others: a stop is recorded in the report and the round goes
-    on."""
+    on. Once `keep_going()` is False (a run's deadline) the streams not yet read are left for
+    the next round and named in `not_reached`."""
     report = PollReport()
     store = rt.store
-    if rt.directory is not None and "directory" in only:
+
+    def reach(stream: str) -> bool:
+        if stream not in only:
+            return False
+        if keep_going():
+            return True
+        report.not_reached.append(stream)
+        return False
+
+    if rt.directory is not None and reach("directory"):
         try:
             report.employees, report.leavers = sync_directory(
                 store, rt.directory, max_leaver_share=rt.settings.max_leaver_share,
@@ -247,6 +325,8 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
         except ConnectorError as exc:
             report.errors.append(f"directory: {exc}")
     for source in rt.review_sources if "reviews" in only else ():
+        if not reach("reviews"):
+            break
         try:
             report.reviews += poll_reviews(store, source, confirm=confirm,
                                            limits=(rt.settings, rt.ctx.mapping))
@@ -254,7 +334,7 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
             report.stops.append(str(stop))
         except ConnectorError as exc:
             report.errors.append(f"{source.name} reviews: {exc}")
-    if rt.lms is not None and "completions" in only:
+    if rt.lms is not None and reach("completions"):
         try:
             report.completions, report.reconciled = poll_completions(store, rt.lms)
         except ConnectorError as exc:
@@ -266,6 +346,6 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
             report.errors.append(f"{pulled.name} completions: {exc}")
     from connector.recert import check_recertifications
 
-    if "recertification" in only:
+    if reach("recertification"):
         report.recertifications = check_recertifications(rt.ctx)
     return report

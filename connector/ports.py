@@ -12,7 +12,7 @@ success) or paired with a read (`find_goal`, `evidence_exists`) the executor ask
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -203,6 +203,26 @@ class ReadsProgressInBulk(Protocol):
     ) -> dict[tuple[str, str], Progress]:
         """Keyed by (lms_user_id, course_id); every pair asked about is answered."""
         ...
+
+
+@runtime_checkable
+class ReadsReviewPages(Protocol):
+    """A review source that hands its reviews over page by page as it reads them, each page
+    with the cursor that resumes after it (every review read so far counted); the last
+    cursor is the one `reviews_completed_since` would return. A poll stores each page as it
+    comes, so a lost database connection costs one page, not the whole read."""
+
+    def review_pages_since(self, cursor: str | None
+                           ) -> Iterator[tuple[list[Review], str | None]]: ...
+
+
+@runtime_checkable
+class ReadsEmployee(Protocol):
+    """A directory that can read one person now, by its own id: the fields in the shape of
+    that vendor's employee changes (its `employee_change` rule reads them), or None when the
+    vendor has no such person. Turns an employee-change hint into what is true now."""
+
+    def read_employee(self, employee_id: str) -> dict[str, Any] | None: ...
 
 
 @runtime_checkable

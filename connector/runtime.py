@@ -140,6 +140,7 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     ctx.id_spaces = IdSpaces(match_by=settings.identity_match_by,
                              directory=directory.name if directory is not None else None,
                              lms=lms.name if lms is not None else None)
+    ctx.directory, ctx.settings = directory, settings
     return Runtime(settings=settings, store=store, ctx=ctx, review_sources=sources,
                    directory=directory, schedule=schedule,
                    completion_sources=completion_sources)

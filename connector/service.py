@@ -16,18 +16,17 @@ from typing import Any
 from flask import Flask
 
 from connector.chores import chores_for, start_chores
-from connector.errors import ConfigError, ConnectorError
+from connector.employee_hints import HINT_JOB
+from connector.errors import ConnectorError
 from connector.executor import end_adoption
-from connector.id_spaces import ledger_person
-from connector.inbound import queue_completion, queue_employee, queue_review
-from connector.models import Employee
+from connector.inbound import queue_completion, queue_review
 from connector.pollers import PollReport, poll_all
 from connector.progress import Progress
+from connector.run_deadline import RunDeadline
 from connector.runtime import Runtime
 from connector.serving import QuietRequestHandler
-from connector.settings import Settings, load_settings
+from connector.settings import Settings
 from connector.store import Store
-from connector.vendors import registry
 from connector.worker import Worker, WorkerStats
 
 log = logging.getLogger(__name__)
@@ -49,35 +48,10 @@ class StoreInbox:
                 payload = {**payload, "employee_id": employee_id}
             return queue_completion(self.store, payload, source=source, event_id=event_id,
                                     raw=raw)
-        if kind == "employee":
-            employee = self._employee_after(source, payload)
-            if employee is None:  # a person no one in the ledger is yet: recorded, no job
-                return False
-            return queue_employee(self.store, employee, payload.get("action", "updated"),
-                                  source=source, event_id=event_id, raw=raw)
+        if kind == "employee":  # a hint: its job re-reads the person (employee_hints.py)
+            return self.store.ingest(source, event_id, kind, dict(payload), raw, None,
+                                     job_kind=HINT_JOB)
         return self.store.ingest(source, event_id, kind, dict(payload), raw, employee_id)
-
-    def _employee_after(self, source: str, change: dict[str, Any]) -> Employee | None:
-        """The employee a vendor's change leaves behind, read by that vendor's own rule, under
-        the ledger's key: the change names the person by that vendor's id (linked by email
-        as a directory read links them), unless the ids are the same everywhere. None: no
-        one in the ledger is that person yet."""
-        able = [p for p in registry.plugins() if p.employee_change is not None]
-        plugin = next((p for p in able if p.name == source), able[0] if len(able) == 1 else None)
-        if plugin is None or plugin.employee_change is None:
-            raise ConfigError(f"no registered vendor reads employee changes from {source!r}")
-        settings = self.settings or load_settings()
-        own_id = str(change["employee_id"])
-        if settings.identity_match_by == "id":
-            known = self.store.identity(own_id)
-            return plugin.employee_change(settings, change, known.employee() if known else None)
-        link = self.store.external_person(plugin.name, own_id)
-        known = self.store.identity(link.employee_id) if link and link.employee_id else None
-        theirs = known.employee().model_copy(update={
-            "employee_id": own_id, "manager_id": link.manager_id if link else None}) \
-            if known else None
-        return ledger_person(self.store, plugin.name,
-                             plugin.employee_change(settings, change, theirs))
 
 
 def build_receiver(rt: Runtime) -> Flask:
@@ -93,10 +67,16 @@ def build_receiver(rt: Runtime) -> Flask:
 class SyncSummary:
     poll: PollReport
     work: WorkerStats
+    deadline: RunDeadline | None = None
+    left_pending: int = 0  # jobs still pending when the run ended
+
+    @property
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and self.deadline.reached
 
     @property
     def failed(self) -> bool:
-        return bool(self.poll.errors or self.work.dead)
+        return bool(self.poll.errors or self.work.dead or self.out_of_time)
 
     def text(self) -> str:
         p, w = self.poll, self.work
@@ -106,26 +86,36 @@ class SyncSummary:
                  f"jobs: {w.done} done, {w.retried} to retry later, {w.dead} dead letter(s)"]
         lines += [f"error: {e}" for e in p.errors]
         lines += [f"dead letter: {e}" for e in w.errors]
+        if self.out_of_time and self.deadline is not None:
+            unread = f"; not polled: {', '.join(p.not_reached)}" if p.not_reached else ""
+            lines.append(f"deadline: stopped at {self.deadline.describe()}; "
+                         f"{self.left_pending} job(s) left pending for the next run{unread} "
+                         "(raise it with --deadline SECONDS)")
         return "\n".join(lines)
 
 
 def sync_once(rt: Runtime, *, confirm: bool = False, concurrency: int = 1,
-              progress: Progress | None = None) -> SyncSummary:
+              progress: Progress | None = None,
+              deadline: RunDeadline | None = None) -> SyncSummary:
     """Poll every source once and drain the queue: the scheduled-job way to run. `progress`
-    shows the drain (jobs done / total, the budget-aware ETA)."""
-    report = poll_all(rt, confirm=confirm)
+    shows the drain (jobs done / total, the budget-aware ETA); past `deadline` no new work
+    starts and what is left stays pending (run_deadline.py)."""
+    keep_going = deadline.keep_going if deadline is not None else (lambda: True)
+    report = poll_all(rt, confirm=confirm, keep_going=keep_going)
     stats = Worker(rt.ctx, lease_seconds=rt.settings.job_lease_seconds).drain(
-        concurrency=concurrency, progress=progress)
+        concurrency=concurrency, progress=progress, keep_going=keep_going)
     # Completions found while draining (e.g. reconciliation) are processed in the same run.
-    if rt.store.jobs.counts().get("pending", 0):
-        more = Worker(rt.ctx).drain(concurrency=concurrency, progress=progress)
+    if rt.store.jobs.counts().get("pending", 0) and keep_going():
+        more = Worker(rt.ctx).drain(concurrency=concurrency, progress=progress,
+                                    keep_going=keep_going)
         stats.done += more.done
         stats.dead += more.dead
         stats.retried += more.retried
         stats.errors += more.errors
-    if not report.errors and not stats.dead and not rt.store.jobs.counts().get("pending", 0):
+    pending = rt.store.jobs.counts().get("pending", 0)
+    if not report.errors and not stats.dead and not pending and not report.not_reached:
         end_adoption(rt.ctx)  # one full cycle: the new or restored database has caught up
-    return SyncSummary(report, stats)
+    return SyncSummary(report, stats, deadline, pending)
 
 
 class Service:
@@ -230,11 +220,22 @@ class Service:
         if not counts.get("pending", 0) and not counts.get("running", 0):
             end_adoption(self.rt.ctx)  # a no-op once closed
 
-    def stop(self) -> None:
+    def stop(self, grace: float | None = None) -> bool:
+        """Stop within `grace` seconds (CONNECTOR_SHUTDOWN_SECONDS) in all, however slow the
+        work in hand: the listeners close, and threads still busy after that are left (they
+        are daemons; a job cut off goes back to the queue when its lease expires). True when
+        every thread finished in time."""
+        grace = self.rt.settings.shutdown_seconds if grace is None else grace
+        until = time.monotonic() + grace
         self.stop_event.set()
         if self.server is not None:
             self.server.shutdown()
         if self.console_server is not None:
             self.console_server.shutdown()
         for t in self.threads:
-            t.join(timeout=10)
+            t.join(timeout=max(0.0, until - time.monotonic()))
+        left = [t.name for t in self.threads if t.is_alive()]
+        if left:
+            log.warning("stopped with work still running", extra={"threads": left,
+                                                                  "grace_seconds": grace})
+        return not left

@@ -172,6 +172,9 @@ class Settings(SettingsBase):
     worker_concurrency: int = Field(default=1, ge=1, le=64)
     job_max_attempts: int = Field(default=8, ge=1)
     job_lease_seconds: int = Field(default=60, ge=5)
+    # SIGTERM: how long `serve`/`worker` wait for running work before exiting anyway (a
+    # job cut off is re-run by another worker when its lease expires; effects are keyed).
+    shutdown_seconds: float = Field(default=20.0, gt=0)
     http_connect_timeout: float = 5.0
     http_read_timeout: float = 30.0
     http_burst: int = 50

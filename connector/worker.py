@@ -218,7 +218,8 @@ class Worker:
 
     def drain(self, *, concurrency: int = 1, deadline: float | None = None,
               wait_for_retries: bool = False, idle_sleep: float = 0.2,
-              progress: Progress | None = None) -> WorkerStats:
+              progress: Progress | None = None,
+              keep_going: Callable[[], bool] = lambda: True) -> WorkerStats:
         """Run until no job is runnable (or, with `wait_for_retries`, until none is pending or
         running anywhere: other workers' leases and backoffs are waited out). `progress`
         counts jobs finished for good against the jobs pending at the start plus those
@@ -228,7 +229,7 @@ class Worker:
             self.progress = progress
 
         def before_deadline() -> bool:
-            return deadline is None or time.monotonic() < deadline
+            return (deadline is None or time.monotonic() < deadline) and keep_going()
 
         def loop(index: int) -> None:
             while before_deadline():

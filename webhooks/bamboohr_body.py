@@ -8,6 +8,7 @@ The one public entry point is `parse_bamboohr_employees`.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -27,10 +28,16 @@ class EmployeeChange:
     changed_fields: tuple[str, ...] = ()
     timestamp: str | None = None
 
-    def event_id(self) -> str:
-        """A content dedupe key: the same change delivered twice gets the same id."""
-        text = f"{self.employee_id}|{self.action}|{self.timestamp or ''}|"
-        text += ",".join(self.changed_fields)
+    def event_id(self, delivery: str | None = None) -> str:
+        """The delivery's dedupe key: the same delivery sent again (same bytes, same signed
+        `delivery` stamp) gets the same id, so a redelivery is a duplicate. Everything the
+        delivery says is in it (values too, and the stamp), so two different edits of one
+        field with the same body timestamp are two deliveries. It keys only the delivery: the
+        change it reports is a hint, re-read before it is applied and keyed on what was read
+        (connector/employee_hints.py), so no edit is ever lost as a duplicate of another."""
+        text = "|".join((self.employee_id, self.action, self.timestamp or "",
+                         ",".join(self.changed_fields),
+                         json.dumps(self.fields, sort_keys=True, default=str), delivery or ""))
         return "bamboohr:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def to_payload(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from webhooks.signatures import (
     SignatureError,
     Verifier,
     bamboohr_verifier,
+    header,
     hmac_verifier,
     standard_webhook_verifier,
 )
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from connector.settings import Settings
 
 log = logging.getLogger("webhooks.dispatch")
+#: BambooHR's signed delivery stamp: a redelivery repeats it, a new delivery has its own.
+BAMBOOHR_STAMP = "X-BambooHR-Timestamp"
 
 SourceKind = Literal["review", "completion", "xapi", "bamboohr_employees"]
 EventKind = Literal["review", "review_hint", "completion", "employee"]
@@ -125,14 +128,16 @@ def body_digest(raw: bytes) -> str:
 
 
 def events_from_body(
-    source: SourceConfig, doc: Any, raw: bytes, scheme_id: str | None
+    source: SourceConfig, doc: Any, raw: bytes, scheme_id: str | None,
+    delivery: str | None = None,
 ) -> list[InboundEvent]:
     """The events a verified, decoded body carries. Raises PayloadError for a 422.
 
     Event ids: the scheme's (webhook-id) when it has one, else one found in the payload
     (xAPI statement id; review id + ratings fingerprint), else a hash of the raw body.
-    xAPI always uses statement ids and BambooHR a hash of each change, since one delivery
-    may carry many events.
+    xAPI always uses statement ids and BambooHR a hash of each change and its `delivery`
+    (the signed timestamp), since one delivery may carry many events; BambooHR's are hints,
+    re-read before they are applied.
     """
     fallback = scheme_id or body_digest(raw)
     if source.kind == "review":
@@ -156,7 +161,8 @@ def events_from_body(
             for e in batch.events
         ]
     changes = parse_bamboohr_employees(doc)
-    return [InboundEvent(c.event_id(), "employee", c.to_payload(), c.employee_id) for c in changes]
+    return [InboundEvent(c.event_id(delivery), "employee", c.to_payload(), c.employee_id)
+            for c in changes]
 
 
 class WebhookDispatcher:
@@ -240,7 +246,9 @@ class WebhookDispatcher:
             return _refuse(401, "invalid_signature", reason=exc.reason)
         try:
             doc = decode_json(raw)
-            events = events_from_body(source, doc, raw, scheme_id)
+            delivery = (header(headers, BAMBOOHR_STAMP)
+                        if source.kind == "bamboohr_employees" else None)
+            events = events_from_body(source, doc, raw, scheme_id, delivery)
         except MalformedJson as exc:
             return _refuse(400, "invalid_json", reason=str(exc))
         except PayloadError as exc:

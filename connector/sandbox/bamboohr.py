@@ -140,6 +140,10 @@ def create_app(*, api_key: str = "sandbox-key", faults: Faults | None = None,
         return run("list-employee-trainings",
                    lambda: state.list_trainings(eid, request.args.get("type")))
 
+    @app.get("/api/v1/employees/<eid>")
+    def get_employee(eid: str) -> Response:
+        return run("get-employee", lambda: state.read_employee(eid, request.args.get("fields")))
+
     @app.get("/api/v1/employees/directory")
     def directory() -> Response:
         if "application/json" not in request.headers.get("Accept", ""):

@@ -301,6 +301,20 @@ class BambooHRState:
                    if r["employeeId"] == employee_id and (kind is None or str(r["type"]) == kind)}
         return records or []
 
+    def read_employee(self, employee_id: str, fields: str | None) -> dict[str, Any]:
+        """`GET /api/v1/employees/{id}`: the asked fields (default first and last name) as
+        stored now; 404 for someone who does not exist, as the spec documents."""
+        person = self.employees.get(employee_id)
+        if person is None:
+            raise ApiError(404, "The employee does not exist.")
+        names = [f.strip() for f in (fields or "firstName,lastName").split(",") if f.strip()]
+        aliases = {"supervisorEId": "supervisorId"}
+        answer: dict[str, Any] = {"id": employee_id}
+        for name in names:
+            value = person.get(name, person.get(aliases.get(name, name)))
+            answer[name] = None if value is None else str(value)
+        return answer
+
     def directory(self) -> dict[str, Any]:
         people = [e for _, e in sorted(self.employees.items(), key=lambda kv: int(kv[0]))
                   if e.get("status", "Active") == "Active"]

@@ -5,6 +5,10 @@ worker re-claims the job. Jobs of one employee run one at a time and in the orde
 queued: a job is claimable only when no earlier job of the same employee is still pending or
 running. On PostgreSQL the claim is `FOR UPDATE SKIP LOCKED`; on SQLite the claim runs in a
 `BEGIN IMMEDIATE` write transaction.
+
+Every time the queue compares or stores (lease expiry, heartbeats, due times, finish times)
+is the database's now (`dbclock.py`), taken inside the statement: workers on hosts whose
+clocks disagree still agree on whose lease has run out.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from connector.store.dbclock import DatabaseClock
 from connector.store.engine import Transaction, is_postgres, transaction
 from connector.store.rows import DeadLetter
 from connector.store.schema import jobs
@@ -62,7 +67,7 @@ def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 600.0,
 _INSERT_JOB = jobs.insert()  # built once; values go as parameters (hot path)
 
 
-def _claim_statement(postgres: bool) -> Any:
+def _claim_statement(postgres: bool, now: Any) -> Any:
     """Pick the first runnable job and lease it, returning the leased row.
 
     Runnable: pending, due, and no earlier job of the same employee still pending or running.
@@ -76,7 +81,7 @@ def _claim_statement(postgres: bool) -> Any:
     )
     pick = (
         select(candidate.c.id)
-        .where(candidate.c.state == PENDING, candidate.c.run_after <= bindparam("now"),
+        .where(candidate.c.state == PENDING, candidate.c.run_after <= now,
                or_(candidate.c.employee_id.is_(None), ~blocked))
         .order_by(candidate.c.run_after, candidate.c.id)
         .limit(1)
@@ -87,39 +92,52 @@ def _claim_statement(postgres: bool) -> Any:
         update(jobs)
         .where(jobs.c.id == pick.scalar_subquery(), jobs.c.state == PENDING)
         .values(state=RUNNING, lease_owner=bindparam("owner"),
-                lease_expires=bindparam("expires"), attempts=jobs.c.attempts + 1)
+                lease_expires=now + bindparam("lease"), attempts=jobs.c.attempts + 1)
         .returning(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.employee_id,
                    jobs.c.attempts, jobs.c.max_attempts)
     )
 
 
-_SWEEP = (
-    update(jobs)
-    .where(jobs.c.state == RUNNING, jobs.c.lease_expires < bindparam("now"))
-    .values(state=PENDING, lease_owner=None, lease_expires=None,
-            last_error="lease expired (worker stopped or stalled)")
-)
+def _sweep_statement(now: Any) -> Any:
+    return (
+        update(jobs)
+        .where(jobs.c.state == RUNNING, jobs.c.lease_expires < now)
+        .values(state=PENDING, lease_owner=None, lease_expires=None,
+                last_error="lease expired (worker stopped or stalled)")
+    )
 
-_COMPLETE = (
-    update(jobs)
-    .where(jobs.c.id == bindparam("job_id"), jobs.c.lease_owner == bindparam("owner"))
-    .values(state=DONE, lease_owner=None, lease_expires=None, finished_at=bindparam("finished"),
-            last_error=None)
-)
+
+def _complete_statement(now: Any) -> Any:
+    return (
+        update(jobs)
+        .where(jobs.c.id == bindparam("job_id"), jobs.c.lease_owner == bindparam("owner"))
+        .values(state=DONE, lease_owner=None, lease_expires=None, finished_at=now,
+                last_error=None)
+    )
 
 
 class JobQueue:
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
+                 db_clock: Callable[[], float] | None = None,
                  jitter: Callable[[], float] = random.random, backoff_base: float = 2.0,
                  max_attempts: int = 8) -> None:
         self.engine = engine
         self.max_attempts = max_attempts  # CONNECTOR_JOB_MAX_ATTEMPTS
-        self.clock = clock
+        self.clock = clock  # this process's: only for how often it sweeps
+        self.db_now = DatabaseClock(engine, db_clock, local=clock)  # for everything shared
+        now = self.db_now.expr
         self.jitter = jitter
         self.backoff_base = backoff_base
         # Built once: constructing these Core statements per call cost more CPU than the
         # database spent running them (bench/pipeline.py).
-        self._claim_stmt = _claim_statement(is_postgres(engine))
+        self._claim_stmt = _claim_statement(is_postgres(engine), now)
+        self._sweep_stmt = _sweep_statement(now)
+        self._complete_stmt = _complete_statement(now)
+        self._heartbeat_stmt = (
+            update(jobs)
+            .where(jobs.c.id == bindparam("job_id"), jobs.c.state == RUNNING,
+                   jobs.c.lease_owner == bindparam("owner"))
+            .values(lease_expires=now + bindparam("lease")))
         self._last_sweep = float("-inf")
 
     # -- producing -----------------------------------------------------------------------
@@ -135,8 +153,8 @@ class JobQueue:
     def job_row(self, kind: str, payload: dict[str, Any], *, employee_id: str | None = None,
                 inbox_id: int | None = None, max_attempts: int | None = None,
                 delay: float = 0.0) -> dict[str, Any]:
-        """The row of a new pending job, due `delay` seconds from now."""
-        now = self.clock()
+        """The row of a new pending job, due `delay` seconds from now (the database's)."""
+        now = self.db_now.estimate()
         return dict(
             kind=kind, payload=json.dumps(payload, sort_keys=True), employee_id=employee_id,
             inbox_id=inbox_id, state=PENDING, attempts=0,
@@ -164,11 +182,12 @@ class JobQueue:
         transaction (before the pick, so the employee's next job is runnable at once): a
         busy worker then commits once per job, not twice.
         """
+        self.db_now.refresh(unless_fresh=True)  # for the jobs this process queues
         now = self.clock()
-        params = {"now": now, "owner": owner, "expires": now + lease_seconds}
+        params = {"owner": owner, "lease": lease_seconds, **self.db_now.params()}
         with transaction(self.engine) as conn:
             if finished is not None:
-                conn.execute(_COMPLETE, self._complete_params(finished))
+                conn.execute(self._complete_stmt, self._complete_params(finished))
             swept = False
             if now - self._last_sweep >= self.sweep_every:
                 self._sweep(conn, now)
@@ -185,38 +204,35 @@ class JobQueue:
 
     def _sweep(self, conn: Connection, now: float) -> None:
         """Expired leases go back to pending (their worker died or stalled)."""
-        conn.execute(_SWEEP, {"now": now})
+        conn.execute(self._sweep_stmt, self.db_now.params())
         self._last_sweep = now
 
     def heartbeat(self, job: Job, lease_seconds: float = 60.0) -> bool:
         """Extend the lease; False when the job is no longer ours (lease lost)."""
         with transaction(self.engine) as conn:
-            result = conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job.id, jobs.c.state == RUNNING,
-                       jobs.c.lease_owner == job.lease_owner)
-                .values(lease_expires=self.clock() + lease_seconds)
-            )
-            return result.rowcount == 1
+            result = conn.execute(self._heartbeat_stmt, {
+                "job_id": job.id, "owner": job.lease_owner, "lease": lease_seconds,
+                **self.db_now.params()})
+            return bool(result.rowcount == 1)
 
     # -- finishing -----------------------------------------------------------------------
     def complete(self, job: Job, tx: Transaction | None = None) -> None:
         """Mark done; pass `tx` to commit it atomically with the job's own ledger writes."""
         params = self._complete_params(job)
         if tx is not None:
-            tx.connection.execute(_COMPLETE, params)
+            tx.connection.execute(self._complete_stmt, params)
             return
         with transaction(self.engine) as own:
-            own.execute(_COMPLETE, params)
+            own.execute(self._complete_stmt, params)
 
     def _complete_params(self, job: Job) -> dict[str, Any]:
-        return {"job_id": job.id, "owner": job.lease_owner, "finished": self.clock()}
+        return {"job_id": job.id, "owner": job.lease_owner, **self.db_now.params()}
 
     def fail(self, job: Job, error: str, *, retriable: bool, retry_after: float | None = None,
              count_attempt: bool = True) -> JobState | Literal["lost"]:
         """Record a failure: back to pending with backoff, or a dead letter. Returns the state
         (or LOST when the lease had expired and another worker holds the job)."""
-        now = self.clock()
+        now = self.db_now.expr
         attempts = job.attempts if count_attempt else job.attempts - 1
         if retriable and attempts < job.max_attempts:
             delay = backoff_seconds(attempts, base=self.backoff_base, jitter=self.jitter)
@@ -231,8 +247,8 @@ class JobQueue:
         with transaction(self.engine) as conn:
             result = conn.execute(
                 update(jobs).where(jobs.c.id == job.id, jobs.c.lease_owner == job.lease_owner)
-                .values(lease_owner=None, lease_expires=None, last_error=error[:2000], **values)
-            )
+                .values(lease_owner=None, lease_expires=None, last_error=error[:2000], **values),
+                self.db_now.params())
         # The lease was lost (another worker has the job now): nothing was recorded, and the
         # caller must not report a dead letter that is not one.
         return state if result.rowcount == 1 else LOST
@@ -247,10 +263,10 @@ class JobQueue:
 
     def oldest_pending_age(self) -> float | None:
         with transaction(self.engine) as conn:
-            oldest = conn.execute(
-                select(func.min(jobs.c.created_at)).where(jobs.c.state == PENDING)
-            ).scalar()
-        return None if oldest is None else max(0.0, self.clock() - float(oldest))
+            age = conn.execute(
+                select(self.db_now.expr - func.min(jobs.c.created_at))
+                .where(jobs.c.state == PENDING), self.db_now.params()).scalar()
+        return None if age is None else max(0.0, float(age))
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         with transaction(self.engine) as conn:
@@ -283,8 +299,8 @@ class JobQueue:
         if dead:
             conn.execute(update(jobs).where(jobs.c.id.in_([d.id for d in dead]),
                                             jobs.c.state == DEAD)
-                         .values(state=PENDING, attempts=0, run_after=self.clock(),
-                                 finished_at=None))
+                         .values(state=PENDING, attempts=0, run_after=self.db_now.expr,
+                                 finished_at=None), self.db_now.params())
         return dead
 
     def job_state(self, job_id: int) -> JobState | None:

@@ -11,11 +11,10 @@ is its own short transaction: nobody holds a write transaction across a vendor c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import Engine, delete, or_, select, update
 
 from connector.models import utcnow
+from connector.store.dbclock import DatabaseClock
 from connector.store.engine import transaction
 from connector.store.schema import cursors, token_leases
 from connector.store.sql import insert_ignore
@@ -24,11 +23,12 @@ PREFIX = "_secret."
 
 
 class KeptRows:
-    """Named operations on kept secrets and leases (epoch seconds from the store's clock)."""
+    """Named operations on kept secrets and leases (lease times on the database's clock, so
+    processes whose clocks disagree still agree on when a lease is free)."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], float]) -> None:
+    def __init__(self, engine: Engine, db_now: DatabaseClock) -> None:
         self.engine = engine
-        self.clock = clock
+        self.db_now = db_now
 
     def load(self, name: str) -> str | None:
         with transaction(self.engine) as conn:
@@ -56,9 +56,9 @@ class KeptRows:
 
     def take_lease(self, name: str, owner: str, seconds: float) -> bool:
         """Hold `name` for `seconds` unless someone else holds it unexpired; True when held."""
-        now = self.clock()
-        until = now + seconds
         with transaction(self.engine) as conn:
+            now = self.db_now.read(conn)
+            until = now + seconds
             if insert_ignore(conn, token_leases, dict(name=name, owner=owner, expires_at=until),
                              ["name"]):
                 return True

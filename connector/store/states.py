@@ -70,3 +70,5 @@ class BatchState(StrEnum):
     CONFIRMED = "confirmed"
     DISCARDED = "discarded"
     SUPERSEDED = "superseded"
+    #: Being read, page by page (not yet judged): kept so a lost connection costs one page.
+    READING = "reading"

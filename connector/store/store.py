@@ -49,19 +49,24 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
     """Everything the connector keeps, over SQLite or PostgreSQL."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
+                 db_clock: Callable[[], float] | None = None,
                  jitter: Callable[[], float] | None = None, backoff_base: float = 2.0,
                  max_attempts: int = 8) -> None:
+        """`clock` is this process's; state shared with other processes (leases, due times,
+        the rate budget) takes the database's now instead, unless a test pins it with
+        `db_clock`."""
         self.engine = engine
         self.clock = clock
         # Called after an event and its job commit, so an idle worker in this process wakes.
         self.on_new_job: Callable[[], None] | None = None
-        kw: dict[str, Any] = {"clock": clock, "backoff_base": backoff_base,
+        kw: dict[str, Any] = {"clock": clock, "db_clock": db_clock, "backoff_base": backoff_base,
                               "max_attempts": max_attempts}
         if jitter is not None:
             kw["jitter"] = jitter
         self.jobs = JobQueue(engine, **kw)
         self.intake = EventIntake(engine, self.jobs)
-        self.kept = KeptRows(engine, clock)  # kept secrets and their refresh leases
+        self.db_now = self.jobs.db_now  # the database's clock (dbclock.py)
+        self.kept = KeptRows(engine, self.db_now)  # kept secrets and their refresh leases
         self._probe_lock = threading.Lock()
         self._probed_at = -math.inf
         self._probe: tuple[bool, str] = (False, "not probed yet")
@@ -79,6 +84,7 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
         if upgrade and migrations.FIRST in migrations.upgrade(store.engine):
             # Made just now: it cannot know what earlier databases did in the vendors.
             store.open_adoption("a new database")
+        store.db_now.refresh()  # new jobs are stamped on the database's clock
         return store
 
     @classmethod
@@ -276,7 +282,8 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
         with transaction(self.engine) as conn:
             if not insert_ignore(conn, rate_budget,
                                  dict(vendor=vendor, tokens=capacity, capacity=capacity,
-                                      refill_per_second=refill, updated_at=self.clock()),
+                                      refill_per_second=refill,
+                                      updated_at=self.db_now.read(conn)),
                                  ["vendor"]):
                 conn.execute(update(rate_budget).where(rate_budget.c.vendor == vendor)
                              .values(capacity=capacity, refill_per_second=refill))
@@ -284,8 +291,8 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
     def rate_budgets(self) -> list[RateBudget]:
         """Every vendor's budget as it stands now (for a run's ETA: calls allowed per hour
         and the calls available at once)."""
-        now = self.clock()
         with transaction(self.engine) as conn:
+            now = self.db_now.read(conn)
             rows = conn.execute(select(rate_budget).order_by(rate_budget.c.vendor)).mappings()
             return [RateBudget(vendor=r["vendor"], per_hour=r["refill_per_second"] * 3600.0,
                                available=min(r["capacity"], r["tokens"]
@@ -296,10 +303,11 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
         """Take one call from `vendor`'s bucket; seconds to wait first (0.0 = go now).
 
         A caller that must wait has still reserved its token (the bucket goes negative), so
-        many workers waiting together never overshoot the limit.
+        many workers waiting together never overshoot the limit. The refill is measured on
+        the database's clock, so a worker whose own clock runs ahead cannot refill early.
         """
-        now = self.clock()
         with transaction(self.engine) as conn:
+            now = self.db_now.read(conn)
             query = select(rate_budget).where(rate_budget.c.vendor == vendor)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()

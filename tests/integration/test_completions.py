@@ -42,7 +42,7 @@ CUSTOMER = "E1/customer_focus/2026H1"  # courses 105, 106; passes up to 365 days
 class Pipeline:
     def __init__(self, url: str, goals: FakeGoals | None = None) -> None:
         self.clock = ManualClock(NOW.timestamp())
-        self.store = Store.open(url, clock=self.clock, jitter=lambda: 0.0)
+        self.store = Store.open(url, clock=self.clock, db_clock=self.clock, jitter=lambda: 0.0)
         self.lms = FakeLMS({"ann@example.com": "u1"})
         self.goals = goals or FakeGoals()
         self.ctx = Context(store=self.store, mapping=MAPPING, lms=self.lms, goals=self.goals,

@@ -24,7 +24,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def store(database_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(database_url, clock=clock, jitter=lambda: 0.5, backoff_base=2.0)
+    s = Store.open(database_url, clock=clock, db_clock=clock, jitter=lambda: 0.5,
+                   backoff_base=2.0)
     yield s
     s.close()
 

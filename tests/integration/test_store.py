@@ -223,7 +223,7 @@ def test_cursor_round_trip_and_failure_keeps_the_value(database_url: str) -> Non
 def test_rate_budget_goes_while_tokens_last_then_says_how_long_to_wait(
         database_url: str) -> None:
     clock = ManualClock()
-    store = Store.open(database_url, clock=clock)
+    store = Store.open(database_url, clock=clock, db_clock=clock)
     try:
         assert store.acquire("talentlms") == 0.0  # no budget configured: no limit
         store.configure_budget("talentlms", per_hour=3600, burst=2)  # 1 call/s, burst 2
@@ -241,8 +241,8 @@ def test_rate_budget_goes_while_tokens_last_then_says_how_long_to_wait(
 
 def test_rate_budget_is_shared_by_every_store_on_the_database(database_url: str) -> None:
     clock = ManualClock()
-    first = Store.open(database_url, clock=clock)
-    second = Store.open(database_url, clock=clock)
+    first = Store.open(database_url, clock=clock, db_clock=clock)
+    second = Store.open(database_url, clock=clock, db_clock=clock)
     try:
         first.configure_budget("bamboohr", per_hour=360, burst=3)  # one call per 10 s
         waits = [first.acquire("bamboohr"), second.acquire("bamboohr"),

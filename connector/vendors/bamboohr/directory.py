@@ -12,7 +12,7 @@ import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from connector.errors import VendorError
+from connector.errors import RetriableAPIError, VendorError
 from connector.http import VendorHttp
 from connector.models import Employee
 from connector.settings import Settings
@@ -21,6 +21,8 @@ from connector.vendors.bamboohr.client import BambooHRSettings, bamboohr_http
 log = logging.getLogger(__name__)
 
 DEFAULT_ACTIVE_STATUSES = ("active",)
+#: What a re-read asks for: the fields `person` reads.
+EMPLOYEE_FIELDS = ("firstName", "lastName", "workEmail", "jobTitle", "supervisorEId", "status")
 
 
 class BambooHRDirectory:
@@ -71,6 +73,21 @@ class BambooHRDirectory:
             people.append(_employee_from_row(row, by_name, self.active_statuses))
         return people, complete
 
+    def read_employee(self, employee_id: str) -> dict[str, Any] | None:
+        """One person as BambooHR has them now (`GET /api/v1/employees/{id}`, the fields an
+        employee change names), for a change delivery that is only a hint; None on 404."""
+        try:
+            body = self.http.get_json(f"/api/v1/employees/{employee_id}",
+                                      operation="read employee",
+                                      params={"fields": ",".join(EMPLOYEE_FIELDS)})
+        except VendorError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(body, dict):
+            raise RetriableAPIError("the answer is not a JSON object", vendor="bamboohr",
+                                    operation="read employee")
+        return {k: body[k] for k in EMPLOYEE_FIELDS if body.get(k) is not None}
 
 
 def _text(value: Any) -> str | None:

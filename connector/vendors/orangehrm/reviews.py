@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -149,6 +149,18 @@ class OrangeHRMReviews:
         return {"key_ok": True}
 
     def reviews_completed_since(self, cursor: str | None) -> tuple[list[Review], str | None]:
+        reviews: list[Review] = []
+        cursor_out = cursor
+        for page, after in self.review_pages_since(cursor):
+            reviews += page
+            cursor_out = after
+        return reviews, cursor_out
+
+    def review_pages_since(self, cursor: str | None
+                           ) -> Iterator[tuple[list[Review], str | None]]:
+        """The new reviews page by page (`ReadsReviewPages`): each listing page's reviews
+        with a cursor that counts every review read so far as seen, so a read resumed from it
+        does not read them again; the last one also forgets ids that left the window."""
         through, seen = _load_cursor(cursor)
         self._kpis = None  # KPI titles and scales are cached for one run only
         self._emails = {}
@@ -163,9 +175,14 @@ class OrangeHRMReviews:
         listed: set[int] = set()
         reviews: list[Review] = []
         newest = through
-        for item, _ in iter_pages(self.http, f"{API}/performance/manage/reviews",
-                                  operation="list reviews", params=params,
-                                  page_size=self.page_size):
+        new = 0
+        for position, (item, _) in enumerate(iter_pages(
+                self.http, f"{API}/performance/manage/reviews", operation="list reviews",
+                params=params, page_size=self.page_size), start=1):
+            if position > 1 and (position - 1) % self.page_size == 0:  # a page is done
+                new += len(reviews)
+                yield reviews, _dump_cursor(newest, seen)
+                reviews = []
             review_id = int(item["id"])
             listed.add(review_id)
             if review_id in seen:
@@ -183,9 +200,8 @@ class OrangeHRMReviews:
                 continue
             reviews.append(review)
         # Ids that left the window are no longer listed, so they can be forgotten safely.
-        cursor_out = _dump_cursor(newest, seen & listed)
-        log.info("orangehrm reviews: %d listed, %d new", len(listed), len(reviews))
-        return reviews, cursor_out
+        log.info("orangehrm reviews: %d listed, %d new", len(listed), new + len(reviews))
+        yield reviews, _dump_cursor(newest, seen & listed)
 
     def _review(self, item: dict[str, Any]) -> Review:
         review_id = int(item["id"])
