@@ -25,11 +25,13 @@ from connector.errors import StoreError
 from connector.models import utcnow
 from connector.store import migrations
 from connector.store.engine import Transaction, make_engine, transaction, using
+from connector.store.erasure import ErasureRows
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
 from connector.store.kept import KeptRows
 from connector.store.ledger import LedgerMixin
 from connector.store.logins import LoginAttempts
+from connector.store.retention import RetentionRows
 from connector.store.rows import AuditEntry, PollerStatus, RateBudget
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
@@ -64,6 +66,8 @@ class Store(LedgerMixin, StagingMixin):
         self.ready_probe_seconds = READY_PROBE_SECONDS
         self._write_failed: str | None = None  # the last intake write's error, until one works
         self.logins = LoginAttempts(engine, clock=clock)  # the console's sign-in limit
+        self.retention = RetentionRows(engine)  # `connector prune`
+        self.erasures = ErasureRows(engine)  # `connector erase` and its tombstones
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:

@@ -1,0 +1,253 @@
+"""Erasure on request (GDPR art. 17): an employee's personal data out of every table.
+
+The person is not deleted row by row (that would break counts, the audit trail's order and
+the ids other rows point to): every row that is theirs, or names them, is rewritten so that
+their ids, email and names read as one stable pseudonym (`erased-<random>`), the same in
+every table, so the trail still reads as one person's story without saying who. Raw bodies
+that mention them are dropped. Their queued jobs are closed unrun. A tombstone (hashes of
+each id and address they could come back under) makes a later poll, import, webhook or
+directory read about them a dropped event with an audit note, never a stored one.
+
+What the connector cannot erase is what the vendors hold: the result lists the LMS user,
+the goals in the tracker, the reviews at the source and the person's id in each system, for
+the operator to ask those vendors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from connector.errors import ConnectorError, InputError
+from connector.models import Employee
+from connector.store import Store, Transaction
+
+PREFIX = "erased-"
+_DELIMITED = '[^:/"]'  # a short or numeric id counts only between these (or at the ends)
+
+
+class ErasureRefused(ConnectorError):
+    """An erasure that cannot be done safely now (exit 1; nothing changed)."""
+
+
+def erasure_key(kind: str, value: str) -> str:
+    """A tombstone's key for one identifier ("employee", "email", "lms" or a system's name,
+    and the value): a one-way hash, so the tombstone does not keep who the person was."""
+    return hashlib.sha256(f"{kind}:{str(value).strip().lower()}".encode()).hexdigest()
+
+
+def tombstone_keys(*, employee_id: Any = None, email: Any = None, lms_user_id: Any = None,
+                   external: Iterable[tuple[str, str]] = ()) -> list[str]:
+    """The tombstone keys an event or a person carries: every way they are recognised."""
+    keys = [erasure_key(kind, value) for kind, value in
+            (("employee", employee_id), ("email", email), ("lms", lms_user_id)) if value]
+    return keys + [erasure_key(system, ext) for system, ext in external if ext]
+
+
+def erased_pseudonym(store: Store, **keys: Any) -> str | None:
+    """The pseudonym when the person an event or a directory entry names was erased."""
+    return store.erasures.pseudonym_for(tombstone_keys(**keys))
+
+
+def dropped_as_erased(store: Store, what: str, *, tx: Transaction | None = None,
+                      **keys: Any) -> bool:
+    """True (and an audit note under the pseudonym) when an inbound event is about an
+    erased person: the caller stores nothing of it, raw body included."""
+    pseudonym = erased_pseudonym(store, **keys)
+    if pseudonym is None:
+        return False
+    store.audit(tx, pseudonym, "erasure.event_dropped",
+                f"{what} about an erased person was dropped, not stored")
+    return True
+
+
+def without_erased(store: Store, system: str, employees: list[Employee]) -> list[Employee]:
+    """A directory read without the people erased here (skipped without an audit row: the
+    directory lists them on every read until HR removes them)."""
+    keys = {e.employee_id: tombstone_keys(employee_id=e.employee_id, email=e.email,
+                                          external=[(system, e.employee_id)])
+            for e in employees}
+    gone = store.erasures.tombstoned(k for ks in keys.values() for k in ks)
+    if not gone:
+        return employees
+    return [e for e in employees if not gone.intersection(keys[e.employee_id])]
+
+
+class Pseudonymiser:
+    """Rewrites text and JSON so that one person's identifiers read as their pseudonym.
+
+    Ids, emails and the full name are replaced wherever they stand as a whole word (a short
+    or all-digit id only between `:`, `/` and quotes, or as a whole value, so "7" is not
+    taken out of "rated 7"); a first or last name on its own only in the person's own rows,
+    or inside a JSON object that names the person by id or email (someone else's row may
+    name another Ann)."""
+
+    def __init__(self, pseudonym: str, *, ids: Iterable[str], emails: Iterable[str],
+                 full_names: Iterable[str], names: Iterable[str]) -> None:
+        self.pseudonym = pseudonym
+        self.ids = sorted({i for i in ids if i}, key=len, reverse=True)
+        self.emails = sorted({e.strip().lower() for e in emails if e}, key=len, reverse=True)
+        self.full_names = sorted({n.strip() for n in full_names if n and n.strip()},
+                                 key=len, reverse=True)
+        self.names = sorted({n.strip() for n in names if n and len(n.strip()) >= 2},
+                            key=len, reverse=True)
+        self._strong = [(self._id_pattern(i), pseudonym) for i in self.ids]
+        self._strong += [(re.compile(rf"(?<![\w.+-]){re.escape(e)}(?![\w.-])", re.I),
+                          f"{pseudonym}@erased.invalid") for e in self.emails]
+        self._strong += [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.I), pseudonym)
+                         for n in self.full_names]
+        self._names = [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.I), PREFIX + "name")
+                       for n in self.names]
+        self._exact = {*self.ids, *self.emails}
+
+    @staticmethod
+    def _id_pattern(value: str) -> re.Pattern[str]:
+        if len(value) < 4 or value.isdigit():
+            return re.compile(rf"(?<!{_DELIMITED}){re.escape(value)}(?!{_DELIMITED})")
+        return re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
+
+    def mentions(self) -> list[str]:
+        """Text a row must contain to be looked at (any case): the LIKE pre-filter."""
+        found: list[str] = []
+        for i in self.ids:
+            found += [f'"{i}"', f":{i}", f"/{i}"] if len(i) < 4 or i.isdigit() else [i]
+        for text in [*self.emails, *self.full_names]:
+            found += {text, json.dumps(text)[1:-1]}  # as written, and as JSON escapes it
+        return found
+
+    def equals(self) -> list[str]:
+        """Whole values a row is looked at for (a short id in a column of its own)."""
+        return sorted(self._exact)
+
+    def scrub(self, value: Any, owned: bool) -> Any:
+        """`value` with the person replaced; unchanged values are returned as they were."""
+        if not isinstance(value, str) or not value:
+            return value
+        if value[0] in "{[":
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict | list):
+                walked = self._walk(parsed, owned)
+                return value if walked == parsed else json.dumps(walked, sort_keys=True,
+                                                                 default=str)
+        return self._text(value, owned)
+
+    def _text(self, text: str, owned: bool) -> str:
+        if text in self._exact or text.lower() in self._exact:
+            return f"{self.pseudonym}@erased.invalid" if "@" in text else self.pseudonym
+        for pattern, replacement in self._strong + (self._names if owned else []):
+            text = pattern.sub(replacement, text)
+        return text
+
+    def _walk(self, node: Any, owned: bool) -> Any:
+        if isinstance(node, dict):
+            here = owned or any(isinstance(v, str) and (v in self._exact
+                                                        or v.lower() in self._exact)
+                                for v in node.values())
+            return {self._text(str(k), here): self._walk(v, here) for k, v in node.items()}
+        if isinstance(node, list):
+            return [self._walk(item, owned) for item in node]
+        if isinstance(node, str):
+            return self._text(node, owned)
+        return node
+
+
+@dataclass
+class ErasureResult:
+    employee_id: str
+    pseudonym: str
+    dry_run: bool
+    already: bool = False
+    rows: dict[str, int] = field(default_factory=dict)  # rows rewritten per table
+    jobs_closed: int = 0
+    tombstones: int = 0
+    in_vendors: list[str] = field(default_factory=list)  # where their data remains
+
+    def text(self) -> str:
+        if self.already:
+            return (f"{self.employee_id} was erased already (now {self.pseudonym}); "
+                    "nothing to do")
+        verb = "would rewrite" if self.dry_run else "rewrote"
+        tables = ", ".join(f"{n} {t}" for t, n in sorted(self.rows.items())) or "none"
+        lines = [f"{'dry run: ' if self.dry_run else ''}erasing {self.employee_id} "
+                 f"as {self.pseudonym}",
+                 f"{verb} rows per table: {tables}",
+                 f"queued jobs closed unrun: {self.jobs_closed}",
+                 f"tombstones: {self.tombstones} (a later event about them is dropped)",
+                 "still held by the vendors (ask each to erase them; this list is not kept):"]
+        lines += [f"  - {where}" for where in self.in_vendors] or ["  - nothing known"]
+        if self.dry_run:
+            lines.append("dry run: nothing changed (run without --dry-run to erase)")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _vendor_records(person: dict[str, Any]) -> list[str]:
+    identity = person["identity"] or {}
+    found = []
+    if identity.get("lms_user_id"):
+        found.append(f"LMS user {identity['lms_user_id']} (the learner and their "
+                     "enrollments and completions)")
+    found += [f"{g['tracker'] or 'goal tracker'} goal {g['goal_id']}"
+              for g in person["goals"] if g["goal_id"]]
+    found += [f"{r['source']} review {r['review_id']}" for r in person["reviews"]]
+    found += [f"{i['system']} person {i['external_id']}" for i in person["ids"]]
+    return found
+
+
+def erase_employee(store: Store, employee_id: str, *, by: str,
+                   dry_run: bool = False) -> ErasureResult:
+    """Erase `employee_id`'s personal data here (see the module's docstring). An unknown
+    employee is an InputError (exit 2); one with a job running now is refused (exit 1),
+    since that job could write their data back."""
+    already = erased_pseudonym(store, employee_id=employee_id)
+    if already is not None:
+        return ErasureResult(employee_id, already, dry_run, already=True)
+    person = store.erasures.person(employee_id)
+    if person is None:
+        raise InputError(f"employee {employee_id!r} is not known to the ledger (no identity): "
+                         "check the id with `connector trace EMPLOYEE`; nothing changed")
+    if store.erasures.running_jobs(employee_id):
+        raise ErasureRefused(f"a job for {employee_id} is running now; run `connector erase` "
+                             "again when it has finished (nothing changed)")
+    identity = person["identity"] or {}
+    first, last = identity.get("first_name") or "", identity.get("last_name") or ""
+    emails = [identity.get("email"), *(i["email"] for i in person["ids"])]
+    lms = identity.get("lms_user_id")
+    externals = [(i["system"], i["external_id"]) for i in person["ids"]]
+    pseudonym = PREFIX + secrets.token_hex(6)
+    scrubber = Pseudonymiser(
+        pseudonym, ids=[employee_id, *(e for _, e in externals), *([lms] if lms else [])],
+        emails=[e for e in emails if e],
+        full_names=[f"{first} {last}", f"{last}, {first}", f"{last} {first}"]
+        if first and last else [], names=[first, last])
+    keys = tombstone_keys(employee_id=employee_id, lms_user_id=lms, external=externals)
+    keys += [erasure_key("email", e) for e in emails if e]
+    result = ErasureResult(employee_id, pseudonym, dry_run, tombstones=len(set(keys)),
+                           in_vendors=_vendor_records(person))
+    with store.transaction() as tx:
+        result.jobs_closed = store.erasures.close_pending_jobs(tx, employee_id, write=not dry_run)
+        result.rows = store.erasures.rewrite(
+            tx, employee_id=employee_id, goal_keys=[g["goal_key"] for g in person["goals"]],
+            mentions=scrubber.mentions(), equals=scrubber.equals(), scrub=scrubber.scrub,
+            write=not dry_run)
+        if dry_run:
+            return result
+        store.set_active(pseudonym, False, tx)
+        store.erasures.add_tombstones(tx, keys, pseudonym=pseudonym, by=by)
+        store.audit(tx, pseudonym, "erasure.done",
+                    f"personal data erased by {by}: {sum(result.rows.values())} row(s) "
+                    f"rewritten, {result.jobs_closed} queued job(s) closed, "
+                    f"{result.tombstones} tombstone(s); {len(result.in_vendors)} record(s) "
+                    "in the vendors listed for the operator",
+                    cause={"rows": result.rows, "jobs_closed": result.jobs_closed})
+    return result
