@@ -116,11 +116,12 @@ def build_parser() -> ConnectorParser:
                                "default: the settings' default)")
     demo.set_defaults(func=cmd_demo)
 
-    from connector import commands
+    from connector import commands, privacy_commands
 
     commands.register(parser.subcommands)
     commands.register_service(parser.subcommands)
     commands.register_history(parser.subcommands)
+    privacy_commands.register(parser.subcommands)
     return parser
 
 

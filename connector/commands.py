@@ -424,6 +424,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 1 if stats.dead else 0
         stop = threading.Event()
         _stop_on_signals(stop)
+        from connector.operations.retention import prune_on_schedule
+
+        prune_on_schedule(rt.store, settings, stop)  # CONNECTOR_RETENTION_PRUNE_HOURS
         worker.run_forever(stop, concurrency=concurrency)
     finally:
         rt.close()

@@ -173,6 +173,9 @@ class Service:
             self.threads.append(console)
         for t in self.threads:
             t.start()
+        from connector.operations.retention import prune_on_schedule
+
+        self.threads.append(prune_on_schedule(self.rt.store, self.rt.settings, self.stop_event))
         url = f"http://{self.host}:{self.port}"
         log.info("service started", extra={"url": url})
         return url
