@@ -28,7 +28,6 @@ from connector.models import Employee
 from connector.store import Store, Transaction
 
 PREFIX = "erased-"
-_DELIMITED = '[^:/"]'  # a short or numeric id counts only between these (or at the ends)
 
 
 class ErasureRefused(ConnectorError):
@@ -78,54 +77,69 @@ def without_erased(store: Store, system: str, employees: list[Employee]) -> list
     return [e for e in employees if not gone.intersection(keys[e.employee_id])]
 
 
+#: Fields (columns, JSON keys) that hold a reference to a person: a short or all-digit id is
+#: replaced outside the person's own rows only there ("103" elsewhere may be a course).
+REFERENCE_FIELDS = frozenset({"employee_id", "manager_id", "lms_user_id", "user_id",
+                              "external_id"})
+
+
 class Pseudonymiser:
     """Rewrites text and JSON so that one person's identifiers read as their pseudonym.
 
-    Ids, emails and the full name are replaced wherever they stand as a whole word (a short
-    or all-digit id only between `:`, `/` and quotes, or as a whole value, so "7" is not
-    taken out of "rated 7"); a first or last name on its own only in the person's own rows,
-    or inside a JSON object that names the person by id or email (someone else's row may
-    name another Ann)."""
+    Emails, the full name and distinctive ids (4+ characters, not all digits) are replaced
+    wherever they stand as a whole word. A short or all-digit id is ambiguous ("103" is also
+    a course): in the person's own rows it is replaced as a whole value and where our keys
+    put a person's id (`learner:103`, `goal:103/…`, `enroll:103:<course>:103/…`); elsewhere
+    only as the whole value of a reference field (`REFERENCE_FIELDS`: a report's
+    `manager_id`). A first or last name on its own is replaced only in the person's own
+    rows, or inside a JSON object that names the person by a reference field or their email
+    (someone else's row may name another Ann)."""
 
     def __init__(self, pseudonym: str, *, ids: Iterable[str], emails: Iterable[str],
                  full_names: Iterable[str], names: Iterable[str]) -> None:
         self.pseudonym = pseudonym
+        self.email = f"{pseudonym}@erased.invalid"
         self.ids = sorted({i for i in ids if i}, key=len, reverse=True)
         self.emails = sorted({e.strip().lower() for e in emails if e}, key=len, reverse=True)
         self.full_names = sorted({n.strip() for n in full_names if n and n.strip()},
                                  key=len, reverse=True)
-        self.names = sorted({n.strip() for n in names if n and len(n.strip()) >= 2},
-                            key=len, reverse=True)
-        self._strong = [(self._id_pattern(i), pseudonym) for i in self.ids]
+        names = sorted({n.strip() for n in names if n and len(n.strip()) >= 2},
+                       key=len, reverse=True)
+        weak = [i for i in self.ids if self._is_weak(i)]
+        self._strong = [(re.compile(rf"(?<![A-Za-z0-9]){re.escape(i)}(?![A-Za-z0-9])"),
+                         pseudonym) for i in self.ids if not self._is_weak(i)]
         self._strong += [(re.compile(rf"(?<![\w.+-]){re.escape(e)}(?![\w.-])", re.I),
-                          f"{pseudonym}@erased.invalid") for e in self.emails]
+                          self.email) for e in self.emails]
         self._strong += [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.I), pseudonym)
                          for n in self.full_names]
-        self._names = [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.I), PREFIX + "name")
-                       for n in self.names]
-        self._exact = {*self.ids, *self.emails}
+        # The shapes our keys give a person's id: `kind:<id>…` and a goal `…<id>/skill/cycle`
+        # (`enroll:103:104:103/…` keeps course 104 and would keep a course 103 too).
+        self._own = [(re.compile(rf"^([A-Za-z_]+:)?{re.escape(i)}(?=[:/]|$)"),
+                      rf"\g<1>{pseudonym}") for i in weak]
+        self._own += [(re.compile(rf'(?<=[:"]){re.escape(i)}(?=/)'), pseudonym) for i in weak]
+        self._own += [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.I), PREFIX + "name")
+                      for n in names]
 
     @staticmethod
-    def _id_pattern(value: str) -> re.Pattern[str]:
-        if len(value) < 4 or value.isdigit():
-            return re.compile(rf"(?<!{_DELIMITED}){re.escape(value)}(?!{_DELIMITED})")
-        return re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
+    def _is_weak(value: str) -> bool:
+        return len(value) < 4 or value.isdigit()
 
     def mentions(self) -> list[str]:
         """Text a row must contain to be looked at (any case): the LIKE pre-filter."""
         found: list[str] = []
         for i in self.ids:
-            found += [f'"{i}"', f":{i}", f"/{i}"] if len(i) < 4 or i.isdigit() else [i]
+            found += [f'"{i}"', f":{i}", f"/{i}"] if self._is_weak(i) else [i]
         for text in [*self.emails, *self.full_names]:
-            found += {text, json.dumps(text)[1:-1]}  # as written, and as JSON escapes it
+            found += sorted({text, json.dumps(text)[1:-1]})  # as written, and JSON-escaped
         return found
 
     def equals(self) -> list[str]:
         """Whole values a row is looked at for (a short id in a column of its own)."""
-        return sorted(self._exact)
+        return sorted({*self.ids, *self.emails})
 
-    def scrub(self, value: Any, owned: bool) -> Any:
-        """`value` with the person replaced; unchanged values are returned as they were."""
+    def scrub(self, field: str, value: Any, owned: bool) -> Any:
+        """`value` of column `field` with the person replaced (`owned`: the row is theirs);
+        an unchanged value is returned as it was."""
         if not isinstance(value, str) or not value:
             return value
         if value[0] in "{[":
@@ -134,28 +148,38 @@ class Pseudonymiser:
             except ValueError:
                 parsed = None
             if isinstance(parsed, dict | list):
-                walked = self._walk(parsed, owned)
+                walked = self._walk(parsed, owned, field)
                 return value if walked == parsed else json.dumps(walked, sort_keys=True,
                                                                  default=str)
-        return self._text(value, owned)
+        return self._text(value, owned, field)
 
-    def _text(self, text: str, owned: bool) -> str:
-        if text in self._exact or text.lower() in self._exact:
-            return f"{self.pseudonym}@erased.invalid" if "@" in text else self.pseudonym
-        for pattern, replacement in self._strong + (self._names if owned else []):
+    def _names_them(self, field: str, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            return False
+        text = str(value)
+        return (field in REFERENCE_FIELDS and text in self.ids) or \
+            text.strip().lower() in self.emails
+
+    def _text(self, text: str, owned: bool, field: str) -> str:
+        if text.strip().lower() in self.emails:
+            return self.email
+        if text in self.ids and (owned or field in REFERENCE_FIELDS or not self._is_weak(text)):
+            return self.pseudonym
+        for pattern, replacement in self._strong + (self._own if owned else []):
             text = pattern.sub(replacement, text)
         return text
 
-    def _walk(self, node: Any, owned: bool) -> Any:
+    def _walk(self, node: Any, owned: bool, field: str) -> Any:
         if isinstance(node, dict):
-            here = owned or any(isinstance(v, str) and (v in self._exact
-                                                        or v.lower() in self._exact)
-                                for v in node.values())
-            return {self._text(str(k), here): self._walk(v, here) for k, v in node.items()}
+            here = owned or any(self._names_them(str(k), v) for k, v in node.items())
+            return {self._text(str(k), here, ""): self._walk(v, here, str(k))
+                    for k, v in node.items()}
         if isinstance(node, list):
-            return [self._walk(item, owned) for item in node]
+            return [self._walk(item, owned, field) for item in node]
         if isinstance(node, str):
-            return self._text(node, owned)
+            return self._text(node, owned, field)
+        if self._names_them(field, node):  # an id given as a number
+            return self.pseudonym
         return node
 
 

@@ -75,11 +75,12 @@ def _cutoffs(settings: Settings, now: datetime) -> dict[str, Any]:
 
 
 def prune(store: Store, settings: Settings, *, dry_run: bool = False, by: str = "schedule",
-          vacuum: bool = False) -> PruneResult:
+          vacuum: bool = False, now: datetime | None = None) -> PruneResult:
     """Empty what is older than the retention settings keep (with `dry_run`, only count
     it); what was done is recorded as one audit row (a scheduled prune that found nothing
-    records nothing). `vacuum` then gives the space back to the file system (SQLite)."""
-    cut = _cutoffs(settings, utcnow())
+    records nothing). `vacuum` then gives the space back to the file system (SQLite).
+    `now` is when the retention periods are counted back from (tests move it on)."""
+    cut = _cutoffs(settings, now or utcnow())
     keep = _keep_days(settings)
     if dry_run:
         return PruneResult(True, store.retention.prunable(**cut), keep, by)

@@ -40,7 +40,8 @@ from connector.store.schema import (
 _NOT_PERSONAL = {"schema_migrations", "erasures"}
 NO_TOMBSTONE_RECHECK_SECONDS = 2.0
 
-Scrub = Callable[[Any, bool], Any]  # (a column's value, is the row the person's?) → new value
+#: (column name, its value, is the row the person's?) → the value to keep instead
+Scrub = Callable[[str, Any, bool], Any]
 
 
 class ErasureRows:
@@ -158,7 +159,7 @@ class ErasureRows:
         count = 0
         for row in rows:
             mine = owned is not None and self._is_owned(table, row, employee_id, goal_keys)
-            values = {c.name: scrub(row[c.name], mine) for c in texts}
+            values = {c.name: scrub(c.name, row[c.name], mine) for c in texts}
             values = {name: v for name, v in values.items() if v != row[name]}
             # A raw body cannot be rewritten safely (any encoding, any shape): it goes.
             values.update({c.name: None for c in binaries if row[f"has_{c.name}"]})
