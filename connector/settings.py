@@ -183,9 +183,9 @@ class Settings(SettingsBase):
     # Retention (connector/operations/retention.py; docs/production.md): days each kind of
     # detail is kept before `connector prune` empties it (0 keeps it for ever), and how often
     # `serve` and `worker` prune on their own.
-    retention_raw_body_days: int = Field(default=30, ge=0)
-    retention_job_days: int = Field(default=90, ge=0)
-    retention_audit_detail_days: int = Field(default=365, ge=0)
+    retention_raw_body_days: float = Field(default=30, ge=0)
+    retention_job_days: float = Field(default=90, ge=0)
+    retention_audit_detail_days: float = Field(default=365, ge=0)
     retention_prune_hours: float = Field(default=24.0, gt=0)
 
     # Safety

@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -232,12 +233,18 @@ def erase_employee(store: Store, employee_id: str, *, by: str,
                    dry_run: bool = False) -> ErasureResult:
     """Erase `employee_id`'s personal data here (see the module's docstring). An unknown
     employee is an InputError (exit 2); one with a job running now is refused (exit 1),
-    since that job could write their data back."""
+    since that job could write their data back.
+
+    The tombstones are committed first, and the rows rewritten only once every process
+    sees them (the intake check caches "no tombstone" for a moment): an event that arrived
+    before is rewritten with the rest, one that arrives after is dropped. An erasure cut
+    short is finished by running it again (the person is still known, under the same
+    pseudonym)."""
     already = erased_pseudonym(store, employee_id=employee_id)
-    if already is not None:
-        return ErasureResult(employee_id, already, dry_run, already=True)
     person = store.erasures.person(employee_id)
     if person is None:
+        if already is not None:
+            return ErasureResult(employee_id, already, dry_run, already=True)
         raise InputError(f"employee {employee_id!r} is not known to the ledger (no identity): "
                          "check the id with `connector trace EMPLOYEE`; nothing changed")
     if store.erasures.running_jobs(employee_id):
@@ -248,7 +255,7 @@ def erase_employee(store: Store, employee_id: str, *, by: str,
     emails = [identity.get("email"), *(i["email"] for i in person["ids"])]
     lms = identity.get("lms_user_id")
     externals = [(i["system"], i["external_id"]) for i in person["ids"]]
-    pseudonym = PREFIX + secrets.token_hex(6)
+    pseudonym = already or PREFIX + secrets.token_hex(6)
     scrubber = Pseudonymiser(
         pseudonym, ids=[employee_id, *(e for _, e in externals), *([lms] if lms else [])],
         emails=[e for e in emails if e],
@@ -258,7 +265,14 @@ def erase_employee(store: Store, employee_id: str, *, by: str,
     keys += [erasure_key("email", e) for e in emails if e]
     result = ErasureResult(employee_id, pseudonym, dry_run, tombstones=len(set(keys)),
                            in_vendors=_vendor_records(person))
+    if not dry_run:
+        with store.transaction() as tx:
+            store.erasures.add_tombstones(tx, keys, pseudonym=pseudonym, by=by)
+        time.sleep(store.erasures.seen_everywhere_after)
     with store.transaction() as tx:
+        if not dry_run and store.erasures.running_jobs(employee_id, tx):
+            raise ErasureRefused(f"a job for {employee_id} started meanwhile; run `connector "
+                                 "erase` again when it has finished (the tombstone holds)")
         result.jobs_closed = store.erasures.close_pending_jobs(tx, employee_id, write=not dry_run)
         result.rows = store.erasures.rewrite(
             tx, employee_id=employee_id, goal_keys=[g["goal_key"] for g in person["goals"]],
@@ -267,7 +281,6 @@ def erase_employee(store: Store, employee_id: str, *, by: str,
         if dry_run:
             return result
         store.set_active(pseudonym, False, tx)
-        store.erasures.add_tombstones(tx, keys, pseudonym=pseudonym, by=by)
         store.audit(tx, pseudonym, "erasure.done",
                     f"personal data erased by {by}: {sum(result.rows.values())} row(s) "
                     f"rewritten, {result.jobs_closed} queued job(s) closed, "

@@ -33,7 +33,7 @@ WHAT = {"inbox_raw_bodies": "inbox raw bodies", "finished_job_payloads": "finish
 class PruneResult:
     dry_run: bool
     counts: dict[str, int]
-    keep_days: dict[str, int]
+    keep_days: dict[str, float]
     by: str
     vacuumed: bool = False
     notes: list[str] = field(default_factory=list)
@@ -45,7 +45,7 @@ class PruneResult:
     def text(self) -> str:
         verb = "would empty" if self.dry_run else "emptied"
         lines = [f"{verb} {self.counts.get(name, 0)} {label} "
-                 f"(kept {self.keep_days[name]} day(s))" if self.keep_days[name]
+                 f"(kept {self.keep_days[name]:g} day(s))" if self.keep_days[name]
                  else f"{label}: kept for ever (0 days)" for name, label in WHAT.items()]
         if self.dry_run:
             lines.append("dry run: nothing changed (run without --dry-run to prune)")
@@ -57,7 +57,7 @@ class PruneResult:
         return asdict(self)
 
 
-def _keep_days(settings: Settings) -> dict[str, int]:
+def _keep_days(settings: Settings) -> dict[str, float]:
     return {"inbox_raw_bodies": settings.retention_raw_body_days,
             "finished_job_payloads": settings.retention_job_days,
             "audit_details": settings.retention_audit_detail_days}
@@ -106,7 +106,7 @@ def prune_on_schedule(store: Store, settings: Settings, stop: threading.Event,
     every = settings.retention_prune_hours * 3600.0
 
     def loop() -> None:
-        wait = first_after
+        wait = min(first_after, every)
         while not stop.wait(wait):
             started = time.monotonic()
             try:

@@ -51,6 +51,8 @@ class ErasureRows:
         self.engine = engine
         self._lock = threading.Lock()
         self._none_seen_at = -float("inf")  # when this process last found no tombstone
+        #: How long until every process sees a new tombstone (its "none" answer expires).
+        self.seen_everywhere_after = NO_TOMBSTONE_RECHECK_SECONDS
 
     # -- tombstones ------------------------------------------------------------------------
     def pseudonym_for(self, keys: Iterable[str]) -> str | None:
@@ -188,7 +190,7 @@ class ErasureRows:
             state="done", finished_at=time.time(), lease_owner=None, lease_expires=None,
             last_error="not run: the employee was erased")).rowcount)
 
-    def running_jobs(self, employee_id: str) -> int:
-        with transaction(self.engine) as conn:
+    def running_jobs(self, employee_id: str, tx: Transaction | None = None) -> int:
+        with using(self.engine, tx) as conn:
             return int(conn.execute(select(func.count()).select_from(jobs).where(
                 jobs.c.employee_id == employee_id, jobs.c.state == "running")).scalar_one())
