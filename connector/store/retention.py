@@ -105,7 +105,12 @@ class RetentionRows:
         autovacuum reuses them). True when it ran."""
         if self.engine.dialect.name != "sqlite":
             return False
-        with translate_errors(), \
-                self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM")
+        # On the driver's connection (autocommit, as the engine sets it): SQLAlchemy's
+        # begin hook would open the `BEGIN IMMEDIATE` that VACUUM refuses to run inside.
+        with translate_errors():
+            raw = self.engine.raw_connection()
+            try:
+                raw.cursor().execute("VACUUM")
+            finally:
+                raw.close()
         return True
