@@ -32,6 +32,8 @@ ARGUMENTS: dict[tuple[str, ...], list[str]] = {
     ("stops", "show"): ["1"],
     ("stops", "confirm"): ["1"],
     ("stops", "discard"): ["1"],
+    ("prune",): [],
+    ("erase",): ["E1"],
 }
 USES_THE_STORE = sorted(set(ARGUMENTS) - {("plan",)})
 
