@@ -187,6 +187,7 @@ class Settings(SettingsBase):
     retention_job_days: float = Field(default=90, ge=0)
     retention_audit_detail_days: float = Field(default=365, ge=0)
     retention_prune_hours: float = Field(default=24.0, gt=0)
+    retention_vacuum: bool = True  # SQLite: VACUUM after a scheduled prune that emptied rows
 
     # Safety
     max_assignments_per_run: int = 500

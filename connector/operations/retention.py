@@ -78,7 +78,8 @@ def prune(store: Store, settings: Settings, *, dry_run: bool = False, by: str = 
           vacuum: bool = False, now: datetime | None = None) -> PruneResult:
     """Empty what is older than the retention settings keep (with `dry_run`, only count
     it); what was done is recorded as one audit row (a scheduled prune that found nothing
-    records nothing). `vacuum` then gives the space back to the file system (SQLite).
+    records nothing). `vacuum` then gives the space back to the file system (SQLite: it
+    appends new rows at a table's end, so the space inside emptied pages is not reused).
     `now` is when the retention periods are counted back from (tests move it on)."""
     cut = _cutoffs(settings, now or utcnow())
     keep = _keep_days(settings)
@@ -91,8 +92,11 @@ def prune(store: Store, settings: Settings, *, dry_run: bool = False, by: str = 
                     f"pruned by {by}: " + ", ".join(f"{counts.get(n, 0)} {label}"
                                                     for n, label in WHAT.items()),
                     cause={"counts": counts, "keep_days": keep})
-    if vacuum:
+    if vacuum and (result.total or by != "schedule"):
+        started = time.monotonic()
         result.vacuumed = store.retention.vacuum()
+        if result.vacuumed:
+            log.info("database compacted", extra={"seconds": round(time.monotonic() - started, 2)})
         if not result.vacuumed:
             result.notes.append("--vacuum: PostgreSQL reuses the space by itself (autovacuum)")
     return result
@@ -110,7 +114,7 @@ def prune_on_schedule(store: Store, settings: Settings, stop: threading.Event,
         while not stop.wait(wait):
             started = time.monotonic()
             try:
-                result = prune(store, settings)
+                result = prune(store, settings, vacuum=settings.retention_vacuum)
                 if result.total:
                     log.info("pruned", extra={"counts": result.counts})
             except ConnectorError as exc:  # the next round tries again
