@@ -4,7 +4,8 @@ The person is not deleted row by row (that would break counts, the audit trail's
 the ids other rows point to): every row that is theirs, or names them, is rewritten so that
 their ids, email and names read as one stable pseudonym (`erased-<random>`), the same in
 every table, so the trail still reads as one person's story without saying who. Raw bodies
-that mention them are dropped. Their queued jobs are closed unrun. A tombstone (hashes of
+that mention them are dropped. Their queued jobs are closed unrun and their pending
+approvals rejected. A tombstone (hashes of
 each id and address they could come back under) makes a later poll, import, webhook or
 directory read about them a dropped event with an audit note, never a stored one.
 
@@ -204,7 +205,8 @@ class ErasureResult:
         lines = [f"{'dry run: ' if self.dry_run else ''}erasing {self.employee_id} "
                  f"as {self.pseudonym}",
                  f"{verb} rows per table: {tables}",
-                 f"queued jobs closed unrun: {self.jobs_closed}",
+                 f"queued jobs closed unrun and pending approvals rejected: "
+                 f"{self.jobs_closed}",
                  f"tombstones: {self.tombstones} (a later event about them is dropped)",
                  "still held by the vendors (ask each to erase them; this list is not kept):"]
         lines += [f"  - {where}" for where in self.in_vendors] or ["  - nothing known"]
@@ -273,7 +275,8 @@ def erase_employee(store: Store, employee_id: str, *, by: str,
         if not dry_run and store.erasures.running_jobs(employee_id, tx):
             raise ErasureRefused(f"a job for {employee_id} started meanwhile; run `connector "
                                  "erase` again when it has finished (the tombstone holds)")
-        result.jobs_closed = store.erasures.close_pending_jobs(tx, employee_id, write=not dry_run)
+        result.jobs_closed = store.erasures.close_pending_work(tx, employee_id, by=by,
+                                                               write=not dry_run)
         result.rows = store.erasures.rewrite(
             tx, employee_id=employee_id, goal_keys=[g["goal_key"] for g in person["goals"]],
             mentions=scrubber.mentions(), equals=scrubber.equals(), scrub=scrubber.scrub,
@@ -283,7 +286,7 @@ def erase_employee(store: Store, employee_id: str, *, by: str,
         store.set_active(pseudonym, False, tx)
         store.audit(tx, pseudonym, "erasure.done",
                     f"personal data erased by {by}: {sum(result.rows.values())} row(s) "
-                    f"rewritten, {result.jobs_closed} queued job(s) closed, "
+                    f"rewritten, {result.jobs_closed} queued job(s) or approval(s) closed, "
                     f"{result.tombstones} tombstone(s); {len(result.in_vendors)} record(s) "
                     "in the vendors listed for the operator",
                     cause={"rows": result.rows, "jobs_closed": result.jobs_closed})

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, LargeBinary, String, Table, func, or_, select, up
 from connector.models import utcnow
 from connector.store.engine import Transaction, transaction, using
 from connector.store.schema import (
+    approvals,
     erasures,
     goals,
     identities,
@@ -179,16 +180,22 @@ class ErasureRows:
             return bool(row["employee_id"] == employee_id)
         return table.name == "evidence" and row["goal_key"] in goal_keys
 
-    def close_pending_jobs(self, tx: Transaction, employee_id: str, *, write: bool) -> int:
-        """The person's queued jobs, closed unrun (as done, with the reason): run after the
-        erasure they would act on a pseudonym in the vendors."""
+    def close_pending_work(self, tx: Transaction, employee_id: str, *, by: str,
+                           write: bool) -> int:
+        """The person's queued jobs closed unrun (as done, with the reason) and their pending
+        approvals rejected: carried out after the erasure they would act on a pseudonym in
+        the vendors. How many (with `write` False only counted)."""
         pending = (jobs.c.employee_id == employee_id) & (jobs.c.state == "pending")
+        waiting = (approvals.c.employee_id == employee_id) & (approvals.c.state == "pending")
         if not write:
-            return int(tx.connection.execute(
-                select(func.count()).select_from(jobs).where(pending)).scalar_one())
-        return int(tx.connection.execute(update(jobs).where(pending).values(
+            return sum(int(tx.connection.execute(select(func.count()).select_from(t).where(w))
+                           .scalar_one()) for t, w in ((jobs, pending), (approvals, waiting)))
+        closed = tx.connection.execute(update(jobs).where(pending).values(
             state="done", finished_at=time.time(), lease_owner=None, lease_expires=None,
-            last_error="not run: the employee was erased")).rowcount)
+            last_error="not run: the employee was erased")).rowcount
+        rejected = tx.connection.execute(update(approvals).where(waiting).values(
+            state="rejected", decided_by=by, decided_at=utcnow())).rowcount
+        return int(closed) + int(rejected)
 
     def running_jobs(self, employee_id: str, tx: Transaction | None = None) -> int:
         with using(self.engine, tx) as conn:

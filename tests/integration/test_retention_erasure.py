@@ -167,6 +167,12 @@ def test_prune_cli_dry_run_and_json(rt: Runtime, capsys: pytest.CaptureFixture[s
     assert "emptied 0 inbox raw bodies (kept 30 day(s))" in capsys.readouterr().out
     assert [r.message for r in rt.store.audit_events("retention.pruned")] == \
         ["pruned by ops: 0 inbox raw bodies, 0 finished job payloads, 0 audit row details"]
+    assert main(["prune", "--vacuum"]) == 0
+    said = capsys.readouterr().out
+    if rt.store.engine.dialect.name == "sqlite":
+        assert "the database file was compacted (VACUUM)" in said
+    else:
+        assert "PostgreSQL reuses the space by itself" in said
 
 
 # -- erase ----------------------------------------------------------------------------------
