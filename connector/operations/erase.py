@@ -83,6 +83,8 @@ def without_erased(store: Store, system: str, employees: list[Employee]) -> list
 #: replaced outside the person's own rows only there ("103" elsewhere may be a course).
 REFERENCE_FIELDS = frozenset({"employee_id", "manager_id", "lms_user_id", "user_id",
                               "external_id"})
+#: Those that say whom a JSON object is about (a report names the person as its manager).
+SUBJECT_FIELDS = REFERENCE_FIELDS - {"manager_id"}
 
 
 class Pseudonymiser:
@@ -118,7 +120,8 @@ class Pseudonymiser:
         # (`enroll:103:104:103/…` keeps course 104 and would keep a course 103 too).
         self._own = [(re.compile(rf"^([A-Za-z_]+:)?{re.escape(i)}(?=[:/]|$)"),
                       rf"\g<1>{pseudonym}") for i in weak]
-        self._own += [(re.compile(rf'(?<=[:"]){re.escape(i)}(?=/)'), pseudonym) for i in weak]
+        self._own += [(re.compile(rf'(?<=[:"\s]){re.escape(i)}(?=/)'), pseudonym)
+                      for i in weak]
         self._own += [(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)", re.I), PREFIX + "name")
                       for n in names]
 
@@ -155,12 +158,11 @@ class Pseudonymiser:
                                                                  default=str)
         return self._text(value, owned, field)
 
-    def _names_them(self, field: str, value: Any) -> bool:
+    def _names_them(self, field: str, value: Any, fields: frozenset[str]) -> bool:
         if isinstance(value, bool) or not isinstance(value, str | int):
             return False
         text = str(value)
-        return (field in REFERENCE_FIELDS and text in self.ids) or \
-            text.strip().lower() in self.emails
+        return (field in fields and text in self.ids) or text.strip().lower() in self.emails
 
     def _text(self, text: str, owned: bool, field: str) -> str:
         if text.strip().lower() in self.emails:
@@ -173,14 +175,15 @@ class Pseudonymiser:
 
     def _walk(self, node: Any, owned: bool, field: str) -> Any:
         if isinstance(node, dict):
-            here = owned or any(self._names_them(str(k), v) for k, v in node.items())
+            here = owned or any(self._names_them(str(k), v, SUBJECT_FIELDS)
+                                for k, v in node.items())
             return {self._text(str(k), here, ""): self._walk(v, here, str(k))
                     for k, v in node.items()}
         if isinstance(node, list):
             return [self._walk(item, owned, field) for item in node]
         if isinstance(node, str):
             return self._text(node, owned, field)
-        if self._names_them(field, node):  # an id given as a number
+        if self._names_them(field, node, REFERENCE_FIELDS):  # an id given as a number
             return self.pseudonym
         return node
 
