@@ -116,11 +116,13 @@ def build_parser() -> ConnectorParser:
                                "default: the settings' default)")
     demo.set_defaults(func=cmd_demo)
 
-    from connector import commands, privacy_commands
+    from connector import commands, notify_commands, privacy_commands, reporting_commands
 
     commands.register(parser.subcommands)
     commands.register_service(parser.subcommands)
     commands.register_history(parser.subcommands)
+    notify_commands.register(parser.subcommands)
+    reporting_commands.register(parser.subcommands)
     privacy_commands.register(parser.subcommands)
     return parser
 

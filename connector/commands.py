@@ -401,6 +401,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 # -- worker -----------------------------------------------------------------------------
 def cmd_worker(args: argparse.Namespace) -> int:
+    from connector.chores import chores_for, start_chores
     from connector.observability.logging import configure_logging
     from connector.runtime import build_runtime
     from connector.worker import Worker
@@ -424,9 +425,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             return 1 if stats.dead else 0
         stop = threading.Event()
         _stop_on_signals(stop)
-        from connector.operations.retention import prune_on_schedule
-
-        prune_on_schedule(rt.store, settings, stop)  # CONNECTOR_RETENTION_PRUNE_HOURS
+        start_chores(chores_for(rt), stop)
         worker.run_forever(stop, concurrency=concurrency)
     finally:
         rt.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask
 
+from connector.chores import chores_for, start_chores
 from connector.errors import ConfigError, ConnectorError
 from connector.executor import end_adoption
 from connector.id_spaces import ledger_person
@@ -173,9 +174,7 @@ class Service:
             self.threads.append(console)
         for t in self.threads:
             t.start()
-        from connector.operations.retention import prune_on_schedule
-
-        self.threads.append(prune_on_schedule(self.rt.store, self.rt.settings, self.stop_event))
+        self.threads += start_chores(chores_for(self.rt), self.stop_event)
         url = f"http://{self.host}:{self.port}"
         log.info("service started", extra={"url": url})
         return url

@@ -202,6 +202,25 @@ class Settings(SettingsBase):
     console_secure_cookies: bool = False  # true when the console is served over TLS
     console_login_attempts: int = Field(default=5, ge=1)  # failures allowed per window
     console_login_window_seconds: int = Field(default=900, ge=1)
+    # The console's address as staff reach it, for the links in notifications.
+    console_url: str = "http://127.0.0.1:8081"
+
+    # Notifications (connector/notifications; docs/notifications.md): optional, each channel on
+    # when set. A Slack- or Teams-compatible incoming webhook (its URL is a secret) and/or
+    # e-mail through an SMTP server (STARTTLS with a verified certificate unless turned off
+    # for a loopback relay).
+    notify_webhook_url: SecretStr | None = None
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = Field(default=587, ge=1, le=65535)
+    notify_smtp_starttls: bool = True
+    notify_smtp_username: str | None = None
+    notify_smtp_password: SecretStr | None = None
+    notify_email_from: str | None = None
+    notify_email_to: str | None = None  # comma-separated addresses
+    notify_every_seconds: float = Field(default=60.0, gt=0)
+    # A poller counts as failing once it has not succeeded for this long (one flaky answer
+    # is not worth a message).
+    notify_poller_grace_seconds: float = Field(default=900.0, ge=0)
 
     _vendors: dict[str, VendorSettings] = PrivateAttr(default_factory=dict)
     _env_file_used: Any = PrivateAttr(default=_UNSET)
@@ -232,11 +251,34 @@ class Settings(SettingsBase):
             except ValidationError as exc:
                 problems += _problems(exc, plugin.settings.prefix())
         if not problems:
-            problems += self._roles_problems()
+            problems += self._roles_problems() + self._notify_problems()
         if problems:
             raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
         self._vendors = vendors
         self._env_file_used = env_file
+
+    def notify_recipients(self) -> list[str]:
+        return [a.strip() for a in (self.notify_email_to or "").split(",") if a.strip()]
+
+    def _notify_problems(self) -> list[str]:
+        """E-mail notifications need a sender and recipients; a webhook must be HTTPS
+        (loopback excepted, for a local relay)."""
+        problems = []
+        if self.notify_smtp_host:
+            if not self.notify_email_from or "@" not in self.notify_email_from:
+                problems.append("CONNECTOR_NOTIFY_EMAIL_FROM: e-mail notifications "
+                                "(CONNECTOR_NOTIFY_SMTP_HOST is set) need a sender address")
+            if not self.notify_recipients() or any(
+                    "@" not in a for a in self.notify_recipients()):
+                problems.append("CONNECTOR_NOTIFY_EMAIL_TO: e-mail notifications need "
+                                "recipient addresses, comma-separated")
+        if self.notify_webhook_url is not None:
+            url = urlsplit(self.notify_webhook_url.get_secret_value())
+            loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+            if url.scheme != "https" and not (url.scheme == "http" and loopback):
+                problems.append("CONNECTOR_NOTIFY_WEBHOOK_URL: expected an https:// incoming-"
+                                "webhook URL (http only on loopback)")
+        return problems
 
     def _roles_problems(self) -> list[str]:
         from connector.vendors import registry

@@ -30,9 +30,11 @@ from werkzeug.wrappers import Response
 
 from connector.console import csrf
 from connector.console.users import ConsoleUser, UserDirectory, users_from
-from connector.errors import ConfigError, StoreError
+from connector.errors import ConfigError, ConnectorError, StoreError
+from connector.ports import LearningPlatform
 from connector.settings import Settings, load_settings
 from connector.store import Store
+from mappings.schema import Mapping
 
 MIN_SECRET_KEY = 32
 PUBLIC_ENDPOINTS = {"console.sign_in", "console.static"}
@@ -48,14 +50,37 @@ class ConsoleContext:
     login_attempts: int
     login_window_seconds: float
     clock: Callable[[], float]
+    settings: Settings
+    # The active mapping, read when an action or page needs it (as each CLI run reads it).
+    mapping: Callable[[], Mapping]
+    # The configured LMS, built once on first use (None: CONNECTOR_LMS=none); `lms_problem`
+    # says in plain words why it could not be built.
+    lms_factory: Callable[[], LearningPlatform | None]
+    _lms: list[LearningPlatform | None] | None = None
+    lms_problem: str | None = None
+
+    def lms(self) -> LearningPlatform | None:
+        if self._lms is None:
+            try:
+                self._lms = [self.lms_factory()]
+            except ConnectorError as exc:
+                self.lms_problem = (f"The LMS could not be set up from the settings: {exc}")
+                self._lms = [None]
+            if self._lms[0] is None and self.lms_problem is None:
+                self.lms_problem = ("No LMS is configured (CONNECTOR_LMS=none), so no LMS user "
+                                    "can be looked up.")
+        return self._lms[0]
 
 
 def create_app(store: Store, settings: Settings | None = None, *,
                users: UserDirectory | None = None, demo: bool = False,
-               clock: Callable[[], float] = time.time) -> Flask:
+               clock: Callable[[], float] = time.time,
+               mapping: Callable[[], Mapping] | None = None,
+               lms: Callable[[], LearningPlatform | None] | None = None) -> Flask:
     """The console over `store`. Refuses to start without CONNECTOR_CONSOLE_SECRET_KEY
     (a short one too), except for the demo, which makes a random key for its one process.
-    `users` defaults to the settings re-read every few seconds (`UserDirectory`)."""
+    `users` defaults to the settings re-read every few seconds (`UserDirectory`); `mapping`
+    to the configured mapping file, read on each use; `lms` to the configured LMS."""
     settings = settings or load_settings()
     key = settings.console_secret_key.get_secret_value() if settings.console_secret_key else ""
     if not key and demo:
@@ -83,7 +108,9 @@ def create_app(store: Store, settings: Settings | None = None, *,
     app.extensions["console"] = ConsoleContext(
         store=store, users=users, session_seconds=settings.console_session_minutes * 60.0,
         login_attempts=settings.console_login_attempts,
-        login_window_seconds=float(settings.console_login_window_seconds), clock=clock)
+        login_window_seconds=float(settings.console_login_window_seconds), clock=clock,
+        settings=settings, mapping=mapping or _configured_mapping(settings),
+        lms_factory=lms or _configured_lms(settings, store))
 
     from connector.console import auth, pages
 
@@ -99,6 +126,23 @@ def create_app(store: Store, settings: Settings | None = None, *,
     app.register_error_handler(StoreError, _store_error)
     app.context_processor(lambda: {"csrf_token": csrf.token, "user": g.get("user")})
     return app
+
+
+def _configured_mapping(settings: Settings) -> Callable[[], Mapping]:
+    def read() -> Mapping:
+        from connector.runtime import resolve_mapping_path
+        from mappings.loader import load_mapping
+
+        return load_mapping(resolve_mapping_path(settings))
+    return read
+
+
+def _configured_lms(settings: Settings, store: Store) -> Callable[[], LearningPlatform | None]:
+    def build() -> LearningPlatform | None:
+        from connector.runtime import build_lms
+
+        return build_lms(settings, store)
+    return build
 
 
 def console() -> ConsoleContext:

@@ -12,13 +12,16 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from connector.console import plain
+from connector.console import mapping_page, plain, reports_page, stops_page
 from connector.console.app import console
-from connector.errors import InputError
+from connector.console.links import person_links
+from connector.console.suggestions import suggest
+from connector.errors import InputError, VendorError
 from connector.operations import approvals, dead_letters, identities
 from connector.operations.status import status_report
 from connector.operations.trace import employee_trace
 from connector.store import Approval, ApprovalState, Identity, MatchState, Store
+from connector.vendors.registry import title
 
 PEOPLE_SHOWN = 200
 
@@ -38,6 +41,16 @@ def register(bp: Blueprint) -> None:
         ("/approvals/decide", "decide_many", decide_many, ["POST"]),
         ("/people", "people", people, ["GET"]),
         ("/people/<employee>", "person", person, ["GET"]),
+        ("/identities/<employee>/suggestions", "suggestions", identity_suggestions, ["GET"]),
+        ("/stops", "stops", stops_page.stop_list, ["GET"]),
+        ("/stops/<int:stop_id>/confirm", "confirm_stop", operator_only(stops_page.confirm),
+         ["POST"]),
+        ("/stops/<int:stop_id>/discard", "discard_stop", operator_only(stops_page.discard),
+         ["POST"]),
+        ("/mapping", "mapping", mapping_page.mapping_page, ["GET"]),
+        ("/mapping/preview", "mapping_preview", mapping_page.preview, ["POST"]),
+        ("/reports", "reports", reports_page.report_list, ["GET"]),
+        ("/reports/<name>.csv", "report_csv", reports_page.report_csv, ["GET"]),
     ):
         bp.add_url_rule(rule, name, view, methods=methods)
 
@@ -75,7 +88,9 @@ def overview() -> Any:
     pollers = [{"name": p.name, "success": plain.ago(p.last_success_at),
                 "error": plain.error_words(p.last_error) if p.last_error else None}
                for p in report.pollers]
-    return render_template("overview.html", report=report, pollers=pollers,
+    budgets = [{"vendor": title(b.vendor), "available": int(b.available),
+                "per_hour": int(b.per_hour)} for b in _store().rate_budgets()]
+    return render_template("overview.html", report=report, pollers=pollers, budgets=budgets,
                            oldest=plain.duration(report.oldest_pending_seconds))
 
 
@@ -124,9 +139,31 @@ def link_identity(employee: str) -> Any:
     if not lms_user:
         return _back("console.identities", f"{employee}: type the LMS user id to link to",
                      "error")
-    decision = identities.link_identity(_store(), employee_id=employee, lms_user_id=lms_user,
-                                        by=g.user.name)
+    try:  # the LMS is asked first, as `connector identities link` asks it
+        decision = identities.link_identity(_store(), employee_id=employee,
+                                            lms_user_id=lms_user, by=g.user.name,
+                                            lms=console().lms())
+    except InputError as exc:
+        return _back("console.identities", str(exc), "error")
+    except VendorError as exc:
+        return _back("console.identities", f"{employee} was not linked: the LMS could not be "
+                     f"asked whether user {lms_user} exists. {plain.error_words(str(exc))}",
+                     "error")
     return _back("console.identities", decision.message)
+
+
+def identity_suggestions(employee: str) -> Any:
+    """LMS users the employee might be, each confirmed by the LMS (a few reads, on demand)."""
+    identity = _store().identity(employee)
+    if identity is None:
+        abort(404, description=f"employee {employee!r} is not known to the connector")
+    ctx = console()
+    lms = ctx.lms()
+    found = suggest(_store(), identity, lms)
+    problem = found.problem if lms is not None else ctx.lms_problem
+    return render_template("suggestions.html", e=identity, name=full_name(identity),
+                           found=found, problem=problem,
+                           lms_title=title(lms.name) if lms is not None else "the LMS")
 
 
 @operator_only
@@ -216,6 +253,11 @@ def people() -> Any:
                            total=len(found), shown=PEOPLE_SHOWN, name=full_name)
 
 
+def _external(employee: str, system: str) -> str | None:
+    found = _store().external_id(employee, system)
+    return found.external_id if found is not None else None
+
+
 def person(employee: str) -> Any:
     try:
         trace = employee_trace(_store(), employee_id=employee)
@@ -223,4 +265,6 @@ def person(employee: str) -> Any:
         abort(404, description=f"employee {employee!r} is not known to the connector")
     return render_template("person.html", trace=trace, name=full_name(trace.identity),
                            story=plain.story(trace.audit),
+                           links=person_links(console().settings, trace, lambda system: _external(
+                               employee, system)),
                            linked=trace.identity.match_state is MatchState.LINKED)

@@ -50,6 +50,9 @@ _MEANINGS: tuple[tuple[str, str], ...] = (
     (r"\b5\d\d\b|server error|bad gateway|unavailable",
      "The vendor had an internal error; a replay later will usually succeed."),
 )
+_BROKEN_CHAIN = re.compile(
+    r"(?P<title>[\w.-]+(?: [\w.-]+)?) refused the refresh token .*?: "
+    r"(?P<fix>consent again in .*?)(?:\n|$)", re.DOTALL)
 _EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception)):\s*")
 
 
@@ -57,6 +60,10 @@ def error_words(text: str | None) -> str:
     """One sentence on what went wrong, for a person (the stored text stays on the page)."""
     if not text:
         return "No error was recorded."
+    chain = _BROKEN_CHAIN.search(text)
+    if chain:  # connector/tokens.py names the broken chain and its one fix
+        return (f"The {chain['title']} token chain is broken: {chain['title']} refused the "
+                f"refresh token. To fix it, {chain['fix'].rstrip('.')}.")
     lowered = text.lower()
     for pattern, meaning in _MEANINGS:
         if re.search(pattern, lowered):

@@ -12,13 +12,11 @@ connector/store/retention.py for the exact rules and docs/production.md for the 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from connector.errors import ConnectorError
 from connector.models import utcnow
 from connector.settings import Settings
 from connector.store import Store
@@ -102,25 +100,11 @@ def prune(store: Store, settings: Settings, *, dry_run: bool = False, by: str = 
     return result
 
 
-def prune_on_schedule(store: Store, settings: Settings, stop: threading.Event,
-                      *, first_after: float = 60.0) -> threading.Thread:
-    """A daemon thread that prunes every CONNECTOR_RETENTION_PRUNE_HOURS until `stop`
-    (first `first_after` seconds after start, so a start-up is not slowed). Several
-    processes pruning at once is harmless: each batch only empties what is still full."""
-    every = settings.retention_prune_hours * 3600.0
-
-    def loop() -> None:
-        wait = min(first_after, every)
-        while not stop.wait(wait):
-            started = time.monotonic()
-            try:
-                result = prune(store, settings, vacuum=settings.retention_vacuum)
-                if result.total:
-                    log.info("pruned", extra={"counts": result.counts})
-            except ConnectorError as exc:  # the next round tries again
-                log.warning("prune failed", extra={"error": str(exc)})
-            wait = max(1.0, every - (time.monotonic() - started))
-
-    thread = threading.Thread(target=loop, name="prune", daemon=True)
-    thread.start()
-    return thread
+def scheduled_prune(store: Store, settings: Settings) -> PruneResult:
+    """The `retention` chore of `serve` and `worker` (connector/chores.py), every
+    CONNECTOR_RETENTION_PRUNE_HOURS. Several processes pruning at once is harmless: each
+    batch only empties what is still full."""
+    result = prune(store, settings, vacuum=settings.retention_vacuum)
+    if result.total:
+        log.info("pruned", extra={"counts": result.counts})
+    return result

@@ -334,6 +334,17 @@ console_logins = Table(
 )
 Index("ix_console_logins_subject", console_logins.c.subject, console_logins.c.at)
 
+# Notifications sent (connector/notifications): one row per occurrence, claimed before it is
+# sent and marked when it was, so restarts and other processes never repeat one.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("claimed_at", Float, nullable=False),  # epoch seconds; a stale claim is retried
+    Column("sent_at", Float),
+)
+
 # Tombstones of erased people (`connector erase`, connector/operations/erase.py): one row per
 # way the person could come back (their ledger id, email, LMS user id, each system's id),
 # each kept only as a one-way hash, so a later poll, import, webhook or directory read about

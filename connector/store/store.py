@@ -31,6 +31,8 @@ from connector.store.jobs import JobQueue
 from connector.store.kept import KeptRows
 from connector.store.ledger import LedgerMixin
 from connector.store.logins import LoginAttempts
+from connector.store.notices import SentNotices
+from connector.store.reports import ReportQueries
 from connector.store.retention import RetentionRows
 from connector.store.rows import AuditEntry, PollerStatus, RateBudget
 from connector.store.schema import audit, cursors, inbox, rate_budget
@@ -66,6 +68,8 @@ class Store(LedgerMixin, StagingMixin):
         self.ready_probe_seconds = READY_PROBE_SECONDS
         self._write_failed: str | None = None  # the last intake write's error, until one works
         self.logins = LoginAttempts(engine, clock=clock)  # the console's sign-in limit
+        self.notices = SentNotices(engine, clock=clock)  # notifications sent, once each
+        self.reports = ReportQueries(engine)  # the console's and `connector report`'s
         self.retention = RetentionRows(engine)  # `connector prune`
         self.erasures = ErasureRows(engine)  # `connector erase` and its tombstones
 

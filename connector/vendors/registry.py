@@ -83,6 +83,16 @@ class Vendor(Protocol):
 
 
 @dataclass(frozen=True)
+class VendorLinks:
+    """Where a person opens a record in the vendor's own web app (the console's person
+    page): URL templates over the vendor's ids, `{course_id}`, `{goal_id}` and
+    `{employee_id}` (the person's id in that vendor); None where no page is known."""
+
+    course: str | None = None
+    goal: str | None = None
+
+
+@dataclass(frozen=True)
 class VendorPlugin:
     """Everything the product needs to know about one vendor."""
 
@@ -99,6 +109,7 @@ class VendorPlugin:
     # as the employee it leaves behind, on top of what the ledger knew.
     employee_change: Callable[[Settings, Mapping[str, Any], Employee | None], Employee] | None \
         = None
+    links: Callable[[Settings], VendorLinks] | None = None  # its web pages, when known
 
     def plays(self, role: Role) -> bool:
         return role in self.adapters

@@ -22,7 +22,16 @@ from connector.console import create_app
 from connector.serving import QuietRequestHandler
 from connector.settings import Settings
 from connector.store import Store
-from tests.console.conftest import PASSWORD, SECRET_KEY, Seeded, Users, seed
+from mappings.loader import load_mapping
+from tests.console.conftest import (
+    EXAMPLE_MAPPING,
+    PASSWORD,
+    SECRET_KEY,
+    Seeded,
+    Users,
+    lms_with_learners,
+    seed,
+)
 
 CHROMIUM = os.environ.get("CONNECTOR_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -61,8 +70,10 @@ def console(tmp_path: Path) -> Iterator[Console]:
     """A console with things waiting for a person, on a loopback port of its own."""
     store = Store.open(f"sqlite:///{tmp_path / 'console.db'}")
     seeded = seed(store)
-    app = create_app(store, Settings(console_secret_key=SECRET_KEY),
-                     users=Users().directory())
+    lms = lms_with_learners()
+    app = create_app(store, Settings(_env_file=None, console_secret_key=SECRET_KEY),  # type: ignore[call-arg]
+                     users=Users().directory(), mapping=lambda: load_mapping(EXAMPLE_MAPPING),
+                     lms=lambda: lms)
     server = make_server("127.0.0.1", 0, app, threaded=True,
                          request_handler=QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

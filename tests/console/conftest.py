@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -15,9 +16,13 @@ from flask.testing import FlaskClient
 
 from connector.console import create_app
 from connector.console.users import UserDirectory, parse_users
+from connector.inbound import plan_batch, queue_review
 from connector.models import Employee, Rating, Review
+from connector.plan_summary import batch_summary, effect_lines, lines_hash
 from connector.settings import Settings
 from connector.store import ApprovalState, MatchState, Store
+from mappings.loader import load_mapping
+from tests.support.fakes import FakeLMS
 
 PASSWORD = "correct horse battery"
 SECRET_KEY = "k" * 40
@@ -37,6 +42,68 @@ class Seeded:
     dead_job: int
     pending_employee: str
     storied_employee: str
+    stop_id: int = 0
+
+
+EXAMPLE_MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "example.toml"
+EVIL = "=HYPERLINK(\"http://evil.example\",\"x\")"  # a name a spreadsheet would run
+
+
+def stopped_review(n: int) -> Review:
+    return Review(review_id=f"S{n}", source="hrpoll", cycle="2026-H1", completed_at=WHEN,
+                  employee=Employee(employee_id=f"S{n}", email=f"s{n}@example.com",
+                                    first_name="Stopped", last_name=f"Person{n}",
+                                    role="Account Executive"),
+                  ratings=(Rating(skill_key="Negotiation", value=1),))
+
+
+def seed_stop(store: Store) -> int:
+    """A reviews poll a safety limit stopped, staged as the poller stages one: its plan and
+    the plan's hash made by the same code (connector/inbound.py, plan_summary.py)."""
+    mapping = load_mapping(EXAMPLE_MAPPING)
+    reviews = [stopped_review(n) for n in (1, 2)]
+    _, actions = plan_batch(store, mapping, reviews)
+    batch, _ = store.stage_batch(
+        stream="hr.reviews", source="the HR review poll", kind="reviews",
+        reasons=["4 new course assignments exceed CONNECTOR_MAX_ASSIGNMENTS_PER_RUN = 3"],
+        summary=batch_summary(actions, len(reviews)), plan_hash=lines_hash(effect_lines(actions)),
+        payload={"reviews": [r.model_dump(mode="json") for r in reviews]}, cursor="r-200")
+    return batch.id
+
+
+def seed_ledger(store: Store) -> None:
+    """Goals, assignments and evidence for the reports; stored reviews for the mapping
+    preview (E2 and a manager's report E3, both Account Executives)."""
+    store.upsert_employee(Employee(employee_id="E3", email="e3@example.com",
+                                   first_name=EVIL, last_name="Smith",
+                                   role="Account Executive", manager_id="E2"))
+    store.set_identity("E3", state=MatchState.LINKED, lms_user_id="u3", note="matched")
+    store.configure_budget("talentlms", 2000)  # as a worker sizes it on its first call
+    for eid, ratings in (("E2", (("Negotiation", 1), ("Communication", 2))),
+                         ("E3", (("Negotiation", 2),))):
+        queue_review(store, Review(
+            review_id=f"P-{eid}", source="csv", cycle="2026-H1", completed_at=WHEN,
+            employee=Employee(employee_id=eid, email=f"{eid.lower()}@example.com",
+                              role="Account Executive"),
+            ratings=tuple(Rating(skill_key=k, value=v) for k, v in ratings)))
+    with store.transaction() as tx:
+        for eid, skill, courses, closed, rule in (
+                ("E2", "negotiation", ["101", "102"], True, 0),
+                ("E3", "negotiation", ["101"], False, 0),
+                ("E3", "communication", ["103"], False, 1)):
+            key = f"{eid}/{skill}/2026-H1"
+            store.save_goal(tx, goal_key=key, employee_id=eid, skill_id=skill,
+                            cycle="2026-H1", title=f"Raise {skill}", course_ids=courses,
+                            tracker="bamboohr", goal_id=f"g-{eid}-{skill}", milestone_ids={},
+                            gap_found_at=WHEN, due_date="2026-04-15", rule_index=rule)
+            for course in courses:
+                store.save_assignment(tx, employee_id=eid, course_id=course, goal_key=key,
+                                      review_id=f"P-{eid}", due_date="2026-04-15")
+            if closed:
+                for course in courses:
+                    store.complete_assignment(tx, eid, course, key, WHEN)
+                    store.save_evidence(tx, key, course, f"c-{eid}-{course}", WHEN)
+                store.close_goal(key, WHEN, tx)
 
 
 def seed(store: Store) -> Seeded:
@@ -69,7 +136,9 @@ def seed(store: Store) -> Seeded:
     job = store.jobs.claim("test")
     assert job is not None
     store.jobs.fail(job, "FatalAPIError: 401 Unauthorized <script>x</script>", retriable=False)
-    return Seeded(ids, job_id, "E1", "E2")
+    stop_id = seed_stop(store)
+    seed_ledger(store)
+    return Seeded(ids, job_id, "E1", "E2", stop_id)
 
 
 @pytest.fixture
@@ -101,10 +170,24 @@ def users() -> Users:
     return Users()
 
 
+def lms_with_learners() -> FakeLMS:
+    """The LMS the console asks (a fake vendor): Ada is there under her name's usual
+    spelling, not her HR email; u77 is a known user too."""
+    return FakeLMS({"ada.lovelace@example.com": "u41", "e1@example.com": "u77",
+                    "e2@example.com": "u2"})
+
+
 @pytest.fixture
-def app(store: Store, users: Users) -> Flask:
-    settings = Settings(console_secret_key=SECRET_KEY, console_users=users.text)
-    return create_app(store, settings, users=users.directory())
+def lms() -> FakeLMS:
+    return lms_with_learners()
+
+
+@pytest.fixture
+def app(store: Store, users: Users, lms: FakeLMS) -> Flask:
+    settings = Settings(_env_file=None, console_secret_key=SECRET_KEY,  # type: ignore[call-arg]
+                        console_users=users.text)
+    return create_app(store, settings, users=users.directory(),
+                      mapping=lambda: load_mapping(EXAMPLE_MAPPING), lms=lambda: lms)
 
 
 def csrf_of(client: FlaskClient, path: str = "/console/sign-in") -> str:

@@ -32,6 +32,9 @@ ARGUMENTS: dict[tuple[str, ...], list[str]] = {
     ("stops", "show"): ["1"],
     ("stops", "confirm"): ["1"],
     ("stops", "discard"): ["1"],
+    ("mapping", "preview"): ["edited.toml"],
+    ("report",): ["overdue"],
+    ("notify", "send"): [],
     ("prune",): [],
     ("erase",): ["E1"],
 }

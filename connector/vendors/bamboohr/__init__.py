@@ -15,7 +15,7 @@ from connector.settings import Settings
 from connector.vendors.bamboohr.client import BambooHRSettings
 from connector.vendors.bamboohr.directory import BambooHRDirectory, person
 from connector.vendors.bamboohr.goals import BambooHRGoals
-from connector.vendors.registry import Role, VendorEnv, VendorPlugin
+from connector.vendors.registry import Role, VendorEnv, VendorLinks, VendorPlugin
 
 if TYPE_CHECKING:
     from connector.sandbox.kit import Simulator
@@ -54,9 +54,15 @@ def _simulator() -> type[Simulator]:
     return BambooHRSandbox
 
 
+def _links(settings: Settings) -> VendorLinks:
+    """The pages the console links to (best known; `VendorLinks`)."""
+    own = settings.vendor(BambooHRSettings)
+    return VendorLinks(goal=f"{own.base_url.rstrip('/')}/employees/goals/?id={{employee_id}}")
+
+
 PLUGIN = VendorPlugin(
     name="bamboohr", title="BambooHR", settings=BambooHRSettings, connect=BambooHR,
     adapters={Role.GOALS: BambooHRGoals, Role.DIRECTORY: BambooHRDirectory},
     employee_change=employee_change,
-    simulator=_simulator,
+    simulator=_simulator, links=_links,
 )

@@ -7,12 +7,13 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from connector.settings import Settings
 from connector.tokens import TokenChain
 from connector.vendors.orangehrm.auth import OAuthToken
 from connector.vendors.orangehrm.client import OrangeHRMSettings, orangehrm_http, orangehrm_token
 from connector.vendors.orangehrm.reviews import OrangeHRMReviews
 from connector.vendors.orangehrm.trackers import OrangeHRMTrackers
-from connector.vendors.registry import Role, VendorEnv, VendorPlugin
+from connector.vendors.registry import Role, VendorEnv, VendorLinks, VendorPlugin
 
 if TYPE_CHECKING:
     from connector.sandbox.kit import Simulator
@@ -76,8 +77,15 @@ def _simulator() -> type[Simulator]:
     return OrangeHRMSandbox
 
 
+def _links(settings: Settings) -> VendorLinks:
+    """The pages the console links to (best known; `VendorLinks`)."""
+    own = settings.vendor(OrangeHRMSettings)
+    return VendorLinks(goal=(f"{own.base_url.rstrip('/')}/web/index.php/performance/"
+                            "addPerformanceTrackerLog/trackerId/{goal_id}"))
+
+
 PLUGIN = VendorPlugin(
     name="orangehrm", title="OrangeHRM", settings=OrangeHRMSettings, connect=OrangeHRM,
     adapters={Role.REVIEWS: OrangeHRMReviews, Role.GOALS: OrangeHRMTrackers},
-    simulator=_simulator,
+    simulator=_simulator, links=_links,
 )

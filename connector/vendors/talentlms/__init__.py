@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from connector.vendors.registry import Role, VendorEnv, VendorPlugin
+from connector.settings import Settings
+from connector.vendors.registry import Role, VendorEnv, VendorLinks, VendorPlugin
 from connector.vendors.talentlms.lms import TalentLMS, TalentLMSSettings
 
 if TYPE_CHECKING:
@@ -36,8 +37,14 @@ def _simulator() -> type[Simulator]:
     return TalentLMSSandbox
 
 
+def _links(settings: Settings) -> VendorLinks:
+    """The pages the console links to (best known; `VendorLinks`)."""
+    own = settings.vendor(TalentLMSSettings)
+    return VendorLinks(course=f"{own.base_url.rstrip('/')}/course/info/id:{{course_id}}")
+
+
 PLUGIN = VendorPlugin(
     name="talentlms", title="TalentLMS", settings=TalentLMSSettings, connect=TalentLMSVendor,
     adapters={Role.LMS: TalentLMS},
-    simulator=_simulator,
+    simulator=_simulator, links=_links,
 )
