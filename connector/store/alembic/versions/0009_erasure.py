@@ -1,7 +1,7 @@
 """Tombstones of erased people: a later event about them is recognised, never stored.
 
 Revision ID: 0009_erasure
-Revises: 0011_drift
+Revises: 0007_notifications
 
 Frozen once released (see 0001_initial). Adds one table and touches no other, so it can be
 re-chained after sibling revisions without change.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_erasure"
-down_revision = "0011_drift"
+down_revision = "0007_notifications"
 branch_labels = None
 depends_on = None
 
