@@ -205,8 +205,9 @@ class ErasureResult:
                     "nothing to do")
         verb = "would rewrite" if self.dry_run else "rewrote"
         tables = ", ".join(f"{n} {t}" for t, n in sorted(self.rows.items())) or "none"
-        lines = [f"{'dry run: ' if self.dry_run else ''}erasing {self.employee_id} "
-                 f"as {self.pseudonym}",
+        lines = [f"dry run: erasing {self.employee_id} as a new pseudonym (drawn when it "
+                 f"runs, like {self.pseudonym})" if self.dry_run
+                 else f"erasing {self.employee_id} as {self.pseudonym}",
                  f"{verb} rows per table: {tables}",
                  f"queued jobs closed unrun and pending approvals rejected: "
                  f"{self.jobs_closed}",
