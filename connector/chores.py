@@ -35,6 +35,7 @@ def chores_for(rt: Runtime, *, serve: bool = False) -> list[Chore]:
     """The chores the settings switch on. `serve` adds what one process per deployment
     runs (drift reconciliation), beside what every worker may run."""
     from connector.notifications import Notifier, channels_from
+    from connector.operations.retention import scheduled_prune
 
     settings, store = rt.settings, rt.store
     found: list[Chore] = []
@@ -43,6 +44,8 @@ def chores_for(rt: Runtime, *, serve: bool = False) -> list[Chore]:
         notifier = Notifier(store, channels, console_url=settings.console_url,
                             poller_grace_seconds=settings.notify_poller_grace_seconds)
         found.append(Chore("notifications", settings.notify_every_seconds, notifier.run_once))
+    found.append(Chore("retention", settings.retention_prune_hours * 3600.0,
+                       lambda: scheduled_prune(store, settings)))
     if serve and settings.reconcile_seconds > 0:  # drift reconciliation, 0 = off
         found.append(_reconcile_chore(rt, float(settings.reconcile_seconds)))
     return found

@@ -116,7 +116,13 @@ def build_parser() -> ConnectorParser:
                                "default: the settings' default)")
     demo.set_defaults(func=cmd_demo)
 
-    from connector import commands, drift_commands, notify_commands, reporting_commands
+    from connector import (
+        commands,
+        drift_commands,
+        notify_commands,
+        privacy_commands,
+        reporting_commands,
+    )
 
     commands.register(parser.subcommands)
     commands.register_service(parser.subcommands)
@@ -124,6 +130,7 @@ def build_parser() -> ConnectorParser:
     notify_commands.register(parser.subcommands)
     reporting_commands.register(parser.subcommands)
     drift_commands.register(parser.subcommands)
+    privacy_commands.register(parser.subcommands)
     return parser
 
 

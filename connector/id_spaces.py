@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from connector.models import Employee
+from connector.operations.erase import dropped_as_erased
 from connector.store import ExternalId, MatchState, Store, Transaction
 from connector.vendors.registry import title
 
@@ -173,6 +174,9 @@ def ledger_person(store: Store, system: str, employee: Employee,
     work that waited. Their manager becomes the manager's ledger key when linked too (else
     None, which keeps the manager the ledger knows). All in `tx` when given (a directory
     read records its whole list in one unit of work), else in one of its own."""
+    if dropped_as_erased(store, f"an employee change from {system}", tx=tx,
+                         external=[(system, employee.employee_id)], email=employee.email):
+        return None  # erased here: never recorded again (connector/operations/erase.py)
     if tx is None:
         with store.transaction() as own:
             return ledger_person(store, system, employee, own)

@@ -14,6 +14,7 @@ from typing import Any
 
 from connector.errors import SafetyStop
 from connector.models import CompletionEvent, Employee, PlanAction, Review
+from connector.operations.erase import dropped_as_erased
 from connector.plan_summary import batch_summary, leavers_summary, lines_hash
 from connector.planner import LedgerView, Planner
 from connector.settings import Settings
@@ -31,12 +32,21 @@ def review_event_id(review: Review) -> str:
     return f"{review.review_id}:{review.fingerprint()}"
 
 
+def review_source(review: Review | Mapping[str, Any]) -> str:
+    return review.source if isinstance(review, Review) else str(review.get("source", "?"))
+
+
 def queue_review(store: Store, review: Review | Mapping[str, Any], *,
                  source: str | None = None, event_id: str | None = None,
                  raw: bytes | None = None, tx: Transaction | None = None) -> bool:
     """Queue one finished review. A `Review` is keyed on its fingerprint; a webhook's
     already-checked body (a mapping) comes with its delivery's source and event id. With
     `tx` it commits with the caller's other writes (a confirmed batch and its cursor)."""
+    person = review.employee.model_dump() if isinstance(review, Review) \
+        else dict(review["employee"])
+    if dropped_as_erased(store, f"a review from {source or review_source(review)}", tx=tx,
+                         employee_id=str(person["employee_id"]), email=person.get("email")):
+        return False
     if isinstance(review, Review):
         body = review.model_dump(mode="json")
         return store.ingest(source or review.source, event_id or review_event_id(review),
@@ -53,6 +63,11 @@ def queue_completion(store: Store, event: CompletionEvent | Mapping[str, Any], *
                      raw: bytes | None = None) -> bool:
     """Queue one completion (or failure). The employee is resolved from the ledger by LMS
     user id or email when the event does not name one."""
+    facts = event.model_dump() if isinstance(event, CompletionEvent) else event
+    if dropped_as_erased(store, f"a completion from {source or facts.get('source')}",
+                         employee_id=facts.get("employee_id"),
+                         lms_user_id=facts.get("lms_user_id"), email=facts.get("email")):
+        return False
     if isinstance(event, CompletionEvent):
         return store.ingest(source or event.source, event_id or event.event_id, "completion",
                             {"completion": event.model_dump(mode="json")}, raw,
@@ -75,6 +90,9 @@ def queue_employee(store: Store, employee: Employee, action: str, *,
     """Queue an employee change; the same facts read again are a duplicate, not new work.
     `since` (the ledger's last change of the identity) tells a leave or a rehire apart from
     an earlier read with the same facts."""
+    if dropped_as_erased(store, f"an employee change from {source}", tx=tx,
+                         employee_id=employee.employee_id, email=employee.email):
+        return False
     if event_id is None:
         digest = hashlib.sha256(employee.model_dump_json().encode()).hexdigest()[:16]
         event_id = f"{action}:{employee.employee_id}:{digest}" + (f":{since}" if since else "")

@@ -33,6 +33,7 @@ from connector.models import (
     Review,
     completion_event_id,
 )
+from connector.operations.erase import without_erased
 from connector.ports import (
     CompletionSource,
     EmployeeDirectory,
@@ -238,6 +239,7 @@ def sync_directory(store: Store, directory: EmployeeDirectory, *, max_leaver_sha
     except ConnectorError as exc:
         store.cursor_failed(name, str(exc))
         raise
+    employees = without_erased(store, directory.name, employees)  # never re-created
     if id_spaces is not None and id_spaces.match_by != "id":
         employees = link_directory(store, directory.name, employees)
         linked = {row.employee_id for row in store.linked_externals(directory.name)}

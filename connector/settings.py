@@ -185,6 +185,15 @@ class Settings(SettingsBase):
     # encrypts and all decrypt; unset on SQLite: a generated key file beside the database.
     secrets_key: SecretStr | None = None
 
+    # Retention (connector/operations/retention.py; docs/production.md): days each kind of
+    # detail is kept before `connector prune` empties it (0 keeps it for ever), and how often
+    # `serve` and `worker` prune on their own.
+    retention_raw_body_days: float = Field(default=30, ge=0)
+    retention_job_days: float = Field(default=90, ge=0)
+    retention_audit_detail_days: float = Field(default=365, ge=0)
+    retention_prune_hours: float = Field(default=24.0, gt=0)
+    retention_vacuum: bool = True  # SQLite: VACUUM after a scheduled prune that emptied rows
+
     # Safety
     max_assignments_per_run: int = 500
     max_assignment_share: float = 0.5

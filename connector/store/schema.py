@@ -381,3 +381,16 @@ drift_flags = Table(
     UniqueConstraint("kind", "subject", name="uq_drift_flags_kind_subject"),
 )
 Index("ix_drift_flags_employee", drift_flags.c.employee_id)
+
+# Tombstones of erased people (`connector erase`, connector/operations/erase.py): one row per
+# way the person could come back (their ledger id, email, LMS user id, each system's id),
+# each kept only as a one-way hash, so a later poll, import, webhook or directory read about
+# them is recognised and dropped without the connector keeping who they were.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),  # sha256 of "<kind>:<value>"
+    Column("pseudonym", String(100), nullable=False),  # what their rows now say instead
+    Column("erased_at", UtcDateTime, nullable=False),
+    Column("erased_by", String(200), nullable=False),
+)

@@ -26,6 +26,7 @@ from connector.models import utcnow
 from connector.store import migrations
 from connector.store.drift import DriftFlags
 from connector.store.engine import Transaction, make_engine, transaction, using
+from connector.store.erasure import ErasureRows
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
 from connector.store.kept import KeptRows
@@ -33,6 +34,7 @@ from connector.store.ledger import LedgerMixin
 from connector.store.logins import LoginAttempts
 from connector.store.notices import SentNotices
 from connector.store.reports import ReportQueries
+from connector.store.retention import RetentionRows
 from connector.store.rows import AuditEntry, PollerStatus, RateBudget
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
@@ -76,6 +78,8 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
         self.notices = SentNotices(engine, clock=clock)  # notifications sent, once each
         self.reports = ReportQueries(engine)  # the console's and `connector report`'s
         self.drift = DriftFlags(engine)  # what `connector reconcile` found
+        self.retention = RetentionRows(engine)  # `connector prune`
+        self.erasures = ErasureRows(engine)  # `connector erase` and its tombstones
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:

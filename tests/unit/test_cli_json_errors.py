@@ -36,6 +36,8 @@ ARGUMENTS: dict[tuple[str, ...], list[str]] = {
     ("mapping", "preview"): ["edited.toml"],
     ("report",): ["overdue"],
     ("notify", "send"): [],
+    ("prune",): [],
+    ("erase",): ["E1"],
 }
 USES_THE_STORE = sorted(set(ARGUMENTS) - {("plan",)})
 
