@@ -107,6 +107,9 @@ class Executor:
             return False
         result = None
         adopting = self.ctx.adopting and previous is not ActionState.INTENT
+        if adopting and goal_key and kind.startswith("goal.") and kind != "goal.open" \
+                and self.store.opened_in_window(goal_key, employee_id):
+            adopting = False  # a goal this database opened itself: nothing to adopt on it
         if already is not None and (previous is ActionState.INTENT or adopting):
             result = already()
             if result and adopting:

@@ -36,9 +36,10 @@ from connector.store.notices import SentNotices
 from connector.store.reports import ReportQueries
 from connector.store.retention import RetentionRows
 from connector.store.rows import AuditEntry, PollerStatus, RateBudget
-from connector.store.schema import audit, cursors, inbox, rate_budget
+from connector.store.schema import actions, audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
 from connector.store.staging import StagingMixin
+from connector.store.states import ActionState
 from connector.store.voids import VoidsMixin
 
 READY_PROBE_SECONDS = 2.0  # at most one heartbeat write per process this often
@@ -250,6 +251,27 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
 
     def open_adoption(self, reason: str, tx: Transaction | None = None) -> None:
         self.save_cursor(ADOPTION, reason, tx)
+
+    def opened_in_window(self, goal_key: str, employee_id: str) -> bool:
+        """True when this database itself opened the goal (a call, not an adoption) while the
+        adoption window was open: everything done on that goal since is in this database, so
+        its later effects need not ask the vendor first. False outside the window, for goals
+        opened before it (a restored backup may have lost what was done on them since), and
+        for goals the window adopted."""
+        key = f"goal:{goal_key}"
+        with transaction(self.engine) as conn:
+            opened = conn.execute(select(cursors.c.updated_at)
+                                  .where(cursors.c.name == ADOPTION)).scalar()
+            if opened is None:
+                return False
+            made = conn.execute(select(actions.c.updated_at).where(
+                actions.c.key == key, actions.c.state == ActionState.DONE.value)).scalar()
+            if made is None or made < opened:
+                return False
+            adopted = conn.execute(select(audit.c.id).where(
+                audit.c.employee_id == employee_id, audit.c.ref == key,
+                audit.c.event == "goal.open.adopted").limit(1)).first()
+            return adopted is None
 
     def close_adoption(self, tx: Transaction | None = None) -> bool:
         """Close the window after a full cycle; True when it was open."""

@@ -297,8 +297,10 @@ class BambooHRGoals:
 
     def withdraw_evidence(self, goal: GoalRef, evidence: Evidence, note: str) -> None:
         """The reason as a note (posted once), and the course's milestone unticked; the
-        evidence comment stays, as history."""
-        self.add_note(goal, note)
+        evidence comment stays, as history. Voids are rare, so the note is looked for first
+        (one read): a retry of a withdrawal never posts it twice."""
+        if not self.note_exists(goal, note):
+            self.add_note(goal, note)
         milestone = goal.milestone_ids.get(evidence.course_id)
         if milestone is None:
             return
