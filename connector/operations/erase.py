@@ -50,16 +50,16 @@ def tombstone_keys(*, employee_id: Any = None, email: Any = None, lms_user_id: A
     return keys + [erasure_key(system, ext) for system, ext in external if ext]
 
 
-def erased_pseudonym(store: Store, **keys: Any) -> str | None:
+def erased_pseudonym(store: Store, *, tx: Transaction | None = None, **keys: Any) -> str | None:
     """The pseudonym when the person an event or a directory entry names was erased."""
-    return store.erasures.pseudonym_for(tombstone_keys(**keys))
+    return store.erasures.pseudonym_for(tombstone_keys(**keys), tx)
 
 
 def dropped_as_erased(store: Store, what: str, *, tx: Transaction | None = None,
                       **keys: Any) -> bool:
     """True (and an audit note under the pseudonym) when an inbound event is about an
     erased person: the caller stores nothing of it, raw body included."""
-    pseudonym = erased_pseudonym(store, **keys)
+    pseudonym = erased_pseudonym(store, tx=tx, **keys)
     if pseudonym is None:
         return False
     store.audit(tx, pseudonym, "erasure.event_dropped",

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, LargeBinary, String, Table, func, or_, select, update
 
 from connector.models import utcnow
-from connector.store.engine import Transaction, transaction, using
+from connector.store.engine import Transaction, using
 from connector.store.schema import (
     approvals,
     erasures,
@@ -56,23 +56,25 @@ class ErasureRows:
         self.seen_everywhere_after = NO_TOMBSTONE_RECHECK_SECONDS
 
     # -- tombstones ------------------------------------------------------------------------
-    def pseudonym_for(self, keys: Iterable[str]) -> str | None:
-        """The pseudonym of the erased person any of `keys` (tombstone hashes) belongs to."""
-        found = self._lookup(keys)
+    def pseudonym_for(self, keys: Iterable[str], tx: Transaction | None = None) -> str | None:
+        """The pseudonym of the erased person any of `keys` (tombstone hashes) belongs to.
+        Inside the caller's transaction when given (SQLite allows one writer: a second
+        transaction from the same thread would wait on the first until it times out)."""
+        found = self._lookup(keys, tx)
         return next(iter(sorted(found.values())), None)
 
-    def tombstoned(self, keys: Iterable[str]) -> set[str]:
+    def tombstoned(self, keys: Iterable[str], tx: Transaction | None = None) -> set[str]:
         """Which of `keys` are tombstones (one query for a whole directory read)."""
-        return set(self._lookup(keys))
+        return set(self._lookup(keys, tx))
 
-    def _lookup(self, keys: Iterable[str]) -> dict[str, str]:
+    def _lookup(self, keys: Iterable[str], tx: Transaction | None = None) -> dict[str, str]:
         wanted = sorted(set(keys))
         if not wanted:
             return {}
         with self._lock:
             if time.monotonic() - self._none_seen_at < NO_TOMBSTONE_RECHECK_SECONDS:
                 return {}
-        with transaction(self.engine) as conn:
+        with using(self.engine, tx) as conn:
             found = {str(k): str(p) for k, p in conn.execute(
                 select(erasures.c.key_hash, erasures.c.pseudonym)
                 .where(erasures.c.key_hash.in_(wanted)))}

@@ -70,3 +70,19 @@ def test_tombstone_keys_are_hashes_that_ignore_case_and_never_hold_the_value() -
                                   external=[("bamboohr", "5003")])
     assert all(len(k) == 64 and "cleo" not in k for k in keys)
     assert len(set(keys)) == 3
+
+
+def test_the_tombstone_check_runs_inside_the_callers_transaction(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A safety stop's confirm queues its reviews in one transaction; the tombstone check of
+    each must use it. On SQLite a second transaction from the same thread waits for the
+    first and ends 'database is locked' (the demo's confirm did, before)."""
+    from connector.operations.erase import dropped_as_erased
+    from connector.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        with store.transaction() as tx:
+            store.audit(tx, "E1", "test.write", "the caller holds the write lock")
+            assert not dropped_as_erased(store, "a review", tx=tx, employee_id="E1")
+    finally:
+        store.close()
