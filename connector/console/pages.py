@@ -85,13 +85,14 @@ def full_name(identity: Identity | None) -> str:
 # -- overview -------------------------------------------------------------------------------
 def overview() -> Any:
     report = status_report(_store())
-    pollers = [{"name": p.name, "success": plain.ago(p.last_success_at),
+    pollers = [{"name": p.name, "words": plain.poller_name(p.name), "success": plain.ago(p.last_success_at),
                 "error": plain.error_words(p.last_error) if p.last_error else None}
                for p in report.pollers]
     budgets = [{"vendor": title(b.vendor), "available": int(b.available),
                 "per_hour": int(b.per_hour)} for b in _store().rate_budgets()]
     return render_template("overview.html", report=report, pollers=pollers, budgets=budgets,
-                           oldest=plain.duration(report.oldest_pending_seconds))
+                           oldest=plain.duration(report.oldest_pending_seconds),
+                           job_states=plain.JOB_STATES)
 
 
 # -- dead letters ---------------------------------------------------------------------------

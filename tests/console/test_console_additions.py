@@ -245,5 +245,5 @@ def test_the_overview_names_a_broken_token_chain_with_its_fix(viewer: Client, st
 def test_the_person_page_links_goals_and_courses_in_the_vendors(viewer: Client,
                                                                 seeded: Seeded) -> None:
     page = viewer[0].get("/console/people/E3").get_data(as_text=True)
-    assert 'href="https://example.talentlms.com/course/info/id:101"' in page
-    assert 'href="https://example.bamboohr.com/employees/goals/?id=E3"' in page
+    assert 'href="https://example.talentlms.com/course/edit/id:101"' in page
+    assert 'href="https://example.bamboohr.com/employees/employee.php?id=E3"' in page
