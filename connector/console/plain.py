@@ -102,6 +102,9 @@ _STEPS: dict[str, str] = {
     "planned.skipped": "Course not planned", "skill.unmapped": "Rating not mapped",
     "enroll": "Enrolled in course", "open_goal": "Goal opened",
     "ensure_learner": "LMS learner ready", "evidence": "Evidence posted",
+    "goal.open": "Goal opened", "goal.opened": "Goal opened", "goal.close": "Goal closed",
+    "goal.completed": "Goal closed", "goal.progress": "Goal progress",
+    "goal.evidence": "Evidence posted", "goal.note": "Note on the goal",
     "goal": "Goal", "completion": "Completion", "review": "Review",
     "identity": "LMS identity", "approval": "Approval", "job": "Job",
     "dead_letter": "Job", "employee": "Employee", "recertification": "Recertification",
@@ -112,13 +115,20 @@ _STEPS: dict[str, str] = {
 _CONSOLE_PLACE: dict[str, str] = {
     "connector identities link": "a person to link them on the Identities page",
     "connector identities": "the Identities page",
-    "connector stops confirm": "a decision on the Safety stops page",
+    "connector stops confirm": "the Safety stops page",
     "connector stops": "the Safety stops page",
-    "connector approvals approve": "an approval on the Approvals page",
+    "connector approvals approve": "the Approvals page",
     "connector approvals": "the Approvals page",
-    "connector dead-letters replay": "a replay on the Dead letters page",
+    "connector dead-letters replay": "the Dead letters page",
     "connector dead-letters": "the Dead letters page",
 }
+# a planner limit a stored message names → what it limits, in words
+_LIMITS: dict[str, str] = {
+    "max_courses_per_review": "new courses per review",
+    "max_assignments_per_run": "assignments per run",
+    "max_assignment_share": "share of employees getting new courses",
+}
+_LIMIT = re.compile(r"\blimit (max_[a-z_]+)")
 _COMMAND = re.compile(r"`(connector [a-z-]+(?: [a-z-]+)?)[^`]*`")
 
 
@@ -131,7 +141,10 @@ def console_words(message: str) -> str:
         while command not in _CONSOLE_PLACE and command.count(" ") > 1:
             command = command.rsplit(" ", 1)[0]
         return _CONSOLE_PLACE.get(command, m.group(0))
-    return _COMMAND.sub(place, message)
+    def limit(m: re.Match[str]) -> str:
+        words = _LIMITS.get(m.group(1))
+        return f"over the limit on {words} ({m.group(1)})" if words else m.group(0)
+    return _LIMIT.sub(limit, _COMMAND.sub(place, message))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,59 @@
+"""What HR staff read: the console names pollers, job states and limits in words, sends them
+to its own pages rather than to a terminal command, and keeps each page's title a title."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from connector.console.plain import console_words, poller_name
+from connector.store import Store
+from tests.console.conftest import Seeded
+
+Client = tuple[FlaskClient, str]
+
+
+def test_a_poller_is_named_by_its_vendor_and_what_it_reads() -> None:
+    assert poller_name("bamboohr.directory") == "BambooHR: employee directory"
+    assert poller_name("orangehrm.reviews") == "OrangeHRM: finished reviews"
+    assert poller_name("talentlms.completions") == "TalentLMS: course completions"
+    assert poller_name("hr.some_stream") == "hr: some stream"  # unknown: as written, readable
+
+
+def test_a_command_in_a_stored_message_becomes_the_console_page_that_does_it() -> None:
+    assert console_words("no user matches a@b; assignments wait for "
+                         "`connector identities link`") == (
+        "no user matches a@b; assignments wait for a person to link them on the "
+        "Identities page")
+    assert console_words("see `connector stops show 4`") == "see the Safety stops page"
+    # no console page for it: the command stays as written, never a wrong page
+    assert console_words("run `connector withdraw --review 3`") == (
+        "run `connector withdraw --review 3`")
+
+
+def test_a_limit_named_in_a_message_is_said_in_words() -> None:
+    assert console_words("negotiation: course 106: limit max_courses_per_review") == (
+        "negotiation: course 106: over the limit on new courses per review "
+        "(max_courses_per_review)")
+    assert console_words("limit max_unknown_thing") == "limit max_unknown_thing"
+
+
+def test_the_overview_title_is_only_a_title_and_names_things_in_words(
+        viewer: Client, store: Store, seeded: Seeded) -> None:
+    page = viewer[0].get("/console").get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", page, re.DOTALL)
+    assert title is not None and title.group(1) == "Overview · Skill-gap connector"
+    assert "waiting to run" in page and "failed for good (dead letters)" in page
+    assert "Reading from the vendors" in page and "hr: finished reviews" in page
+
+
+def test_a_person_waiting_for_an_lms_match_is_sent_to_the_identities_page(
+        viewer: Client, store: Store, seeded: Seeded) -> None:
+    store.audit(None, "E1", "identity.pending",
+                "no LMS user matches; assignments wait for `connector identities link`", None)
+    page = viewer[0].get("/console/people/E1").get_data(as_text=True)
+    assert 'href="/console/identities#employee-E1"' in page
+    assert "link them on the Identities page" in page
+    assert "connector identities link" not in page
+    assert 'href="/console/people"' in page  # a way back to the search
