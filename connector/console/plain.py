@@ -95,6 +95,14 @@ JOB_STATES: dict[str, str] = {
 }
 
 
+# a job's kind (connector/handlers.py) as the work it does
+JOB_KINDS: dict[str, str] = {
+    "review": "Plan a review", "completion": "Record a course completion",
+    "resume": "Carry on after an LMS match", "employee": "Apply a directory change",
+    "review_hint": "Fetch a review a vendor announced",
+}
+
+
 # audit event (or its prefix before the first dot) → the step of the story it is
 _STEPS: dict[str, str] = {
     "gap.found": "Skill gap found", "planned.enroll": "Course planned",

@@ -57,3 +57,24 @@ def test_a_person_waiting_for_an_lms_match_is_sent_to_the_identities_page(
     assert "link them on the Identities page" in page
     assert "connector identities link" not in page
     assert 'href="/console/people"' in page  # a way back to the search
+
+
+def test_a_dead_letter_names_its_work_and_its_employee(viewer: Client, seeded: Seeded) -> None:
+    page = viewer[0].get("/console/dead-letters").get_data(as_text=True)
+    row = page[page.index(f'id="job-{seeded.dead_job}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Plan a review" in row and f"job #{seeded.dead_job} (review)" in row
+    assert ">Grace Hopper</a>" in row
+
+
+def test_an_approval_names_the_review_and_its_source_in_words(viewer: Client,
+                                                              seeded: Seeded) -> None:
+    page = viewer[0].get("/console/approvals").get_data(as_text=True)
+    assert "review R1 from csv" in page and f"plan #{seeded.approval_ids[0]}" in page
+
+
+def test_empty_pages_say_there_is_nothing_to_do(viewer: Client, store: Store) -> None:
+    assert "nothing to decide now" in viewer[0].get("/console/approvals").get_data(as_text=True)
+    assert "Nothing to do now" in viewer[0].get("/console/identities").get_data(as_text=True)
+    found = viewer[0].get("/console/people?q=nobody-here").get_data(as_text=True)
+    assert "Try part of the name" in found and 'href="/console/people">list everyone' in found
