@@ -79,13 +79,18 @@ _POLLED: dict[str, str] = {
 }
 
 
+# a stream named by its role rather than a vendor (`hr.reviews`) → the system in words
+_ROLE_WORDS: dict[str, str] = {"hr": "HR system", "lms": "LMS", "goals": "Goal tracker"}
+
+
 def poller_name(name: str) -> str:
     """A poller's cursor name as people say it: `bamboohr.directory` → "BambooHR: employee
     directory" (the raw name stays on the page beside it, for whoever reads the logs)."""
     vendor, _, kind = name.partition(".")
+    system = _ROLE_WORDS.get(vendor) or title(vendor)
     if not kind:
-        return title(name)
-    return f"{title(vendor)}: {_POLLED.get(kind, kind.replace('_', ' '))}"
+        return system
+    return f"{system}: {_POLLED.get(kind, kind.replace('_', ' '))}"
 
 
 # a job state as an HR reader understands it (the stored state is shown beside it)

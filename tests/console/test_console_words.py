@@ -18,7 +18,8 @@ def test_a_poller_is_named_by_its_vendor_and_what_it_reads() -> None:
     assert poller_name("bamboohr.directory") == "BambooHR: employee directory"
     assert poller_name("orangehrm.reviews") == "OrangeHRM: finished reviews"
     assert poller_name("talentlms.completions") == "TalentLMS: course completions"
-    assert poller_name("hr.some_stream") == "hr: some stream"  # unknown: as written, readable
+    assert poller_name("hr.reviews") == "HR system: finished reviews"  # named by its role
+    assert poller_name("crm.some_stream") == "crm: some stream"  # unknown: as written
 
 
 def test_a_command_in_a_stored_message_becomes_the_console_page_that_does_it() -> None:
@@ -45,7 +46,7 @@ def test_the_overview_title_is_only_a_title_and_names_things_in_words(
     title = re.search(r"<title>(.*?)</title>", page, re.DOTALL)
     assert title is not None and title.group(1) == "Overview · Skill-gap connector"
     assert "waiting to run" in page and "failed for good (dead letters)" in page
-    assert "Reading from the vendors" in page and "hr: finished reviews" in page
+    assert "Reading from the vendors" in page and "HR system: finished reviews" in page
 
 
 def test_a_person_waiting_for_an_lms_match_is_sent_to_the_identities_page(
