@@ -121,7 +121,7 @@ def test_a_preview_shows_added_removed_and_unchanged_by_skill_and_role(
     assert answer.status_code == 200
     assert "<strong>2</strong> assignment(s) added" in page
     assert "<strong>2</strong> no longer made" in page and "<strong>3</strong> unchanged" in page
-    assert "+ Grace Hopper: 118" in page and "\u2212 Grace Hopper: 102" in page
+    assert "+ Grace Hopper: course 118" in page and "\u2212 Grace Hopper: course 102" in page
     assert store.jobs.counts() == before  # nothing changed
 
 

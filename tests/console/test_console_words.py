@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from connector.console.plain import console_words, poller_name
 from connector.store import Store
-from tests.console.conftest import Seeded
+from tests.console.conftest import EXAMPLE_MAPPING, Seeded
 
 Client = tuple[FlaskClient, str]
 
@@ -79,3 +79,17 @@ def test_empty_pages_say_there_is_nothing_to_do(viewer: Client, store: Store) ->
     assert "Nothing to do now" in viewer[0].get("/console/identities").get_data(as_text=True)
     found = viewer[0].get("/console/people?q=nobody-here").get_data(as_text=True)
     assert "Try part of the name" in found and 'href="/console/people">list everyone' in found
+
+
+def test_a_preview_names_a_cell_s_one_rule_once_not_on_every_line(viewer: Client,
+                                                                 seeded: Seeded) -> None:
+    edit = EXAMPLE_MAPPING.read_text(encoding="utf-8").replace(
+        'courses = ["101", "102"]', 'courses = ["101", "118"]')
+    client, token = viewer
+    page = client.post("/console/mapping/preview",
+                       data={"csrf_token": token, "text": edit}).get_data(as_text=True)
+    cell = page[page.index('<span class="added">+ Grace Hopper: course 118'):]
+    cell = cell[:cell.index("</td>")]
+    before = page[:page.index('<span class="added">+ Grace Hopper: course 118')]
+    assert before.rstrip().endswith("</small><br>") and "by rule " in before[-200:]
+    assert "(rule" not in cell and "negotiation:" not in cell
