@@ -110,19 +110,20 @@ def build_parser() -> ConnectorParser:
                       help="only plan the bundled example reviews (no sandboxes)")
     demo.add_argument("--quiet", action="store_true", help="no progress display")
     for flag, part in (("--lms", "LMS"), ("--goals", "goal tracker"),
-                       ("--reviews", "review source")):
+                       ("--reviews", "review source"), ("--completions", "completion source")):
         demo.add_argument(flag, metavar="VENDOR",
                           help=f"the {part} to play (a registered vendor with a sandbox; "
                                "default: the settings' default)")
     demo.set_defaults(func=cmd_demo)
 
-    from connector import commands, notify_commands, reporting_commands
+    from connector import commands, drift_commands, notify_commands, reporting_commands
 
     commands.register(parser.subcommands)
     commands.register_service(parser.subcommands)
     commands.register_history(parser.subcommands)
     notify_commands.register(parser.subcommands)
     reporting_commands.register(parser.subcommands)
+    drift_commands.register(parser.subcommands)
     return parser
 
 
@@ -242,7 +243,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         return run_demo(args.database, keep_running=args.keep_running,
                         employees=args.employees, quiet=args.quiet,
-                        cast={"lms": args.lms, "goals": args.goals, "reviews": args.reviews})
+                        cast={"lms": args.lms, "goals": args.goals, "reviews": args.reviews,
+                              "completions": args.completions})
     mapping = load_mapping_text(_built_in_mapping_text(), BUILT_IN_MAPPING)
     path = _package_file("connector", "examples", "reviews.csv")
     print(f"Planning the example reviews ({path.name}) against {BUILT_IN_MAPPING}.\n")

@@ -470,6 +470,10 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"{stop['since'][:16].replace('T', ' ')}; see `connector stops show "
               f"{stop['id']}`:")
         print("".join(f"    - {reason}.\n" for reason in stop["reasons"]), end="")
+    drift = report.get("drift", [])
+    print(f"drift found by `connector reconcile`: {len(drift)}")
+    for d in drift:
+        print(f"  {d['state']}: {d['message']}")
     print(f"goal tracker ids: {report['goal_tracker_ids']}")
     for p in report["pollers"]:
         line = f"poller {p['name']}: last success {p['last_success'] or 'never'}"
@@ -504,6 +508,8 @@ def format_trace(report: dict[str, Any]) -> str:
     for g in report["goals"]:
         lines.append(f"  goal {g['goal_key']}: {g['title']!r} — {g['state']}, "
                      f"{show_level(g['progress'])} %, courses {', '.join(g['course_ids'])}")
+    for d in report.get("drift", []):
+        lines.append(f"  drift ({d['state']}): {d['message']}")
     lines.append("  story:")
     for a in report["audit"]:
         at = (a["at"] or "")[:19].replace("T", " ")

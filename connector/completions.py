@@ -5,6 +5,11 @@ the ledger to the open goals that link its course. Only a pass after the gap was
 within the rule's accepted window) is evidence; a failure is a note on the goal; an expired
 certificate counts for nothing. Evidence is posted once, the course's milestone completed, the
 goal's progress moved, and the goal closed when every linked course is done.
+
+A completion can be withdrawn (an xAPI voiding statement): the evidence it earned is taken
+back, never deleted. The goal gets a note saying why, the course's progress is undone where
+the tracker can (`WithdrawsEvidence`), a closed goal is reopened, and the story (`trace`)
+shows it; a later completion of the course earns the evidence again.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from connector.errors import EffectPending
+from connector.errors import EffectPending, NotFoundError
 from connector.executor import Context, Executor, goal_key_of
 from connector.models import CompletionEvent, Evidence, GoalRef, Outcome
-from connector.ports import RecordsTraining
+from connector.operations.reconcile import goal_is_deleted, settle_deleted_goal, skip_deleted_goal
+from connector.ports import RecordsTraining, WithdrawsEvidence
 from connector.store import ActionState, AssignmentState, Goal, GoalState, Transaction
 from connector.vendors.registry import title
 
@@ -24,8 +30,17 @@ def handle_completion(ctx: Context, event: CompletionEvent, *, job_id: int | Non
                       ) -> str:
     """Apply one completion event; returns a short word for logs and tests."""
     store = ctx.store
+    if event.voids is not None:
+        return handle_void(ctx, event)
     employee_id = event.employee_id or store.employee_for_learner(event.lms_user_id, event.email)
     store.record_completion(event, employee_id)
+    void = store.void_of(event.event_id)
+    if void is not None:  # its void came first (a push, or an earlier poll)
+        store.audit(None, employee_id, "completion.voided",
+                    f"completion of course {event.course_id} ({event.event_id}) arrived after "
+                    f"it was voided ({void.event_id}); it is not evidence",
+                    ref=f"{event.source}:{event.event_id}")
+        return "voided"
     if employee_id is None:
         store.audit(None, None, "completion.unmatched",
                     f"completion of course {event.course_id} by LMS user "
@@ -83,12 +98,20 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         store.audit(None, employee_id, "completion.in_progress",
                     f"course {course_id} in progress", ref=source_ref)
         return "in_progress"
+    if goal_is_deleted(store, goal_key):  # deleted in the tracker: say so, post nothing
+        return skip_deleted_goal(ctx, goal, course_id, source_ref)
     if event.outcome is Outcome.FAILED:
-        executor.effect(
-            f"note:{goal_key}:{course_id}:{event.event_id}", "goal.note", employee_id,
-            call=lambda: tracker.add_note(ref, evidence.text()) if tracker else None,
-            message=f"noted a failed attempt at course {course_id}", goal_key=goal_key,
-            course_id=course_id, cause={"completion": source_ref})
+        note_key = f"note:{goal_key}:{course_id}:{event.event_id}"
+        try:
+            executor.effect(
+                note_key, "goal.note", employee_id,
+                call=lambda: tracker.add_note(ref, evidence.text()) if tracker else None,
+                message=f"noted a failed attempt at course {course_id}", goal_key=goal_key,
+                course_id=course_id, cause={"completion": source_ref})
+        except NotFoundError as exc:
+            if not settle_deleted_goal(ctx, goal, exc, note_key):
+                raise
+            return skip_deleted_goal(ctx, goal, course_id, source_ref)
         return "failed-noted"
 
     why_not = _not_evidence(ctx, goal, event)
@@ -99,7 +122,8 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         return "ignored"
 
     linked = goal.course_ids
-    done_before = {e.course_id for e in store.evidence_for(goal_key)}
+    voided = store.voided_courses(goal_key)
+    done_before = {e.course_id for e in store.evidence_for(goal_key)} - voided
     done_after = done_before | {course_id}
     percent = round(100.0 * len(done_after & set(linked)) / max(1, len(linked)), 1)
 
@@ -124,21 +148,36 @@ def apply_to_goal(ctx: Context, goal: Goal, event: CompletionEvent) -> str:
         return True
 
     def record(tx: Transaction, _: Any) -> None:
-        store.save_evidence(tx, goal_key, course_id, event.event_id, event.completed_at)
+        if course_id in voided:  # earned again after a withdrawn completion
+            store.renew_evidence(tx, goal_key, course_id, event.event_id, event.completed_at)
+        else:
+            store.save_evidence(tx, goal_key, course_id, event.event_id, event.completed_at)
         store.complete_assignment(tx, employee_id, course_id, goal_key, event.completed_at)
         store.set_goal_progress(goal_key, percent, tx)
 
-    posted = executor.effect(
-        f"evidence:{goal_key}:{course_id}", "goal.evidence", employee_id, call=post,
-        already=already, record=record, goal_key=goal_key, course_id=course_id,
-        cause={"completion": source_ref, "goal": goal_key},
-        message=f"posted evidence on goal {goal_key}: {evidence.text()} (progress {percent:g} %)")
+    # After a void the course's first evidence effect is done; the new one is its own effect.
+    evidence_key = f"evidence:{goal_key}:{course_id}" + (
+        f":{event.event_id}" if course_id in voided else "")
+    try:
+        posted = executor.effect(
+            evidence_key, "goal.evidence", employee_id, call=post,
+            already=already, record=record, goal_key=goal_key, course_id=course_id,
+            cause={"completion": source_ref, "goal": goal_key},
+            message=f"posted evidence on goal {goal_key}: {evidence.text()} "
+                    f"(progress {percent:g} %)")
+    except NotFoundError as exc:  # the goal was deleted in the tracker: flagged once
+        if not settle_deleted_goal(ctx, goal, exc, evidence_key):
+            raise
+        return skip_deleted_goal(ctx, goal, course_id, source_ref)
     if set(linked) <= done_after:
-        close_goal(ctx, executor, goal, ref)
+        close_goal(ctx, executor, goal, ref, again=event.event_id if voided else None)
     return "evidence" if posted else "duplicate"
 
 
-def close_goal(ctx: Context, executor: Executor, goal: Goal, ref: GoalRef) -> None:
+def close_goal(ctx: Context, executor: Executor, goal: Goal, ref: GoalRef,
+               again: str | None = None) -> None:
+    """Close once; a goal reopened by a withdrawn completion closes again as its own effect
+    (`again`: the completion that finished it this time)."""
     tracker = ctx.goals
     goal_key = goal.goal_key
 
@@ -149,7 +188,8 @@ def close_goal(ctx: Context, executor: Executor, goal: Goal, ref: GoalRef) -> No
     def record(tx: Transaction, _: Any) -> None:
         ctx.store.close_goal(goal_key, ctx.now(), tx)
 
-    executor.effect(f"close:{goal_key}", "goal.close", goal.employee_id, call=call,
+    key = f"close:{goal_key}" + (f":{again}" if again else "")
+    executor.effect(key, "goal.close", goal.employee_id, call=call,
                     record=record, goal_key=goal_key, cause={"goal": goal_key},
                     message=f"every linked course is done: goal {goal_key} "
                             + ("closed" if ctx.close_goals else "left open at 100 %"))
@@ -177,3 +217,83 @@ def _lms_label(ctx: Context, event: CompletionEvent) -> str:
     """The LMS as people call it, from the registry: the event's source, else the LMS."""
     label = title(event.source)
     return label if label != event.source else title(ctx.lms_name)
+
+
+def handle_void(ctx: Context, event: CompletionEvent) -> str:
+    """A completion withdrawn (`event.voids`): kept as history, and every piece of evidence
+    it earned taken back: a note on the goal, the course's progress undone where the tracker
+    can, a closed goal reopened. Voiding what earned nothing (or nothing known) is recorded
+    and audited only."""
+    store = ctx.store
+    target = store.completion_by_event(event.voids or "", event.source)
+    employee_id = target.employee_id if target else event.employee_id
+    store.record_completion(event.model_copy(update={
+        "course_id": target.course_id if target else ""}), employee_id)
+    ref = f"{event.source}:{event.event_id}"
+    if target is None:
+        store.audit(None, employee_id, "completion.void_unmatched",
+                    f"statement {event.voids} was voided, but no completion with that id was "
+                    "received", ref=ref)
+        return "void-unmatched"
+    earned = store.evidence_from(target.event_id)
+    if not earned:
+        store.audit(None, employee_id, "completion.voided",
+                    f"completion of course {target.course_id} ({target.event_id}) was voided "
+                    "before it counted as evidence", ref=ref)
+        return "voided"
+    results = []
+    for record in earned:
+        goal = store.goal(record.goal_key)
+        if goal is not None:
+            results.append(_withdraw(ctx, goal, target.course_id, target.event_id, event))
+    return ",".join(results)
+
+
+def _withdraw(ctx: Context, goal: Goal, course_id: str, voided: str,
+              event: CompletionEvent) -> str:
+    store = ctx.store
+    tracker = ctx.goals
+    goal_key = goal.goal_key
+    ref = GoalRef(tracker=goal.tracker or "none", goal_id=goal.goal_id or goal_key,
+                  milestone_ids=goal.milestone_ids)
+    was_closed = goal.state is GoalState.CLOSED
+    linked = goal.course_ids
+    still = ({e.course_id for e in store.evidence_for(goal_key)}
+             - store.voided_courses(goal_key) - {course_id})
+    percent = round(100.0 * len(still & set(linked)) / max(1, len(linked)), 1)
+    title_ = ctx.course_title(course_id)
+    course = title_ if title_ != course_id else f"course {course_id}"
+    day = event.completed_at.date().isoformat()
+    note = (f"The completion of {course} was withdrawn in {_lms_label(ctx, event)} on {day} "
+            f"(statement {voided} voided); it no longer counts as evidence"
+            + ("; the goal is open again." if was_closed else "."))
+    evidence = Evidence(goal=goal_key_of(goal_key), course_id=course_id,
+                        course_name=ctx.course_title(course_id), lms_name=_lms_label(ctx, event),
+                        completed_at=event.completed_at)
+
+    def call() -> None:
+        if tracker is None:
+            return
+        if isinstance(tracker, WithdrawsEvidence):
+            tracker.withdraw_evidence(ref, evidence, note)
+            if was_closed and ctx.close_goals:
+                tracker.reopen_goal(ref, note)
+        else:  # the tracker cannot undo progress: the note says what happened
+            tracker.add_note(ref, note)
+
+    def record(tx: Transaction, _: Any) -> None:
+        store.void_evidence(tx, goal_key=goal_key, course_id=course_id,
+                            completion_event=voided, void_event=event.event_id,
+                            at=event.completed_at)
+        if was_closed:
+            store.reopen_goal(tx, goal_key, percent)
+        else:
+            store.set_goal_progress(goal_key, percent, tx)
+
+    done = Executor(ctx).effect(
+        f"void:{goal_key}:{course_id}:{voided}", "goal.evidence_withdrawn", goal.employee_id,
+        call=call, record=record, goal_key=goal_key, course_id=course_id,
+        cause={"completion": f"{event.source}:{event.event_id}", "voids": voided,
+               "goal": goal_key},
+        message=f"withdrew evidence on goal {goal_key}: {note} (progress {percent:g} %)")
+    return "withdrawn" if done else "duplicate"

@@ -32,6 +32,7 @@ from connector.models import (
 )
 from connector.ports import GoalTracker, LearningPlatform, ResetsProgress
 from connector.store import ActionState, MatchState, Store, Transaction
+from connector.text_safety import neutralise_formula
 from connector.vendors.registry import title
 from mappings.schema import Mapping
 
@@ -230,8 +231,10 @@ class Executor:
         if tracked is None:
             return False
         employee = action.employee
-        title = action.goal_title or f"Develop {goal.skill_id}"
-        courses = [(c, self.ctx.course_title(c)) for c in action.course_ids]
+        # Names and titles from people and the LMS start vendor fields here: a spreadsheet
+        # export of the tracker must not run one as a formula (connector/text_safety.py).
+        title = neutralise_formula(action.goal_title or f"Develop {goal.skill_id}")
+        courses = [(c, neutralise_formula(self.ctx.course_title(c))) for c in action.course_ids]
         cause = [c.model_dump(mode="json") for c in action.causes]
         gap_found_at = self._gap_found_at(action)
         first = action.causes[0] if action.causes else None

@@ -193,6 +193,7 @@ class Outcome(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     IN_PROGRESS = "in_progress"
+    VOIDED = "voided"  # an xAPI voiding statement: `CompletionEvent.voids` names its target
 
 
 class CompletionEvent(Frozen):
@@ -210,6 +211,9 @@ class CompletionEvent(Frozen):
     certificate_url: str | None = None
     expires_at: UtcDateTime | None = None
     course_name: str | None = None
+    # A withdrawn completion (an xAPI voiding statement): the event id it takes back. The
+    # course is the voided event's, found in the ledger; `course_id` is "" until then.
+    voids: str | None = None
 
 
 class Evidence(Frozen):

@@ -23,7 +23,7 @@ from connector.inbound import (
     stop_over_limits,
 )
 from connector.models import CompletionEvent, Employee, LearnerRef, Outcome, completion_event_id
-from connector.ports import EmployeeDirectory, LearningPlatform, ReviewSource
+from connector.ports import CompletionSource, EmployeeDirectory, LearningPlatform, ReviewSource
 from connector.runtime import Runtime
 from connector.store import AssignmentState, Identity, Store
 from connector.vendors.registry import title
@@ -43,8 +43,10 @@ class PollReport:
     stops: list[str] = field(default_factory=list)  # safety stops waiting for a person
 
 
-def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
-    """New completion events into the inbox; returns (new events, reconciled assignments)."""
+def poll_completions(store: Store, lms: LearningPlatform | CompletionSource
+                     ) -> tuple[int, int]:
+    """New completion events into the inbox; returns (new events, reconciled assignments).
+    Only an LMS is reconciled after an overflow (a completion source never reports one)."""
     name = f"{lms.name}.completions"
     try:
         events, cursor, overflowed = lms.completions_since(store.cursor(name))
@@ -54,7 +56,7 @@ def poll_completions(store: Store, lms: LearningPlatform) -> tuple[int, int]:
     new = sum(1 for event in events if queue_completion(store, event))
     store.save_cursor(name, cursor)
     reconciled = 0
-    if overflowed:
+    if overflowed and isinstance(lms, LearningPlatform):
         log.warning("completion timeline overflowed; reconciling open assignments",
                     extra={"lms": lms.name})
         store.audit(None, None, "poller.overflow",
@@ -223,6 +225,11 @@ def poll_all(rt: Runtime, *, confirm: bool = False,
             report.completions, report.reconciled = poll_completions(store, rt.lms)
         except ConnectorError as exc:
             report.errors.append(f"{rt.lms.name} completions: {exc}")
+    for pulled in rt.completion_sources if "completions" in only else ():
+        try:
+            report.completions += poll_completions(store, pulled)[0]
+        except ConnectorError as exc:
+            report.errors.append(f"{pulled.name} completions: {exc}")
     from connector.recert import check_recertifications
 
     if "recertification" in only:

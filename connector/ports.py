@@ -13,7 +13,9 @@ success) or paired with a read (`find_goal`, `evidence_exists`) the executor ask
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from connector.models import (
@@ -128,6 +130,19 @@ class EmployeeDirectory(Protocol):
         ...
 
 
+@runtime_checkable
+class CompletionSource(Protocol):
+    """Completions from somewhere other than the LMS (an xAPI learning record store), polled
+    beside it (`CONNECTOR_COMPLETION_SOURCES`). Same contract as the LMS's
+    `completions_since`."""
+
+    name: str
+
+    def completions_since(
+        self, cursor: str | None
+    ) -> tuple[list[CompletionEvent], str | None, bool]: ...
+
+
 # --- optional abilities: asked for by type --------------------------------------------------
 
 
@@ -179,3 +194,61 @@ class EnrollsInBatches(Protocol):
     ) -> dict[tuple[str, str], Exception | None]:
         """The result maps (lms_user_id, course_id) to None or its error."""
         ...
+
+
+# --- drift reconciliation (`connector reconcile`): what the vendor holds now ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerEnrollments:
+    """One LMS user as the LMS holds them now: whether they exist, are active, and the
+    courses they are enrolled in (at least those asked about)."""
+
+    lms_user_id: str
+    exists: bool = True
+    active: bool = True
+    course_ids: frozenset[str] = frozenset()
+
+
+class GoalPresence(StrEnum):
+    """A goal as the tracker holds it now."""
+
+    PRESENT = "present"  # there, and not closed
+    CLOSED = "closed"  # there, closed (by a person or by us)
+    DELETED = "deleted"  # gone: deleted by a person (the tracker proved its absence)
+
+
+@runtime_checkable
+class ReadsEnrollments(Protocol):
+    """An LMS that can say, in few calls, who is enrolled where (drift reconciliation).
+
+    The adapter chooses how to batch: per learner or per course, whichever costs fewer
+    calls for the pairs asked about. Never one call per pair when that can be avoided."""
+
+    def enrollments(self, pairs: Sequence[tuple[str, str]]) -> dict[str, LearnerEnrollments]:
+        """For every LMS user id among `pairs` ((lms_user_id, course_id)): its state."""
+        ...
+
+
+@runtime_checkable
+class ReadsGoals(Protocol):
+    """A goal tracker that can say which of our goals still exist (drift reconciliation).
+
+    `goals` are (the owner's id in the tracker, the goal); the adapter batches per owner.
+    A goal is DELETED only when the tracker proves it absent (a complete list, or a
+    not-found answer for that goal); when absence cannot be proven it is left out."""
+
+    def goal_presence(self, goals: Sequence[tuple[str, GoalRef]]) -> dict[str, GoalPresence]:
+        """`GoalRef.goal_id` → presence, for every goal the tracker could judge."""
+        ...
+
+
+@runtime_checkable
+class WithdrawsEvidence(Protocol):
+    """A goal tracker that can take back evidence whose completion was withdrawn (an xAPI
+    statement voided after its evidence was posted): the course's progress undone with the
+    reason beside it, and a closed goal reopened. History stays: nothing is deleted."""
+
+    def withdraw_evidence(self, goal: GoalRef, evidence: Evidence, note: str) -> None: ...
+
+    def reopen_goal(self, goal: GoalRef, note: str) -> None: ...

@@ -19,7 +19,13 @@ from connector.errors import ConfigError
 from connector.executor import Context
 from connector.id_spaces import IdSpaces
 from connector.observability.metrics import observe_vendor_call
-from connector.ports import EmployeeDirectory, GoalTracker, LearningPlatform, ReviewSource
+from connector.ports import (
+    CompletionSource,
+    EmployeeDirectory,
+    GoalTracker,
+    LearningPlatform,
+    ReviewSource,
+)
 from connector.secrets import kept_secrets
 from connector.settings import Settings
 from connector.store import Store
@@ -37,6 +43,7 @@ class Runtime:
     ctx: Context
     review_sources: list[ReviewSource] = field(default_factory=list)
     directory: EmployeeDirectory | None = None
+    completion_sources: list[CompletionSource] = field(default_factory=list)
     # How often the service polls each stream, from the settings of the vendor behind it.
     schedule: dict[str, float] = field(default_factory=dict)
 
@@ -115,6 +122,13 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
             sources.append(source)
             schedule["reviews"] = min(schedule.get("reviews", math.inf),
                                       vendors.poll_seconds(name))
+    completion_sources: list[CompletionSource] = []
+    for name in settings.completion_source_names():
+        found = vendors.adapter(name, Role.COMPLETIONS)
+        if found is not None:
+            completion_sources.append(found)
+            schedule["completions"] = min(schedule.get("completions", math.inf),
+                                          vendors.poll_seconds(name))
     directory: EmployeeDirectory | None = None
     keeper = directory_vendor(settings)
     if keeper is not None:
@@ -124,7 +138,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
     ctx.id_spaces = IdSpaces(match_by=settings.identity_match_by,
                              directory=directory.name if directory is not None else None)
     return Runtime(settings=settings, store=store, ctx=ctx, review_sources=sources,
-                   directory=directory, schedule=schedule)
+                   directory=directory, schedule=schedule,
+                   completion_sources=completion_sources)
 
 
 def build_lms(settings: Settings, store: Store) -> LearningPlatform | None:

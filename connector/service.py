@@ -174,7 +174,7 @@ class Service:
             self.threads.append(console)
         for t in self.threads:
             t.start()
-        self.threads += start_chores(chores_for(self.rt), self.stop_event)
+        self.threads += start_chores(chores_for(self.rt, serve=True), self.stop_event)
         url = f"http://{self.host}:{self.port}"
         log.info("service started", extra={"url": url})
         return url

@@ -157,6 +157,8 @@ class Settings(SettingsBase):
     goal_tracker: str = "bamboohr"
     review_sources: str = "orangehrm"  # comma-separated: registered vendors, csv, webhook
     directory: str = "auto"  # "auto": the goal tracker's directory, when it has one
+    # Completion sources polled beside the LMS, comma-separated (an xAPI LRS: "xapi_lrs").
+    completion_sources: str = ""
     # How a person's id in the goal tracker is found: by email through the directory, or
     # "id" (the review source's ids are valid there too). See connector/id_spaces.py.
     identity_match_by: Literal["email", "id"] = "email"
@@ -185,6 +187,13 @@ class Settings(SettingsBase):
     max_assignment_share: float = 0.5
     max_leaver_share: float = 0.05
     count_unassigned_completions: bool = True
+
+    # Drift reconciliation (connector/operations/reconcile.py; docs/production.md): how often
+    # `serve` compares the ledger with the vendors (0 = never; `connector reconcile` still
+    # runs), and whether an enrollment removed by hand while its goal is open is re-enrolled
+    # once (said in the audit, status and trace) or only flagged.
+    reconcile_seconds: int = Field(default=86400, ge=0)
+    reconcile_reenroll: bool = True
 
     # The operator console (connector/console; docs/console.md)
     console_users: SecretStr | None = None  # `name:role:argon2-hash` entries, space-separated
@@ -287,6 +296,11 @@ class Settings(SettingsBase):
             if name not in allowed:
                 problems.append(f"CONNECTOR_REVIEW_SOURCES: unknown source {name!r} "
                                 f"(expected {', '.join(allowed)})")
+        allowed = registry.names(Role.COMPLETIONS)
+        for name in self.completion_source_names():
+            if name not in allowed:
+                problems.append(f"CONNECTOR_COMPLETION_SOURCES: unknown source {name!r} "
+                                f"(expected {', '.join(allowed) or 'none registered'})")
         allowed = [*registry.names(Role.DIRECTORY), "auto", "none"]
         if self.directory not in allowed:
             problems.append(f"CONNECTOR_DIRECTORY: expected one of {', '.join(allowed)}, "
@@ -299,7 +313,8 @@ class Settings(SettingsBase):
         `unfilled()`. Empty when every vendor in use can be reached."""
         from connector.vendors import registry
 
-        names = [self.lms, self.goal_tracker, *self.review_source_names(), self.directory]
+        names = [self.lms, self.goal_tracker, *self.review_source_names(), self.directory,
+                 *self.completion_source_names()]
         problems: list[str] = []
         for name in dict.fromkeys(names):
             if name in {plugin.name for plugin in registry.plugins()}:
@@ -315,6 +330,9 @@ class Settings(SettingsBase):
 
     def review_source_names(self) -> list[str]:
         return [s.strip() for s in self.review_sources.split(",") if s.strip()]
+
+    def completion_source_names(self) -> list[str]:
+        return [s.strip() for s in self.completion_sources.split(",") if s.strip()]
 
     def vendor(self, model: type[V]) -> V:
         """This vendor's own settings. A vendor registered after these settings were read

@@ -33,7 +33,7 @@ from webhooks.signatures import (
     hmac_verifier,
     standard_webhook_verifier,
 )
-from webhooks.xapi_body import XapiOptions, parse_xapi
+from webhooks.xapi_body import XapiOptions, parse_move_on, parse_xapi
 
 if TYPE_CHECKING:
     from connector.settings import Settings
@@ -334,8 +334,9 @@ def declared_sources(
 ) -> list[SourceConfig]:
     """Sources from JSON: `[{"name", "kind", "scheme": "standard"|"bamboohr"|"hmac",
     "secrets_env": VAR, "hmac": {HmacScheme fields}, "field_map": {...},
-    "xapi_course_prefix": "..."}]`. Secrets stay in the environment variable `secrets_env`
-    names (comma-separated), never in the JSON itself.
+    "xapi_course_prefix": "...", "xapi_move_on": "101=CompletedAndPassed,…"}]`. Secrets
+    stay in the environment variable `secrets_env` names (comma-separated), never in the
+    JSON itself.
     """
     environ = os.environ if environ is None else environ
     try:
@@ -378,5 +379,6 @@ def _declared_source(entry: Any, tolerance: int, environ: Mapping[str, str]) -> 
     else:
         raise ValueError("scheme must be standard, bamboohr or hmac")
     field_map = ReviewFieldMap.from_dict(entry["field_map"]) if entry.get("field_map") else None
-    xapi = XapiOptions(course_prefix=str(entry.get("xapi_course_prefix", "")))
+    xapi = XapiOptions(course_prefix=str(entry.get("xapi_course_prefix", "")),
+                       move_on=parse_move_on(str(entry.get("xapi_move_on", ""))))
     return SourceConfig(name, kind, verifier, field_map or ReviewFieldMap(), xapi)

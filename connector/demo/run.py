@@ -37,8 +37,9 @@ DEMO_CONSOLE_USER = "hr.demo"
 
 
 def complete_some_courses(sb: Sandboxes, store: Store, rng: random.Random) -> tuple[int, int]:
-    """Learners finish about half of their courses in the LMS; a few fail first."""
-    lms = sb.playing(Role.LMS)
+    """Learners finish about half of their courses in the LMS; a few fail first. With a
+    completion source in the cast (a record store), the LMS reports each result there."""
+    lms = sb.playing(Role.COMPLETIONS) if Role.COMPLETIONS in sb.roles else sb.playing(Role.LMS)
     done = failed = 0
     for row in store.assignments_for(state=AssignmentState.ENROLLED):
         identity = store.identity(row.employee_id)
@@ -118,9 +119,11 @@ def run_demo(database: Path, *, keep_running: bool = False, employees: int = 60,
         _say(f"▶ learners complete courses in {lms} (about half; a few fail first)")
         done, failed = complete_some_courses(sb, rt.store, random.Random(seed))
         _say(f"  {done} completions, {failed} failed attempts")
-        _say(f"▶ polling {lms} for completions; posting evidence in {goals}, moving and "
+        polled = title(sb.roles.get(Role.COMPLETIONS, sb.roles[Role.LMS]))
+        _say(f"▶ polling {polled} for completions; posting evidence in {goals}, moving and "
              "closing goals")
-        new, _ = poll_completions(rt.store, _require(rt.lms))
+        sources = rt.completion_sources or [_require(rt.lms)]
+        new = sum(poll_completions(rt.store, source)[0] for source in sources)
         with for_run("completions", "jobs", rt.store, quiet=quiet) as progress:
             stats = worker.drain(concurrency=2, progress=progress)
         _say(f"  {new} completion events; {stats.done} jobs done, {stats.dead} dead")

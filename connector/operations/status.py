@@ -3,12 +3,13 @@ and what waits for a person (identities, approvals, safety stops)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connector.store import (
     ApprovalState,
     BatchState,
+    DriftFlag,
     JobState,
     PollerStatus,
     StagedBatch,
@@ -26,6 +27,7 @@ class StatusReport:
     approvals_pending: int
     assignments: int
     stops: list[StagedBatch]
+    drift: list[DriftFlag] = field(default_factory=list)  # open and repaired findings
 
     def as_json(self) -> dict[str, Any]:
         """The `connector status --json` document (its keys are an interface: keep them)."""
@@ -44,6 +46,10 @@ class StatusReport:
                 {"id": b.id, "stream": b.stream, "source": b.source, "kind": b.kind,
                  "reasons": b.reasons, "since": b.created_at.isoformat(),
                  "show": f"connector stops show {b.id}"} for b in self.stops],
+            "drift": [
+                {"kind": d.kind, "state": d.state, "employee_id": d.employee_id,
+                 "goal_key": d.goal_key, "course_id": d.course_id, "message": d.message,
+                 "since": d.first_seen_at.isoformat()} for d in self.drift],
         }
 
 
@@ -59,4 +65,5 @@ def status_report(store: Store) -> StatusReport:
         approvals_pending=len(store.approvals_list(ApprovalState.PENDING)),
         assignments=len(store.assignments_for()),
         stops=store.staged_batches(BatchState.WAITING),
+        drift=store.drift.listed(states=("open", "repaired")),
     )

@@ -3,12 +3,20 @@ completions, and every decision and effect in the audit trail, in order."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from connector.errors import InputError
-from connector.store import Assignment, AuditEntry, Completion, Goal, Identity, Store
+from connector.store import (
+    Assignment,
+    AuditEntry,
+    Completion,
+    DriftFlag,
+    Goal,
+    Identity,
+    Store,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +26,7 @@ class EmployeeTrace:
     assignments: list[Assignment]
     completions: list[Completion]
     audit: list[AuditEntry]
+    drift: list[DriftFlag] = field(default_factory=list)  # what `connector reconcile` found
 
     def as_json(self) -> dict[str, Any]:
         """The `connector trace --json` document: dates as ISO text, states as their values."""
@@ -28,6 +37,7 @@ class EmployeeTrace:
             "completions": [_plain_row(c) for c in self.completions],
             "audit": [{"at": _plain(a.at), "event": a.event, "message": a.message,
                        "cause": a.cause, "ref": a.ref} for a in self.audit],
+            "drift": [_plain_row(d) for d in self.drift],
         }
 
 
@@ -38,7 +48,8 @@ def employee_trace(store: Store, *, employee_id: str) -> EmployeeTrace:
     return EmployeeTrace(identity=identity, goals=store.goals_for(employee_id),
                          assignments=store.assignments_for(employee_id),
                          completions=store.completions_for(employee_id),
-                         audit=store.audit_trail(employee_id))
+                         audit=store.audit_trail(employee_id),
+                         drift=store.drift.all_for(employee_id))
 
 
 def _plain_row(row: Any) -> dict[str, Any]:

@@ -10,8 +10,8 @@ paths, field names and value types (goal and comment ids are strings, milestone 
 Control endpoints (not BambooHR's): `POST /_sandbox/employees` seeds people,
 `PATCH /_sandbox/employees/<id>` changes them, `GET /_sandbox/state` shows everything,
 `POST /_sandbox/send-webhook` delivers a signed employee webhook, `POST /_sandbox/throttle`,
-`POST /_sandbox/training-types`, `POST /_sandbox/reset`, `POST /_sandbox/faults` (from
-`install_faults`).
+`POST /_sandbox/training-types`, `POST /_sandbox/reset`, `POST /_sandbox/drift` (delete a
+goal), `POST /_sandbox/faults` (from `install_faults`).
 
 The company's data and the vendor's rules live in `connector.sandbox.bamboohr_state`; this module
 is the HTTP face: auth, throttling answers, routes and webhook delivery.
@@ -184,6 +184,17 @@ def create_app(*, api_key: str = "sandbox-key", faults: Faults | None = None,
     def set_throttle() -> Response:
         with state.lock:
             state.set_throttle(request.get_json(force=True) or {})
+        return jsonify({"ok": True})
+
+    @app.post("/_sandbox/drift")
+    def drift() -> Response:
+        """What a person does by hand: `{"delete_goals": [goal_id]}` (a deleted goal answers
+        404 "…goalId was not found" from then on)."""
+        body = request.get_json(force=True) or {}
+        with state.lock:
+            for goal_id in body.get("delete_goals", []):
+                state.goals.pop(int(goal_id), None)
+                state.comments.pop(int(goal_id), None)
         return jsonify({"ok": True})
 
     @app.get("/_sandbox/state")

@@ -208,6 +208,16 @@ def create_app(
         with state.lock:
             return jsonify({"expired": state.expire_tokens()})
 
+    @app.post("/_sandbox/drift")
+    def drift() -> Any:
+        """What a person does by hand: `{"delete_trackers": [id]}` (gone from lists, its
+        logs answer 404, as OrangeHRM's soft delete does)."""
+        body = request.get_json(force=True) or {}
+        with state.lock:
+            for tracker_id in body.get("delete_trackers", []):
+                state.delete_tracker(int(tracker_id))
+        return jsonify({"ok": True})
+
     @app.get("/_sandbox/state")
     def show_state() -> Any:
         with state.lock:

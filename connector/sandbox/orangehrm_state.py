@@ -225,7 +225,14 @@ class OrangeHRMState:
     def list_trackers(self, emp_number: int | None) -> list[dict[str, Any]]:
         return [self.tracker_model(t)
                 for t in sorted(self.trackers.values(), key=lambda t: t["id"])
-                if emp_number is None or t["empNumber"] == emp_number]
+                if (emp_number is None or t["empNumber"] == emp_number)
+                and not t.get("deleted")]
+
+    def delete_tracker(self, tracker_id: int) -> None:
+        """OrangeHRM's DELETE is soft: the tracker leaves every list and read (ids stay
+        taken)."""
+        if tracker_id in self.trackers:
+            self.trackers[tracker_id]["deleted"] = True
 
     def create_tracker(self, body: dict[str, Any]) -> dict[str, Any]:
         invalid = {}
@@ -250,7 +257,7 @@ class OrangeHRMState:
         return model
 
     def list_logs(self, tracker_id: int) -> list[dict[str, Any]]:
-        if tracker_id not in self.trackers:
+        if tracker_id not in self.trackers or self.trackers[tracker_id].get("deleted"):
             raise ApiError(404, "Record Not Found")
         return list(self.logs[tracker_id])
 
@@ -262,7 +269,7 @@ class OrangeHRMState:
             invalid["comment"] = "Invalid string length"
         if body.get("achievement") not in (1, 2):
             invalid["achievement"] = "Invalid parameter"
-        if tracker_id not in self.trackers:
+        if tracker_id not in self.trackers or self.trackers[tracker_id].get("deleted"):
             raise ApiError(404, "Record Not Found")
         if invalid:
             raise ApiError(422, "Invalid Parameter", invalid)

@@ -12,7 +12,8 @@ and `Retry-After` (seconds) are given in real time, so a client pacing from the 
 to the scaled limit; with `time_scale != 1` they carry fractions of a second.
 
 Control endpoints under `/_sandbox/` (not TalentLMS API): seed users and courses, mark a
-completion, read the whole state; plus `/_sandbox/faults` from `install_faults`.
+completion, read the whole state, change things by hand (`/_sandbox/drift`: remove an
+enrollment, deactivate a learner); plus `/_sandbox/faults` from `install_faults`.
 """
 
 from __future__ import annotations
@@ -227,6 +228,18 @@ def create_app(*, api_key: str = "sandbox-key", hourly_limit: int = 2000,
         items = _items("completions")
         with state.lock:
             return jsonify({"completed": [state.complete(i) for i in items]})
+
+    @app.post("/_sandbox/drift")
+    def drift() -> Response:
+        """What an admin does by hand: `{"unenroll": [{user_id, course_id}], "deactivate":
+        [user_id]}` (drift reconciliation's faults)."""
+        body = request.get_json(force=True) or {}
+        with state.lock:
+            for pair in body.get("unenroll", []):
+                state.unenroll(str(pair["user_id"]), str(pair["course_id"]))
+            for user_id in body.get("deactivate", []):
+                state.user_by_id(str(user_id))["status"] = "inactive"
+        return jsonify({"ok": True})
 
     @app.get("/_sandbox/state")
     def snapshot() -> Response:

@@ -6,6 +6,7 @@ return and the enums of the states those rows are in. Nothing outside `connector
 imports SQLAlchemy or a table (tests/unit/test_layering.py).
 """
 
+from connector.store.drift import DriftFlag
 from connector.store.engine import Transaction
 from connector.store.jobs import Job
 from connector.store.rows import (
@@ -37,7 +38,8 @@ from connector.store.store import Store
 
 __all__ = [
     "Action", "ActionState", "Approval", "ApprovalState", "Assignment", "AssignmentState",
-    "AuditEntry", "BatchState", "Completion", "DeadLetter", "EvidenceRecord", "ExternalId",
+    "AuditEntry", "BatchState", "Completion", "DeadLetter", "DriftFlag", "EvidenceRecord",
+    "ExternalId",
     "Goal", "GoalState", "Identity", "IdentityWait", "Job", "JobState", "MatchState",
     "PollerStatus", "RateBudget", "StagedBatch", "Store", "Transaction",
 ]

@@ -536,7 +536,7 @@ class LedgerMixin:
                 lms_user_id=event.lms_user_id, course_id=event.course_id,
                 outcome=event.outcome.value, completed_at=event.completed_at, score=event.score,
                 certificate_url=event.certificate_url, expires_at=event.expires_at,
-                recorded_at=utcnow()), ["source", "event_id"])
+                recorded_at=utcnow(), voids=event.voids), ["source", "event_id"])
 
     def completions_for(self, employee_id: str, course_id: str | None = None
                         ) -> list[Completion]:

@@ -180,6 +180,7 @@ class Completion:
     certificate_url: str | None
     expires_at: datetime | None
     recorded_at: datetime
+    voids: str | None = None  # a voiding statement: the event id it withdrew
 
     @classmethod
     def from_row(cls, row: Any) -> Completion:

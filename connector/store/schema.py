@@ -226,8 +226,10 @@ completions = Table(
     Column("certificate_url", Text),
     Column("expires_at", UtcDateTime),
     Column("recorded_at", UtcDateTime, nullable=False),
+    Column("voids", String(300)),  # a voiding statement: the event id it withdrew
 )
 Index("ix_completions_employee_course", completions.c.employee_id, completions.c.course_id)
+Index("ix_completions_voids", completions.c.voids)
 
 evidence = Table(
     "evidence",
@@ -237,6 +239,19 @@ evidence = Table(
     Column("completion_event", String(300), nullable=False),
     Column("completed_at", UtcDateTime, nullable=False),
     Column("posted_at", UtcDateTime, nullable=False),
+)
+
+# Evidence taken back: the completion behind it was withdrawn (an xAPI voiding statement).
+# The evidence row stays (history); a row here says which of its completions was voided, by
+# which event and when. A later completion of the course renews the evidence row.
+evidence_voids = Table(
+    "evidence_voids",
+    metadata,
+    Column("goal_key", String(400), primary_key=True),
+    Column("course_id", String(200), primary_key=True),
+    Column("completion_event", String(300), primary_key=True),
+    Column("void_event", String(300), nullable=False),
+    Column("voided_at", UtcDateTime, nullable=False),
 )
 
 cursors = Table(
@@ -344,3 +359,25 @@ notifications = Table(
     Column("claimed_at", Float, nullable=False),  # epoch seconds; a stale claim is retried
     Column("sent_at", Float),
 )
+# Drift between the ledger and the vendors (`connector reconcile`): one row per finding,
+# unique on (kind, subject), so a finding is flagged (and audited) once however often it is
+# seen; `repairs` counts what the connector re-did about it (a re-enrollment is done at most
+# once: removed again, it is left removed and flagged).
+drift_flags = Table(
+    "drift_flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),  # enrollment_removed | goal_deleted | ...
+    Column("subject", String(600), nullable=False),  # what it is about (a goal key, ...)
+    Column("employee_id", String(200)),
+    Column("goal_key", String(300)),
+    Column("course_id", String(100)),
+    Column("state", String(20), nullable=False),  # open | repaired | resolved
+    Column("repairs", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    UniqueConstraint("kind", "subject", name="uq_drift_flags_kind_subject"),
+)
+Index("ix_drift_flags_employee", drift_flags.c.employee_id)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.errors import StoreError
 from connector.models import utcnow
 from connector.store import migrations
+from connector.store.drift import DriftFlags
 from connector.store.engine import Transaction, make_engine, transaction, using
 from connector.store.intake import EventIntake
 from connector.store.jobs import JobQueue
@@ -36,6 +37,7 @@ from connector.store.rows import AuditEntry, PollerStatus, RateBudget
 from connector.store.schema import audit, cursors, inbox, rate_budget
 from connector.store.sql import dumps, insert_ignore
 from connector.store.staging import StagingMixin
+from connector.store.voids import VoidsMixin
 
 READY_PROBE_SECONDS = 2.0  # at most one heartbeat write per process this often
 HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not pollers
@@ -43,7 +45,7 @@ HEARTBEAT = "_ready.heartbeat"  # a cursor row; names starting with _ are not po
 ADOPTION = "_adoption"
 
 
-class Store(LedgerMixin, StagingMixin):
+class Store(LedgerMixin, StagingMixin, VoidsMixin):
     """Everything the connector keeps, over SQLite or PostgreSQL."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time,
@@ -68,6 +70,7 @@ class Store(LedgerMixin, StagingMixin):
         self.logins = LoginAttempts(engine, clock=clock)  # the console's sign-in limit
         self.notices = SentNotices(engine, clock=clock)  # notifications sent, once each
         self.reports = ReportQueries(engine)  # the console's and `connector report`'s
+        self.drift = DriftFlags(engine)  # what `connector reconcile` found
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:

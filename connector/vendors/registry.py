@@ -32,6 +32,8 @@ BUILTIN = (
     "connector.vendors.bamboohr",
     "connector.vendors.orangehrm",
     "connector.vendors.generic",
+    "connector.vendors.hibob",
+    "connector.vendors.xapi_lrs",
 )
 
 # Review "sources" that nobody polls: the operator imports files, or an HR system pushes.
@@ -45,6 +47,7 @@ class Role(StrEnum):
     GOALS = "goals"
     REVIEWS = "reviews"
     DIRECTORY = "directory"
+    COMPLETIONS = "completions"  # a completion source polled beside the LMS (an xAPI LRS)
 
 
 class KeptSecrets(Protocol):
@@ -72,7 +75,7 @@ class VendorEnv:
     settings: Settings
     http: Mapping[str, Any]
     secrets: KeptSecrets
-    configure_budget: Callable[[str, int], None]
+    configure_budget: Callable[..., None]  # (bucket, calls per hour, burst=None)
 
 
 class Vendor(Protocol):

@@ -27,6 +27,7 @@ ARGUMENTS: dict[tuple[str, ...], list[str]] = {
     ("approvals", "reject"): ["--all"],
     ("backfill",): ["--since", "2026-01-01"],
     ("withdraw",): ["--review", "R1"],
+    ("reconcile",): [],
     ("approvals", "show"): ["1"],
     ("stops", "list"): [],
     ("stops", "show"): ["1"],

@@ -249,7 +249,7 @@ def test_lms_completion() -> None:
         "email": "ann@example.com", "employee_id": None,
         "completed_at": "2026-03-10T07:59:00Z", "outcome": "passed", "score": 88.0,
         "certificate_url": "https://lms.example.com/cert/1",
-        "expires_at": "2028-03-10T00:00:00Z", "course_name": "Negotiation 101",
+        "expires_at": "2028-03-10T00:00:00Z", "course_name": "Negotiation 101", "voids": None,
     }
 
 

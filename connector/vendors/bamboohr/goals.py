@@ -25,8 +25,10 @@ from typing import Any
 from connector.errors import FatalAPIError
 from connector.http import VendorHttp
 from connector.models import Employee, Evidence, GoalKey, GoalRef
+from connector.ports import GoalPresence
 from connector.settings import Settings
 from connector.vendors.bamboohr.client import VENDOR, BambooHRSettings, bamboohr_http, numeric_id
+from connector.vendors.bamboohr.goal_presence import goal_presence
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +193,10 @@ class BambooHRGoals:
                                   operation="read goal")
         return body if isinstance(body, dict) else {}
 
+    def goal_presence(self, goals: Sequence[tuple[str, GoalRef]]) -> dict[str, GoalPresence]:
+        """`ReadsGoals`: which of our goals still exist, one list per owner."""
+        return goal_presence(self.http, goals)
+
     # -- evidence and notes --
 
     def evidence_exists(self, goal: GoalRef, evidence: Evidence) -> bool:
@@ -276,6 +282,25 @@ class BambooHRGoals:
             if status != "closed":
                 raise
             log.info("bamboohr goal %s was already closed", goal.goal_id)
+
+    # -- a completion withdrawn (WithdrawsEvidence) --
+
+    def withdraw_evidence(self, goal: GoalRef, evidence: Evidence, note: str) -> None:
+        """The reason as a note (posted once), and the course's milestone unticked; the
+        evidence comment stays, as history."""
+        self.add_note(goal, note)
+        milestone = goal.milestone_ids.get(evidence.course_id)
+        if milestone is None:
+            return
+        eid, gid = _split_ref(goal, "update milestone progress")
+        self.http.request("PUT", f"{_GOALS.format(eid=eid)}/{gid}/milestones/{milestone}/progress",
+                          operation="update milestone progress", json={"complete": False})
+
+    def reopen_goal(self, goal: GoalRef, note: str) -> None:
+        """Reopen a closed goal (`POST …/reopen`); reopening twice reopens once."""
+        eid, gid = _split_ref(goal, "reopen goal")
+        self.http.request("POST", f"{_GOALS.format(eid=eid)}/{gid}/reopen",
+                          operation="reopen goal", idempotent=True)
 
     # -- training records --
 

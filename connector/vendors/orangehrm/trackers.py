@@ -21,6 +21,7 @@ from typing import Any
 from connector.errors import ConfigError
 from connector.http import VendorHttp
 from connector.models import Employee, Evidence, GoalKey, GoalRef, Outcome
+from connector.ports import GoalPresence
 from connector.settings import Settings
 from connector.vendors.orangehrm.client import API, VENDOR, iter_pages, orangehrm_http
 
@@ -106,6 +107,23 @@ class OrangeHRMTrackers:
             json={"trackerName": name, "empNumber": int(employee.employee_id),
                   "reviewerEmpNumbers": reviewers})
         return self._ref(body["data"]["id"])
+
+    def goal_presence(self, goals: Sequence[tuple[str, GoalRef]]) -> dict[str, GoalPresence]:
+        """`ReadsGoals`: which trackers still exist, one (paged) list per owner. A deleted
+        tracker is gone from its owner's complete list (OrangeHRM's DELETE is soft)."""
+        by_owner: dict[str, list[str]] = {}
+        for owner, ref in goals:
+            by_owner.setdefault(owner if owner.isdigit() else "", []).append(ref.goal_id)
+        found: dict[str, GoalPresence] = {}
+        for owner, wanted in by_owner.items():
+            params = {"empNumber": int(owner)} if owner else {}
+            listed = {str(item.get("id")) for item, _ in iter_pages(
+                self.http, f"{API}/performance/config/trackers", operation="list trackers",
+                params=params, page_size=self.page_size)}
+            for tracker_id in wanted:
+                found[tracker_id] = (GoalPresence.PRESENT if tracker_id in listed
+                                     else GoalPresence.DELETED)
+        return found
 
     def _logs(self, goal: GoalRef) -> Iterator[dict[str, Any]]:
         for item, _ in iter_pages(self.http, f"{API}/performance/trackers/{goal.goal_id}/logs",

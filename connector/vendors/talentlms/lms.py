@@ -44,7 +44,9 @@ from connector.models import (
     Progress,
     completion_event_id,
 )
+from connector.ports import LearnerEnrollments
 from connector.settings import Settings, VendorSettings, vendor_config
+from connector.text_safety import neutralise_formula
 from connector.vendors.talentlms.batches import ALREADY_ENROLLED, BatchEnroller
 from connector.vendors.talentlms.timeline import new_completions, number, text, unix_time
 
@@ -259,9 +261,9 @@ class TalentLMS:
         if not employee.email:
             raise FatalAPIError(f"employee {employee.employee_id} has no email address",
                                 vendor=self.name, operation="create learner")
-        form = {
-            "first_name": employee.first_name or employee.email.split("@")[0],
-            "last_name": employee.last_name or "-",
+        form = {  # names start fields of TalentLMS's user exports: never a formula there
+            "first_name": neutralise_formula(employee.first_name or employee.email.split("@")[0]),
+            "last_name": neutralise_formula(employee.last_name) if employee.last_name else "-",
             "email": employee.email,
             "login": employee.employee_id if self.match_by != "email" else employee.email,
             "password": secrets.token_urlsafe(18),  # learners reset it; never stored or logged
@@ -409,6 +411,12 @@ class TalentLMS:
         user = self.v1.get_json(v1_path("users", id=lms_user_id), operation="read enrollments")
         courses = user.get("courses") if isinstance(user, dict) else None
         return {str(text(c.get("id"))) for c in courses or () if isinstance(c, dict)}
+
+    def enrollments(self, pairs: Sequence[tuple[str, str]]) -> dict[str, LearnerEnrollments]:
+        """`ReadsEnrollments`: who is enrolled where, in the fewest calls (roster.py)."""
+        from connector.vendors.talentlms.roster import read_enrollments
+
+        return read_enrollments(self.v1, pairs, v1_path)
 
     # --- progress -----------------------------------------------------------------------------
 
