@@ -85,20 +85,25 @@ def full_name(identity: Identity | None) -> str:
 # -- overview -------------------------------------------------------------------------------
 def overview() -> Any:
     report = status_report(_store())
-    pollers = [{"name": p.name, "success": plain.ago(p.last_success_at),
+    pollers = [{"name": p.name, "words": plain.poller_name(p.name),
+                "success": plain.ago(p.last_success_at),
                 "error": plain.error_words(p.last_error) if p.last_error else None}
                for p in report.pollers]
     budgets = [{"vendor": title(b.vendor), "available": int(b.available),
                 "per_hour": int(b.per_hour)} for b in _store().rate_budgets()]
     return render_template("overview.html", report=report, pollers=pollers, budgets=budgets,
-                           oldest=plain.duration(report.oldest_pending_seconds))
+                           oldest=plain.duration(report.oldest_pending_seconds),
+                           job_states=plain.JOB_STATES)
 
 
 # -- dead letters ---------------------------------------------------------------------------
 def dead_letter_list() -> Any:
-    rows = dead_letters.list_dead_letters(_store(), limit=1000)
+    store = _store()
+    rows = dead_letters.list_dead_letters(store, limit=1000)
     return render_template("dead_letters.html", rows=[
-        {"row": r, "meaning": plain.error_words(r.last_error), "when": plain.ago(r.finished_at)}
+        {"row": r, "meaning": plain.error_words(r.last_error), "when": plain.ago(r.finished_at),
+         "work": plain.JOB_KINDS.get(r.kind, r.kind),
+         "name": full_name(store.identity(r.employee_id)) if r.employee_id else None}
         for r in rows])
 
 
@@ -188,7 +193,8 @@ def _ratings(approval: Approval) -> list[str]:
 def approval_list() -> Any:
     store = _store()
     rows = [{"row": a, "name": full_name(store.identity(a.employee_id)),
-             "ratings": _ratings(a), "plan": a.summary.split(", ")}
+             "ratings": _ratings(a), "plan": a.summary.split(", "),
+             "source": title(a.review_source)}
             for a in approvals.pending_approvals(store)]
     return render_template("approvals.html", rows=rows)
 

@@ -72,17 +72,92 @@ def error_words(text: str | None) -> str:
     return detail[:1].upper() + detail[1:300]
 
 
+# what a poller stream reads, in words (`vendor.kind` is how the store names its cursor)
+_POLLED: dict[str, str] = {
+    "reviews": "finished reviews", "directory": "employee directory",
+    "completions": "course completions", "goals": "goals", "evidence": "evidence",
+}
+
+
+# a stream named by its role rather than a vendor (`hr.reviews`) → the system in words
+_ROLE_WORDS: dict[str, str] = {"hr": "HR system", "lms": "LMS", "goals": "Goal tracker"}
+
+
+def poller_name(name: str) -> str:
+    """A poller's cursor name as people say it: `bamboohr.directory` → "BambooHR: employee
+    directory" (the raw name stays on the page beside it, for whoever reads the logs)."""
+    vendor, _, kind = name.partition(".")
+    system = _ROLE_WORDS.get(vendor) or title(vendor)
+    if not kind:
+        return system
+    return f"{system}: {_POLLED.get(kind, kind.replace('_', ' '))}"
+
+
+# a job state as an HR reader understands it (the stored state is shown beside it)
+JOB_STATES: dict[str, str] = {
+    "pending": "waiting to run", "running": "running now", "done": "done",
+    "dead": "failed for good (dead letters)",
+}
+
+
+# a job's kind (connector/handlers.py) as the work it does
+JOB_KINDS: dict[str, str] = {
+    "review": "Plan a review", "completion": "Record a course completion",
+    "resume": "Carry on after an LMS match", "employee": "Apply a directory change",
+    "review_hint": "Fetch a review a vendor announced",
+}
+
+
 # audit event (or its prefix before the first dot) → the step of the story it is
 _STEPS: dict[str, str] = {
     "gap.found": "Skill gap found", "planned.enroll": "Course planned",
     "planned.open_goal": "Goal planned", "planned.ensure_learner": "Learner planned",
-    "planned.skipped": "Already covered", "skill.unmapped": "Rating not mapped",
+    "planned.skipped": "Course not planned", "skill.unmapped": "Rating not mapped",
     "enroll": "Enrolled in course", "open_goal": "Goal opened",
     "ensure_learner": "LMS learner ready", "evidence": "Evidence posted",
+    "goal.open": "Goal opened", "goal.opened": "Goal opened", "goal.close": "Goal closed",
+    "goal.completed": "Goal closed", "goal.progress": "Goal progress",
+    "goal.evidence": "Evidence posted", "goal.note": "Note on the goal",
     "goal": "Goal", "completion": "Completion", "review": "Review",
     "identity": "LMS identity", "approval": "Approval", "job": "Job",
     "dead_letter": "Job", "employee": "Employee", "recertification": "Recertification",
 }
+
+
+# A command a stored message tells a terminal user to run → where the console does the same.
+_CONSOLE_PLACE: dict[str, str] = {
+    "connector identities link": "a person to link them on the Identities page",
+    "connector identities": "the Identities page",
+    "connector stops confirm": "the Safety stops page",
+    "connector stops": "the Safety stops page",
+    "connector approvals approve": "the Approvals page",
+    "connector approvals": "the Approvals page",
+    "connector dead-letters replay": "the Dead letters page",
+    "connector dead-letters": "the Dead letters page",
+}
+# a planner limit a stored message names → what it limits, in words
+_LIMITS: dict[str, str] = {
+    "max_courses_per_review": "new courses per review",
+    "max_assignments_per_run": "assignments per run",
+    "max_assignment_share": "share of employees getting new courses",
+}
+_LIMIT = re.compile(r"\blimit (max_[a-z_]+)")
+_COMMAND = re.compile(r"`(connector [a-z-]+(?: [a-z-]+)?)[^`]*`")
+
+
+def console_words(message: str) -> str:
+    """A stored message as the console says it: a command it names (written for the
+    terminal) becomes the console page that does the same, so HR staff are not sent to a
+    shell; a command the console has no page for stays as written."""
+    def place(m: re.Match[str]) -> str:
+        command = m.group(1)
+        while command not in _CONSOLE_PLACE and command.count(" ") > 1:
+            command = command.rsplit(" ", 1)[0]
+        return _CONSOLE_PLACE.get(command, m.group(0))
+    def limit(m: re.Match[str]) -> str:
+        words = _LIMITS.get(m.group(1))
+        return f"over the limit on {words} ({m.group(1)})" if words else m.group(0)
+    return _LIMIT.sub(limit, _COMMAND.sub(place, message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +172,7 @@ class StoryStep:
 def story(audit: list[AuditEntry]) -> list[StoryStep]:
     """The audit trail in order, each entry named as a step, with the reason when the
     entry carries its cause (review → rating → target → gap → rule)."""
-    return [StoryStep(a.at, _step(a.event), a.event, a.message, _because(a.cause))
+    return [StoryStep(a.at, _step(a.event), a.event, console_words(a.message), _because(a.cause))
             for a in sorted(audit, key=lambda a: (a.at, a.id))]
 
 

@@ -36,7 +36,7 @@ def test_preview_a_mapping_change(page: Any, console: Console, shots: Path) -> N
     page.fill("#text", text.replace('courses = ["101", "102"]', 'courses = ["101", "118"]'))
     page.click("button:has-text('Preview')")
     preview = page.inner_text("#preview")
-    assert "2 assignment(s) added" in preview and "+ Grace Hopper: 118" in preview
+    assert "2 assignment(s) added" in preview and "+ Grace Hopper: course 118" in preview
     page.screenshot(path=str(shots / "mapping.png"), full_page=True)
 
 

@@ -121,7 +121,7 @@ def test_a_preview_shows_added_removed_and_unchanged_by_skill_and_role(
     assert answer.status_code == 200
     assert "<strong>2</strong> assignment(s) added" in page
     assert "<strong>2</strong> no longer made" in page and "<strong>3</strong> unchanged" in page
-    assert "+ Grace Hopper: 118" in page and "\u2212 Grace Hopper: 102" in page
+    assert "+ Grace Hopper: course 118" in page and "\u2212 Grace Hopper: course 102" in page
     assert store.jobs.counts() == before  # nothing changed
 
 
@@ -245,5 +245,5 @@ def test_the_overview_names_a_broken_token_chain_with_its_fix(viewer: Client, st
 def test_the_person_page_links_goals_and_courses_in_the_vendors(viewer: Client,
                                                                 seeded: Seeded) -> None:
     page = viewer[0].get("/console/people/E3").get_data(as_text=True)
-    assert 'href="https://example.talentlms.com/course/info/id:101"' in page
-    assert 'href="https://example.bamboohr.com/employees/goals/?id=E3"' in page
+    assert 'href="https://example.talentlms.com/course/edit/id:101"' in page
+    assert 'href="https://example.bamboohr.com/employees/employee.php?id=E3"' in page

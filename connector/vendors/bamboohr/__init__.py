@@ -57,7 +57,11 @@ def _simulator() -> type[Simulator]:
 def _links(settings: Settings) -> VendorLinks:
     """The pages the console links to (best known; `VendorLinks`)."""
     own = settings.vendor(BambooHRSettings)
-    return VendorLinks(goal=f"{own.base_url.rstrip('/')}/employees/goals/?id={{employee_id}}")
+    # The employee's profile (`/employees/employee.php?id=N`, the address BambooHR itself
+    # shows for a profile). A goals-tab address could not be confirmed in public docs, so the
+    # link opens the profile the goals tab belongs to rather than a guessed page.
+    return VendorLinks(
+        goal=f"{own.base_url.rstrip('/')}/employees/employee.php?id={{employee_id}}")
 
 
 PLUGIN = VendorPlugin(

@@ -81,8 +81,10 @@ def _simulator() -> type[Simulator]:
 def _links(settings: Settings) -> VendorLinks:
     """The pages the console links to (best known; `VendorLinks`)."""
     own = settings.vendor(OrangeHRMSettings)
+    # The tracker's page, as OrangeHRM 5's own employee-tracker list opens it
+    # (`navigate('/performance/addPerformanceTrackerLog/trackId/{id}')` under /web/index.php).
     return VendorLinks(goal=(f"{own.base_url.rstrip('/')}/web/index.php/performance/"
-                            "addPerformanceTrackerLog/trackerId/{goal_id}"))
+                            "addPerformanceTrackerLog/trackId/{goal_id}"))
 
 
 PLUGIN = VendorPlugin(

@@ -40,7 +40,10 @@ def _simulator() -> type[Simulator]:
 def _links(settings: Settings) -> VendorLinks:
     """The pages the console links to (best known; `VendorLinks`)."""
     own = settings.vendor(TalentLMSSettings)
-    return VendorLinks(course=f"{own.base_url.rstrip('/')}/course/info/id:{{course_id}}")
+    # The course's page in TalentLMS's admin web app (`/course/edit/id:N`, as a public
+    # browser test of a TalentLMS portal navigates to it). A learner-side or `course/info`
+    # address could not be confirmed in public docs, so none is guessed.
+    return VendorLinks(course=f"{own.base_url.rstrip('/')}/course/edit/id:{{course_id}}")
 
 
 PLUGIN = VendorPlugin(
