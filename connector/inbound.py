@@ -101,6 +101,19 @@ def queue_employee(store: Store, employee: Employee, action: str, *,
                         employee_id=employee.employee_id, tx=tx)
 
 
+def queue_employee_hint(store: Store, payload: dict[str, Any], *, source: str, event_id: str,
+                        raw: bytes | None, job_kind: str) -> bool:
+    """Queue a vendor's employee-change hint (its values are not trusted: the job re-reads
+    the person, connector/employee_hints.py). A hint about an erased person is dropped before
+    anything of it is stored, raw body included."""
+    vendor_id = str(payload.get("employee_id") or "")
+    if vendor_id and dropped_as_erased(store, f"an employee change from {source}",
+                                       external=[(source, vendor_id)]):
+        return False
+    return store.ingest(source, event_id, "employee", dict(payload), raw, None,
+                        job_kind=job_kind)
+
+
 def plan_batch(store: Store, mapping: RuleMapping, reviews: Sequence[Review]
                ) -> tuple[Planner, list[PlanAction]]:
     """A batch of reviews planned as a dry run against the ledger, as its jobs would plan

@@ -19,7 +19,7 @@ from connector.chores import chores_for, start_chores
 from connector.employee_hints import HINT_JOB
 from connector.errors import ConnectorError
 from connector.executor import end_adoption
-from connector.inbound import queue_completion, queue_review
+from connector.inbound import queue_completion, queue_employee_hint, queue_review
 from connector.pollers import PollReport, poll_all
 from connector.progress import Progress
 from connector.run_deadline import RunDeadline
@@ -49,8 +49,8 @@ class StoreInbox:
             return queue_completion(self.store, payload, source=source, event_id=event_id,
                                     raw=raw)
         if kind == "employee":  # a hint: its job re-reads the person (employee_hints.py)
-            return self.store.ingest(source, event_id, kind, dict(payload), raw, None,
-                                     job_kind=HINT_JOB)
+            return queue_employee_hint(self.store, payload, source=source, event_id=event_id,
+                                       raw=raw, job_kind=HINT_JOB)
         return self.store.ingest(source, event_id, kind, dict(payload), raw, employee_id)
 
 

@@ -39,7 +39,7 @@ def post(url: str, path: str, body: Any) -> Any:
 
 @pytest.fixture
 def sim() -> Iterator[RunningSimulator]:
-    running = serve(create_app(token_ttl=3600), "orangehrm")
+    running = serve(create_app(token_ttl=3600, client_credentials=True), "orangehrm")
     post(running.url, "/_sandbox/employees", [
         {"empNumber": 7, "employeeId": "0007", "firstName": "Ann", "lastName": "Lee",
          "jobTitle": "Account Executive", "email": "ann@example.com"}])

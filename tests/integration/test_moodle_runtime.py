@@ -35,6 +35,8 @@ def _env(monkeypatch: pytest.MonkeyPatch, sb: Sandboxes, tmp_path: Path, **over:
               "GOAL_TRACKER": "moodle", "MOODLE_BASE_URL": sb.moodle.url,
               "MOODLE_TOKEN": SANDBOX_KEY, "ORANGEHRM_BASE_URL": sb.orangehrm.url,
               "ORANGEHRM_CLIENT_ID": "demo-client", "ORANGEHRM_CLIENT_SECRET": SANDBOX_KEY,
+              # Stock OrangeHRM grants no client credentials: the admin's one-time consent.
+              "ORANGEHRM_REFRESH_TOKEN": sb.orangehrm.consent(),
               "REVIEW_SOURCES": "orangehrm", **over}
     for name, value in values.items():
         monkeypatch.setenv(f"CONNECTOR_{name}", value)

@@ -4,6 +4,7 @@ occurrence per channel, however many rounds, restarts or processes run."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -69,6 +70,7 @@ def hook() -> Iterator[Hook]:
 
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
     box = Mailbox()
     port = free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)

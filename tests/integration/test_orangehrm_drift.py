@@ -28,7 +28,7 @@ ANN = Employee(employee_id="7", email="ann@example.com", manager_id="2")
 
 @pytest.fixture
 def sim() -> Iterator[RunningSimulator]:
-    running = serve(create_app(token_ttl=3600), "orangehrm")
+    running = serve(create_app(token_ttl=3600, client_credentials=True), "orangehrm")
     requests.post(f"{running.url}/_sandbox/employees", timeout=5, json=[
         {"empNumber": 2, "firstName": "Bo", "lastName": "Boss"},
         {"empNumber": 7, "firstName": "Ann", "lastName": "Lee", "supervisorEmpNumber": 2},
