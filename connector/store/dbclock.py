@@ -36,8 +36,13 @@ class DatabaseClock:
         self.local = local  # this process's clock, for `estimate`
         raw = _POSTGRES_NOW if is_postgres(engine) else _SQLITE_NOW
         # Pinned: a bound value, so the statements below are built once either way.
+        # An uncorrelated scalar subquery, so the database reads its clock once per statement
+        # (an InitPlan on PostgreSQL) rather than once per row: `run_after <= now` then
+        # compares against one value and can use the index. Bare, `clock_timestamp()` is
+        # volatile and was evaluated for every row of the queue on every claim (4 workers
+        # took 220 s for 5,000 jobs instead of a few).
         self.expr: Any = (bindparam("db_now", type_=Float) if pinned is not None
-                          else cast(literal_column(raw), Float))
+                          else cast(select(literal_column(raw)).scalar_subquery(), Float))
         self._offset: float | None = None
         self._offset_at = float("-inf")
         self._lock = threading.Lock()
