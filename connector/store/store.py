@@ -281,11 +281,15 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
     # -- audit ---------------------------------------------------------------------------
     def audit(self, tx: Transaction | None, employee_id: str | None, event: str, message: str,
               cause: Any = None, ref: str | None = None) -> None:
-        """One row per decision or effect. `cause` is the JSON-able cause chain."""
+        """One row per decision or effect. `cause` is the JSON-able cause chain.
+
+        The row goes to `execute` as parameters (not `.values()`), so the statement is the
+        same each time and SQLAlchemy reuses its compiled form without coercing and keying
+        every value (the audit is written several times per assignment)."""
         values = dict(at=utcnow(), employee_id=employee_id, event=event, message=message,
                       cause=None if cause is None else dumps(cause), ref=ref)
         with using(self.engine, tx) as c:
-            c.execute(audit.insert().values(**values))
+            c.execute(audit.insert(), values)
 
     def audit_trail(self, employee_id: str) -> list[AuditEntry]:
         with transaction(self.engine) as conn:
