@@ -49,6 +49,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from connector.deadlines import VendorSession
 from connector.demo.org import make_org
 from connector.demo.run import complete_some_courses
 from connector.demo.sandboxes import DEFAULT_ROLES, Sandboxes, sandbox_settings
@@ -137,9 +138,9 @@ def sandboxes(scale: float) -> Any:
             proc.terminate()
 
 
-class CountingSession(requests.Session):
-    """The product's HTTP session, counting each request by vendor (from its sandbox's
-    address) and route (numbers and ids replaced by `#`)."""
+class CountingSession(VendorSession):
+    """The product's HTTP session (connector/deadlines.py), counting each request by vendor
+    (from its sandbox's address) and route (numbers and ids replaced by `#`)."""
 
     def __init__(self, vendors_by_netloc: dict[str, str]) -> None:
         super().__init__()

@@ -13,17 +13,22 @@ from sqlalchemy.engine import Dialect
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any],
                   conflict: list[str]) -> bool:
-    """Insert unless a row with the same `conflict` columns exists; True when inserted."""
+    """Insert unless a row with the same `conflict` columns exists; True when inserted.
+
+    The values go to `execute` as parameters, not into the statement (`.values(...)`):
+    the statement is then the same for every row of a table, so SQLAlchemy neither coerces
+    each value into a bound literal nor builds a cache key over them on every call (that
+    was about a tenth of the product's CPU in a sync cycle, bench/cycle.py). Values are
+    plain data here; a SQL expression among them would need `.values()` again.
+    """
     if conn.dialect.name == "postgresql":
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=conflict)
+        stmt: Any = pg_insert(table).on_conflict_do_nothing(index_elements=conflict)
     else:
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=conflict)
+        stmt = sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict)
     # SQLAlchemy 2.x keeps an INSERT's rowcount only when asked (psycopg reports -1
     # once the cursor is closed), so ask: without it every insert looks ignored on PG.
     stmt = stmt.execution_options(preserve_rowcount=True)
-    return bool(conn.execute(stmt).rowcount == 1)
+    return bool(conn.execute(stmt, values).rowcount == 1)
 
 
 class DriverStatement:
