@@ -113,11 +113,18 @@ def semantic_snapshot(vendors: Vendors, store: Store) -> dict[str, Any]:
     enrollments = sorted((e["user_id"], e["course_id"])
                          for e in vendors.state("talentlms")["enrollments"])
     with store.engine.connect() as conn:
+        # A directory read is a snapshot of a live system: how many change events it yields
+        # depends on when it was taken (a person linked before their manager is linked reads
+        # once with no manager, and again with one), and a restart reads it once more. So
+        # directory events and their jobs are not counted; what they leave behind is: every
+        # identity, its LMS match and its state, below.
         inbox_counts = sorted((r.source, r.kind, r.n) for r in conn.execute(
             select(inbox.c.source, inbox.c.kind, func.count().label("n"))
+            .where(inbox.c.kind != "employee")
             .group_by(inbox.c.source, inbox.c.kind)))
         job_counts = sorted((r.kind, r.state, r.n) for r in conn.execute(
             select(jobs.c.kind, jobs.c.state, func.count().label("n"))
+            .where(jobs.c.kind != "employee")
             .group_by(jobs.c.kind, jobs.c.state)))
     ledger = ledger_goals(store)
     return {
