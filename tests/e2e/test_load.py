@@ -44,7 +44,9 @@ pytestmark = pytest.mark.slow
 BURST = 5_000
 REDELIVERED = 250
 SENDERS = 8
-BURST_LIMIT = 60.0
+# A stall guard, not a speed target (bench/webhooks.py holds that): twice what a quiet 2-core
+# machine needs, so a shared CI host does not fail it while a hung receiver still does.
+BURST_LIMIT = 120.0
 SEED = 5000
 COMPLETED_AT = (datetime.now(UTC) - timedelta(days=1)).replace(
     hour=15, minute=0, second=0, microsecond=0).isoformat()
