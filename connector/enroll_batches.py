@@ -4,11 +4,12 @@ With an LMS that enrolls many pairs per call (`EnrollsInBatches` with `enroll_ba
 the executor does not enroll each course itself while a worker runs a job. It records the
 intent in the ledger first, as for every effect, and hands the pair here; the job stays
 running (parked), so its employee's later jobs wait and per-employee order holds. A batch
-goes out when it is full, when the worker finds no other job to run, or when its oldest pair
-has waited `max_wait` seconds. Each enrolled pair's outcome is then recorded exactly as the
-executor records it (the assignment, the action done, the audit row), and each parked job
-finishes: done when all its pairs were enrolled, failed otherwise (retried or dead, as any
-job, with the pair's error).
+goes out when it is full, when none of the worker's threads has a job to run (a thread that
+finds nothing waits while another still claims or runs one, whose enrollments then join the
+same batch), or when its oldest pair has waited `max_wait` seconds. Each enrolled pair's
+outcome is then recorded exactly as the executor records it (the assignment, the action
+done, the audit row), and each parked job finishes: done when all its pairs were enrolled,
+failed otherwise (retried or dead, as any job, with the pair's error).
 
 Exactly once: a pair already done in the ledger is never sent (the intent step says so); a
 pair gathered twice is sent once. A crash after the call and before the record leaves the
@@ -73,6 +74,8 @@ class EnrollmentBatcher:
         self.max_wait = max_wait
         self.clock = clock
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._busy = 0  # worker threads claiming or running a job now
         self._local = threading.local()
         self._pending: dict[str, Deferred] = {}
         self._sending: set[str] = set()
@@ -94,6 +97,30 @@ class EnrollmentBatcher:
             yield
         finally:
             self._local.job = None
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """A worker thread claiming a job and running it: a batch waits for it (its
+        enrollments may join)."""
+        with self._lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_for_busy_threads(self, timeout: float) -> bool:
+        """Called by a thread that found nothing to run: True when another thread was still
+        claiming or running a job (this one waited up to `timeout` for it to finish, so
+        that job's enrollments can join this batch); False when none was and the batch
+        should go now."""
+        with self._lock:
+            if self._busy == 0:
+                return False
+            self._idle.wait(timeout)
+            return True
 
     def gathering(self) -> bool:
         """Whether an enrollment made on this thread now can wait for a batch (a worker's

@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -91,25 +92,31 @@ class Worker:
         finished: tuple[Job, str] | None = None
         try:
             while keep_going():
-                job = self.store.jobs.claim(owner, self.lease_seconds,
-                                            finished=finished[0] if finished else None)
-                if finished is not None:
-                    self._done(*finished)
-                    finished = None
+                with self.batcher.busy() if self.batcher is not None else nullcontext():
+                    job = self.store.jobs.claim(owner, self.lease_seconds,
+                                                finished=finished[0] if finished else None)
+                    if finished is not None:
+                        self._done(*finished)
+                        finished = None
+                    outcome = self.run_job(job) if job is not None else None
+                    if job is not None and outcome is not None:
+                        if self.batcher is not None and self.batcher.park(job, outcome):
+                            self._count(job)  # its work is done; only the batch is left
+                            self._settle([self.batcher.settled_now(job)])
+                        else:
+                            finished = (job, outcome)
                 if job is None:
                     if self.batcher is not None and self.batcher.has_pending():
-                        # Nothing else to run: send what is gathered, then look again
-                        # (the employees' next jobs may be runnable now).
+                        # Nothing to run here. While another thread still claims or runs a
+                        # job, wait for it (its enrollments join this batch: fewer, fuller
+                        # calls); then send what is gathered and look again (the employees'
+                        # next jobs may be runnable now).
+                        if not self.batcher.due() and \
+                                self.batcher.wait_for_busy_threads(timeout=1.0):
+                            continue
                         self._settle(self.batcher.flush(everything=True))
                         continue
                     break
-                outcome = self.run_job(job)
-                if outcome is not None:
-                    if self.batcher is not None and self.batcher.park(job, outcome):
-                        self._count(job)  # its work is done; only the batch is left
-                        self._settle([self.batcher.settled_now(job)])
-                    else:
-                        finished = (job, outcome)
                 if self.batcher is not None and self.batcher.due():
                     self._settle(self.batcher.flush())
         finally:
