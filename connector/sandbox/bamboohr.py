@@ -31,7 +31,7 @@ import requests
 from flask import Flask, Response, jsonify, request
 
 from connector.sandbox.bamboohr_state import ApiError, BambooHRState
-from connector.sandbox.common import Faults, install_faults
+from connector.sandbox.common import Faults, install_faults, install_state_routes
 
 
 def sign_webhook(body: bytes, timestamp: str, secret: str) -> str:
@@ -161,13 +161,7 @@ def create_app(*, api_key: str = "sandbox-key", faults: Faults | None = None,
             state.seed(people)
         return jsonify({"ok": True, "count": len(people)})
 
-    @app.post("/_sandbox/reset")
-    def reset() -> Response:
-        """Forget everything (people, goals, records, throttle) so one server serves many tests."""
-        with state.lock:
-            state.clear()
-        return jsonify({"ok": True})
-
+    install_state_routes(app, state, resettable=True)  # people, goals, records, throttle
     @app.patch("/_sandbox/employees/<eid>")
     def change_employee(eid: str) -> Response | tuple[Response, int]:
         changes = request.get_json(force=True) or {}
@@ -200,11 +194,6 @@ def create_app(*, api_key: str = "sandbox-key", faults: Faults | None = None,
                 state.goals.pop(int(goal_id), None)
                 state.comments.pop(int(goal_id), None)
         return jsonify({"ok": True})
-
-    @app.get("/_sandbox/state")
-    def show_state() -> Response:
-        with state.lock:
-            return jsonify(state.state())
 
     @app.post("/_sandbox/send-webhook")
     def send_webhook() -> Response | tuple[Response, int]:

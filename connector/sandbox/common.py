@@ -60,6 +60,26 @@ class DroppedConnection(Exception):
     """Raised inside a request to make the server close the socket without answering."""
 
 
+def install_state_routes(app: Flask, state: Any, *, show: Any = None,
+                         resettable: bool = False) -> None:
+    """`GET /_sandbox/state`: what the simulator holds, for a test's assertions (`show()`,
+    by default `state.state()`); with `resettable`, `POST /_sandbox/reset` forgets it all
+    (`state.clear()`) so one server serves many tests. Both hold `state.lock`."""
+    read = show or state.state
+
+    @app.get("/_sandbox/state")
+    def _show_state() -> Response:
+        with state.lock:
+            return jsonify(read())
+
+    if resettable:
+        @app.post("/_sandbox/reset")
+        def _reset() -> Response:
+            with state.lock:
+                state.clear()
+            return jsonify({"ok": True})
+
+
 def install_faults(app: Flask, faults: Faults, *, exempt_prefix: str = "/_sandbox") -> None:
     """Add the fault switches and their control endpoint to a simulator app."""
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from connector.sandbox.common import Faults, install_faults
+from connector.sandbox.common import Faults, install_faults, install_state_routes
 from connector.sandbox.hibob_state import ApiError, HiBobState
 
 
@@ -153,15 +153,5 @@ def create_app(*, service_user: str = "sandbox-user", token: str = "sandbox-toke
             state.limits.update({str(k): int(v) for k, v in request.get_json(force=True).items()})
         return jsonify({"ok": True})
 
-    @app.post("/_sandbox/reset")
-    def reset() -> Response:
-        with state.lock:
-            state.clear()
-        return jsonify({"ok": True})
-
-    @app.get("/_sandbox/state")
-    def show_state() -> Response:
-        with state.lock:
-            return jsonify(state.state())
-
+    install_state_routes(app, state, resettable=True)
     return app

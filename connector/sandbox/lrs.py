@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
 
-from connector.sandbox.common import Faults, install_faults
+from connector.sandbox.common import Faults, install_faults, install_state_routes
 from connector.sandbox.lrs_state import LrsError, LrsState, parse_time
 
 VERSION = "1.0.3"
@@ -108,15 +108,5 @@ def create_app(*, key: str = "lrs-key", secret: str = "lrs-secret",  # noqa: S10
             state.consistent_lag = float(request.get_json(force=True).get("seconds", 0))
         return jsonify({"ok": True})
 
-    @app.post("/_sandbox/reset")
-    def reset() -> Response:
-        with state.lock:
-            state.clear()
-        return jsonify({"ok": True})
-
-    @app.get("/_sandbox/state")
-    def show_state() -> Response:
-        with state.lock:
-            return jsonify(state.state())
-
+    install_state_routes(app, state, resettable=True)
     return app

@@ -22,7 +22,12 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from connector.sandbox.common import DroppedConnection, Faults, install_faults
+from connector.sandbox.common import (
+    DroppedConnection,
+    Faults,
+    install_faults,
+    install_state_routes,
+)
 from connector.sandbox.moodle_state import FUNCTIONS, MoodleError, MoodleState
 
 ENDPOINT = "/webservice/rest/server.php"
@@ -159,10 +164,6 @@ def create_app(*, token: str = SANDBOX_TOKEN, faults: Faults | None = None,
                 state.now = lambda: time.time() + offset
         return jsonify({"ok": True})
 
-    @app.get("/_sandbox/state")
-    def _state() -> Response:
-        with state.lock:
-            return jsonify(state.snapshot())
-
+    install_state_routes(app, state, show=state.snapshot)
     install_faults(app, faults or Faults())
     return app

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from connector.sandbox.common import Faults, ScaledClock, install_faults
+from connector.sandbox.common import Faults, ScaledClock, install_faults, install_state_routes
 from connector.sandbox.orangehrm_state import ApiError, OAuthError, OrangeHRMState
 
 API = "/web/index.php/api/v2"
@@ -226,9 +226,5 @@ def create_app(
                 state.delete_tracker(int(tracker_id))
         return jsonify({"ok": True})
 
-    @app.get("/_sandbox/state")
-    def show_state() -> Any:
-        with state.lock:
-            return jsonify(state.state())
-
+    install_state_routes(app, state)
     return app

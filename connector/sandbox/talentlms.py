@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, jsonify, request
 
-from connector.sandbox.common import Faults, ScaledClock, install_faults
+from connector.sandbox.common import Faults, ScaledClock, install_faults, install_state_routes
 from connector.sandbox.talentlms_state import (
     TIMELINE_PAGE,
     ApiError,
@@ -251,11 +251,7 @@ def create_app(*, api_key: str = "sandbox-key", hourly_limit: int = 2000,
                 state.user_by_id(str(user_id))["status"] = "inactive"
         return jsonify({"ok": True})
 
-    @app.get("/_sandbox/state")
-    def snapshot() -> Response:
-        with state.lock:
-            return jsonify(state.snapshot())
-
+    install_state_routes(app, state, show=state.snapshot)
     app.wsgi_app = _slash_tolerant(app.wsgi_app)  # type: ignore[method-assign]
     return app
 

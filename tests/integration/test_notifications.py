@@ -3,16 +3,12 @@ occurrence per channel, however many rounds, restarts or processes run."""
 
 from __future__ import annotations
 
-import json
-import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from connector.errors import ConfigError
 from connector.models import Employee
@@ -20,63 +16,7 @@ from connector.notifications import Notifier
 from connector.notifications.channels import EmailChannel, WebhookChannel, channels_from
 from connector.settings import Settings
 from connector.store import MatchState, Store
-from tests.support.e2e import free_port
-
-
-class Hook:
-    """A chat incoming webhook on loopback: records each JSON body; answers `status`."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.status = 200
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                hook.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(hook.status)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T0/B0/s3cr3t"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def texts(self) -> list[str]:
-        return [b["text"] for b in self.bodies]
-
-
-class Mailbox:
-    """Messages an SMTP server on loopback accepted."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.messages.append(envelope.content.decode("utf-8", "replace"))
-        return "250 OK"
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    h = Hook()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
+from tests.support.notify_receivers import Hook, Mailbox, dead_letter
 
 
 @pytest.fixture
@@ -90,14 +30,6 @@ def waiting_person(store: Store, eid: str) -> None:
     store.upsert_employee(Employee(employee_id=eid, email=f"{eid}@example.com",
                                    first_name="Grace", last_name="Hopper"))
     store.set_identity(eid, state=MatchState.PENDING, note="no LMS user with this email")
-
-
-def dead_letter(store: Store) -> int:
-    job_id = store.jobs.add("nonsense", {}, employee_id="E1")
-    job = store.jobs.claim("test")
-    assert job is not None and job.id == job_id
-    store.jobs.fail(job, "refused", retriable=False)
-    return job_id
 
 
 def notifier(store: Store, *channels: Any, **kw: Any) -> Notifier:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,7 @@ from connector.demo.sandboxes import sandbox_settings, start_sandboxes
 from connector.runtime import build_runtime
 from connector.service import Service
 from connector.store import Store
-from tests.integration.test_notifications import Hook, dead_letter
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    h = Hook()
-    yield h
-    h.server.shutdown()
-    h.server.server_close()
+from tests.support.notify_receivers import Hook, dead_letter
 
 
 def test_serve_sends_what_waits_on_its_own(tmp_path: Path, hook: Hook) -> None:
