@@ -16,7 +16,8 @@ from connector.notifications import Notifier
 from connector.notifications.channels import EmailChannel, WebhookChannel, channels_from
 from connector.settings import Settings
 from connector.store import MatchState, Store
-from tests.support.notify_receivers import Hook, Mailbox, dead_letter
+from tests.support.ledger_states import dead_letter
+from tests.support.notify_receivers import Hook, Mailbox
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from connector.demo.sandboxes import sandbox_settings, start_sandboxes
 from connector.runtime import build_runtime
 from connector.service import Service
 from connector.store import Store
-from tests.support.notify_receivers import Hook, dead_letter
+from tests.support.ledger_states import dead_letter
+from tests.support.notify_receivers import Hook
 
 
 def test_serve_sends_what_waits_on_its_own(tmp_path: Path, hook: Hook) -> None:

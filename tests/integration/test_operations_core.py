@@ -27,6 +27,7 @@ from connector.settings import Settings
 from connector.store import ApprovalState, JobState, MatchState, Store
 from mappings.loader import load_mapping
 from tests.support.fakes import FakeLMS
+from tests.support.ledger_states import dead_letter
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "example.toml"
 WHEN = datetime(2026, 3, 1, tzinfo=UTC)
@@ -167,14 +168,6 @@ def test_deciding_everything_pending_once(store: Store) -> None:
 
 
 # -- dead letters ---------------------------------------------------------------------------
-def dead_letter(store: Store) -> int:
-    job_id = store.jobs.add("nonsense", {}, employee_id="E1")
-    job = store.jobs.claim("test")
-    assert job is not None and job.id == job_id
-    store.jobs.fail(job, "refused", retriable=False)
-    return job_id
-
-
 def test_replaying_twice_requeues_once(store: Store) -> None:
     job_id = dead_letter(store)
     assert [d.id for d in dead_letters.list_dead_letters(store)] == [job_id]

@@ -8,8 +8,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from connector.store import Store
-
 
 class Hook:
     """A chat incoming webhook on loopback: records each JSON body; answers `status`."""
@@ -46,12 +44,3 @@ class Mailbox:
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         self.messages.append(envelope.content.decode("utf-8", "replace"))
         return "250 OK"
-
-
-
-def dead_letter(store: Store) -> int:
-    job_id = store.jobs.add("nonsense", {}, employee_id="E1")
-    job = store.jobs.claim("test")
-    assert job is not None and job.id == job_id
-    store.jobs.fail(job, "refused", retriable=False)
-    return job_id
