@@ -176,6 +176,11 @@ class Worker:
         if self.progress is not None:
             self.progress.advance()
 
+    def _parked_counted(self) -> int:
+        """Jobs shown as done while they wait for their batch (still running in the store)."""
+        with self._lock:
+            return len(self._counted)
+
     def _done(self, job: Job, outcome: str) -> None:
         """Count and log a job once it is marked done."""
         jobs_finished.labels(job.kind, "done").inc()
@@ -232,7 +237,10 @@ class Worker:
         counts jobs finished for good against the jobs pending at the start plus those
         queued since."""
         if progress is not None:
-            progress.total_of = jobs_total(self.store, lambda: progress.done)
+            # A parked job is counted done already and is still running in the store:
+            # count it once, or the total (and the ETA) grows by every batch waiting.
+            progress.total_of = jobs_total(self.store,
+                                           lambda: progress.done - self._parked_counted())
             self.progress = progress
 
         def before_deadline() -> bool:

@@ -12,12 +12,14 @@ enrolled", which is success), and the ledger records each assignment once.
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from connector.demo.sandboxes import sandbox_settings, seed_organisation, start_sandboxes
 from connector.errors import SafetyStop
 from connector.models import ActionKind
 from connector.pollers import poll_reviews, sync_directory
+from connector.progress import quiet
 from connector.runtime import build_runtime
 from connector.store import ActionState
 from connector.worker import Worker
@@ -86,6 +88,46 @@ def test_batches_across_employees_and_never_enrolls_twice(database_url: str) -> 
         assert len(rt.store.assignments_for()) == len(assigned)
         for key in replayed:
             assert rt.store.action(key).state is ActionState.DONE
+        rt.close()
+    finally:
+        sb.stop()
+
+
+def test_the_progress_total_counts_a_job_waiting_for_its_batch_once(database_url: str) -> None:
+    """A job whose enrollments wait for a batch is shown as done while it is still running in
+    the store; the drain's total (and so its ETA) must not count it twice. The batch call is
+    slowed so that the total is read while every job waits for it."""
+    sb = start_sandboxes()
+    try:
+        seed_organisation(sb, employees=6)
+        settings = sandbox_settings(sb, database_url, talentlms_api="v2",
+                                    talentlms_v2_task_poll_seconds=0.01)
+        rt = build_runtime(settings)
+        worker = Worker(rt.ctx)
+        sync_directory(rt.store, rt.directory, max_leaver_share=0.05,
+                       id_spaces=rt.ctx.id_spaces)
+        worker.drain()
+        queued = _poll(rt)
+        sb.talentlms.post("/_sandbox/faults", {"latency_ms": 150})
+        progress = quiet()
+        totals: list[int] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.01):
+                if progress.total_of is not None:
+                    totals.append(progress.total_of())
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            stats = worker.drain(concurrency=2, progress=progress)
+        finally:
+            stop.set()
+            sampler.join()
+        assert stats.dead == 0, stats.errors
+        assert progress.done == stats.done >= queued
+        assert totals and max(totals) <= stats.done, (max(totals), stats.done)
         rt.close()
     finally:
         sb.stop()
