@@ -334,10 +334,20 @@ def run_cycle(api: str, employees: int, scale: float, workdir: Path, *,
         },
         "orangehrm": {"calls": delta(s4, s0, "orangehrm"),
                       "calls_per_review": _per(delta(s2, s1, "orangehrm")
-                                               + delta(s4, s2, "orangehrm"), reviews)},
+                                               + delta(s4, s2, "orangehrm"), reviews),
+                      # A first review of someone the connector has never seen needs their
+                      # e-mail (a contact-details read); see bench/README.md.
+                      "contact_reads_per_review": _per(
+                          delta(s4, s1, "orangehrm", r"contact-details"), reviews),
+                      "routes": {r: n - s0.get((v, r), 0) for (v, r), n in s4.items()
+                                 if v == "orangehrm"}},
         "bamboohr": {
             "directory_calls": delta(s1, s0, bh),
             "calls_per_goal": _per(review_phase_bh, goals),
+            # Inside a new database's adoption window each goal is looked up before it is
+            # made (a goal list read): the rest is the goal's own call.
+            "adoption_lookups_per_goal": _per(
+                delta(s3, s2, bh, r"^GET .*/goals$"), goals),
             "calls_per_evidence": _per(comments - completion_notes + other, evidence),
             "calls_per_note": _per(completion_notes, completion_notes) if completion_notes
             else None,
