@@ -339,6 +339,11 @@ def run_cycle(api: str, employees: int, scale: float, workdir: Path, *,
                       # e-mail (a contact-details read); see bench/README.md.
                       "contact_reads_per_review": _per(
                           delta(s4, s1, "orangehrm", r"contact-details"), reviews),
+                      # What each review costs itself (its evaluations and, on first sight,
+                      # the contact read); the rest is per poll (list pages, KPIs, token).
+                      "per_review_reads": _per(
+                          delta(s4, s1, "orangehrm", r"/evaluation/", r"contact-details"),
+                          reviews),
                       "routes": {r: n - s0.get((v, r), 0) for (v, r), n in s4.items()
                                  if v == "orangehrm"}},
         "bamboohr": {
@@ -495,6 +500,16 @@ def report(v1: dict[str, Any], v2: dict[str, Any], sizes: dict[int, dict[str, An
                          and v2["talentlms"]["responses_429"] == 0)
     checks["v2 enrolled each pair once (pairs sent = assignments)"] = (
         v2["talentlms"]["batch_pairs_sent"] == v2["assignments"])
+    # Where a target cannot hold on a new database's first cycle (bench/README.md), the
+    # target that can, counted like the others.
+    ohrm = v1["orangehrm"]
+    checks["orangehrm reads of a review itself <= 3 on a first cycle (proposed)"] = (
+        ohrm["per_review_reads"] <= 3.0)
+    checks["orangehrm reads of a review itself <= 2 once its e-mail is known (proposed)"] = (
+        ohrm["per_review_reads"] - ohrm["contact_reads_per_review"] <= 2.0)
+    bamboo = v1["bamboohr"]
+    checks["bamboohr calls per goal <= 1 besides the adoption lookup (proposed)"] = (
+        bamboo["calls_per_goal"] - bamboo["adoption_lookups_per_goal"] <= 1.0)
     checks["no dead jobs"] = v1["dead_jobs"] == 0 and v2["dead_jobs"] == 0
     checks["every finished course reached its goal"] = (
         v1["open_assignments_left"] == v1["assignments"] - v1["completions"]

@@ -18,9 +18,11 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-# The HR vendors' call counts (OrangeHRM per review, BambooHR per goal, evidence, note and
-# progress change) are held by the same run; see bench/RESULTS.md for where they stand.
-TALENTLMS_AND_INTEGRITY = ("talentlms", "v2 ", "no ", "every ")
+# The HR vendors' targets as the issue wrote them cannot hold on a new database's first cycle
+# (bench/README.md shows the arithmetic); CI holds the proposed ones, which are counted too,
+# and bench/RESULTS.md records both.
+HELD = ("talentlms", "v2 ", "no ", "every ", "bamboohr calls per piece", "bamboohr calls per "
+        "failure", "bamboohr calls per progress")
 
 
 def test_quick_cycle_meets_the_call_count_targets() -> None:
@@ -32,7 +34,8 @@ def test_quick_cycle_meets_the_call_count_targets() -> None:
     assert any(name.startswith("talentlms v1") for name in checks)
     assert doc["cycle"]["reconciled"] > 0  # the overflow path was taken
     missed = {name for name, ok in checks.items()
-              if not ok and name.startswith(TALENTLMS_AND_INTEGRITY)}
-    assert not missed, json.dumps({"missed": sorted(missed), "talentlms": doc["talentlms"]},
+              if not ok and (name.startswith(HELD) or name.endswith("(proposed)"))}
+    assert not missed, json.dumps({"missed": sorted(missed), "talentlms": doc["talentlms"],
+                                   "orangehrm": doc["orangehrm"], "bamboohr": doc["bamboohr"]},
                                   indent=1)
     assert (done.returncode == 0) == all(checks.values())
