@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 ## make test: every check CI runs (lint, types, the whole pytest suite incl. PostgreSQL and e2e)
 test: $(STAMP) lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
 ## make test-fast: unit and contract tests only, for the edit-run loop
 test-fast: $(STAMP)

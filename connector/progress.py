@@ -268,6 +268,9 @@ def jobs_total(store: Any, finished: Callable[[], int]) -> Callable[[], int]:
     """A drain's total: the jobs it finished plus those still queued or running (so jobs
     queued while it runs count too)."""
     def total() -> int:
+        # The finished count first: a job finishing between the two reads is then missed for
+        # a moment (the store says done, the count was read before), never counted twice.
+        done = finished()
         counts = store.jobs.counts()
-        return finished() + counts.get("pending", 0) + counts.get("running", 0)
+        return done + counts.get("pending", 0) + counts.get("running", 0)
     return total

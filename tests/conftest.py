@@ -93,6 +93,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
             terminalreporter.write_line(f"  {line}")
 
 
+# -- running in parallel ----------------------------------------------------------------------
+
+# `make test` runs the suite on two pytest workers (pytest-xdist, `--dist loadgroup`). A
+# module's tests stay together on one worker, in their order, as in a serial run (module
+# fixtures are made once). The end-to-end tests run whole connector processes against the
+# sandboxes with time limits of their own: they all go to one worker, one after another, so
+# two of them never share the machine's two cores while the other runs the lighter tests.
+HEAVY = ("tests/e2e/", "tests/integration/test_worker_crash.py",
+         "tests/integration/test_pg_concurrency.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group("heavy" if module.startswith(HEAVY)
+                                                else module))
+
+
 # -- databases ------------------------------------------------------------------------------
 
 def _pg_available() -> bool:

@@ -121,6 +121,9 @@ def test_enrol_returns_null_and_checks_role_and_instance(sim: RunningSimulator) 
 def test_users_courses_has_booleans_and_no_completion_time(sim: RunningSimulator) -> None:
     """Source: § Moodle 5 core_enrol_get_users_courses (`completed` bool, `progress` float,
     no completion time) and § Moodle 6 (nocriteriaset)."""
+    call(sim, "enrol_manual_enrol_users", [("enrolments[0][roleid]", "5"),
+                                           ("enrolments[0][userid]", "7"),
+                                           ("enrolments[0][courseid]", "12")])
     courses = call(sim, "core_enrol_get_users_courses", [("userid", "7"),
                                                          ("returnusercount", "0")]).json()
     row = next(c for c in courses if c["id"] == 12)
