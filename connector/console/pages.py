@@ -190,10 +190,21 @@ def _ratings(approval: Approval) -> list[str]:
         return []
 
 
+def _plan_items(approval: Approval) -> list[dict[str, Any]]:
+    """Per goal what the approver decides on (skill, rating → target, rule, the courses by
+    title, the goal's title), as the review handler showed it (`plan_summary.approval_plan`);
+    a plan asked for before plans were kept shows its one-line summary instead."""
+    plan = approval.plan if isinstance(approval.plan, dict) else None
+    items = plan.get("items") if plan else None
+    if not isinstance(items, list):
+        return [{"summary": approval.summary}]
+    return [item for item in items if isinstance(item, dict)]
+
+
 def approval_list() -> Any:
     store = _store()
     rows = [{"row": a, "name": full_name(store.identity(a.employee_id)),
-             "ratings": _ratings(a), "plan": a.summary.split(", "),
+             "ratings": _ratings(a), "items": _plan_items(a),
              "source": title(a.review_source)}
             for a in approvals.pending_approvals(store)]
     return render_template("approvals.html", rows=rows)

@@ -18,7 +18,15 @@ from connector.console import create_app
 from connector.console.users import UserDirectory, parse_users
 from connector.inbound import plan_batch, queue_review
 from connector.models import Employee, Rating, Review
-from connector.plan_summary import batch_summary, effect_lines, lines_hash
+from connector.plan_summary import (
+    approval_plan,
+    approval_summary,
+    batch_summary,
+    effect_lines,
+    lines_hash,
+    plan_hash,
+)
+from connector.planner import Planner
 from connector.settings import Settings
 from connector.store import ApprovalState, MatchState, Store
 from mappings.loader import load_mapping
@@ -46,6 +54,8 @@ class Seeded:
 
 
 EXAMPLE_MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "example.toml"
+# The LMS catalogue's titles of the example mapping's negotiation courses.
+COURSE_TITLES = {"101": "Negotiation basics", "102": "Closing the deal"}
 EVIL = "=HYPERLINK(\"http://evil.example\",\"x\")"  # a name a spreadsheet would run
 
 
@@ -123,11 +133,17 @@ def seed(store: Store) -> Seeded:
             ("open_goal", "goal 'Improve negotiation' opened in the goal tracker"),
             ("enroll", "enrolled in NEG-101 Negotiation basics (LMS user u2)")):
         store.audit(None, "E2", event, message)
+    mapping = load_mapping(EXAMPLE_MAPPING)
     for n, eid in enumerate(("E1", "E2"), start=1):
         review = Review(review_id=f"R{n}", source="csv", cycle="2026-H1", completed_at=WHEN,
-                        employee=Employee(employee_id=eid, email=f"{eid.lower()}@example.com"),
+                        employee=Employee(employee_id=eid, email=f"{eid.lower()}@example.com",
+                                          role="Account Executive"),
                         ratings=(Rating(skill_key="Negotiation", value=1),))
-        assert store.request_approval(review, f"enroll:{eid}:NEG-101, open_goal:{eid}")
+        # Planned and shown as the review handler plans and shows one (connector/handlers.py).
+        actions = Planner(mapping).plan_review(review).actions
+        shown = approval_plan(actions, mapping, lambda c: COURSE_TITLES.get(c, c))
+        assert store.request_approval(review, approval_summary(shown), plan=shown,
+                                      plan_hash=plan_hash(actions))
     ids = [a.id for a in store.approvals_list(ApprovalState.PENDING)]
     store.save_cursor("lms.completions", "2026-03-01T00:00:00Z")
     store.save_cursor("hr.reviews", "r-100")

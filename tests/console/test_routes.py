@@ -55,7 +55,12 @@ def test_the_overview_counts_link_to_their_pages(viewer: Client, seeded: Seeded)
 
 def test_the_approvals_page_shows_who_and_what(viewer: Client, seeded: Seeded) -> None:
     page = viewer[0].get("/console/approvals").get_data(as_text=True)
-    assert "Ada Lovelace" in page and "Negotiation 1<" in page and "enroll:E1:NEG-101" in page
+    assert "Ada Lovelace" in page and "Negotiation 1<" in page
+    # What is decided on, in words: skill, rating → target, the rule, courses by title, goal.
+    assert "<strong>negotiation</strong> 1 → 4 <small>(rule negotiation:101+102)" in page
+    assert "Courses: Negotiation basics <small>(101)</small>, Closing the deal" in page
+    assert "Goal: “Raise negotiation from 1 to 4 (2026-H1)”" in page
+    assert "enroll:" not in page and "open_goal" not in page
     assert ">Approve</button>" not in page  # a viewer is offered no action
 
 
