@@ -30,8 +30,9 @@ from connector.models import LearnerRef
 from connector.ports import EnrollsInBatches
 from connector.store.jobs import Job
 
-# How long a gathered enrollment may wait for its batch to fill; well inside a job's lease
-# (60 s), whose heartbeat stops while the job is parked.
+# How long a gathered enrollment may wait for its batch to fill, by default; well inside a
+# job's lease (60 s), whose heartbeat stops while the job is parked (the worker caps it at a
+# quarter of the lease).
 MAX_WAIT_SECONDS = 15.0
 
 
@@ -75,7 +76,7 @@ class EnrollmentBatcher:
         self.clock = clock
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._busy = 0  # worker threads claiming or running a job now
+        self._busy = 0  # worker threads working now (not waiting for others)
         self._local = threading.local()
         self._pending: dict[str, Deferred] = {}
         self._sending: set[str] = set()
@@ -86,7 +87,7 @@ class EnrollmentBatcher:
                 ) -> EnrollmentBatcher | None:
         """A batcher when the LMS takes more than one pair a call, else None."""
         size = getattr(lms, "enroll_batch_size", 1) if isinstance(lms, EnrollsInBatches) else 1
-        return cls(lms, size=size, max_wait=min(max_wait, MAX_WAIT_SECONDS)) if size > 1 \
+        return cls(lms, size=size, max_wait=max_wait) if size > 1 \
             else None
 
     # -- while a handler runs --
@@ -99,9 +100,9 @@ class EnrollmentBatcher:
             self._local.job = None
 
     @contextmanager
-    def busy(self) -> Iterator[None]:
-        """A worker thread claiming a job and running it: a batch waits for it (its
-        enrollments may join)."""
+    def working(self) -> Iterator[None]:
+        """A worker thread claiming and running jobs: a batch waits for it (its enrollments
+        may join) except while it waits itself (`wait_for_busy_threads`)."""
         with self._lock:
             self._busy += 1
         try:
@@ -111,16 +112,26 @@ class EnrollmentBatcher:
                 self._busy -= 1
                 self._idle.notify_all()
 
-    def wait_for_busy_threads(self, timeout: float) -> bool:
-        """Called by a thread that found nothing to run: True when another thread was still
-        claiming or running a job (this one waited up to `timeout` for it to finish, so
-        that job's enrollments can join this batch); False when none was and the batch
-        should go now."""
+    def job_ended(self) -> None:
+        """A thread finished a job: threads waiting for others look again (that employee's
+        next job may be runnable now)."""
         with self._lock:
-            if self._busy == 0:
-                return False
-            self._idle.wait(timeout)
-            return True
+            self._idle.notify_all()
+
+    def wait_for_busy_threads(self, timeout: float) -> bool:
+        """Called by a working thread that found nothing to run: True when another thread
+        was still working (this one waited, up to `timeout`, for it to end a job, so that its
+        enrollments can join this batch); False when none was and the batch should go now."""
+        with self._lock:
+            self._busy -= 1  # not working while it waits
+            try:
+                if self._busy == 0:
+                    return False
+                self._idle.notify_all()  # another waiting thread may be the last one now
+                self._idle.wait(timeout)
+                return True
+            finally:
+                self._busy += 1
 
     def gathering(self) -> bool:
         """Whether an enrollment made on this thread now can wait for a batch (a worker's

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from connector.enroll_batches import EnrollmentBatcher, Finished
+from connector.enroll_batches import MAX_WAIT_SECONDS, EnrollmentBatcher, Finished
 from connector.errors import (
     ConnectorError,
     EffectPending,
@@ -65,7 +65,11 @@ class WorkerStats:
 
 class Worker:
     def __init__(self, ctx: Context, *, lease_seconds: float = 60.0,
-                 handlers: dict[str, Handler] | None = None, owner: str | None = None) -> None:
+                 handlers: dict[str, Handler] | None = None, owner: str | None = None,
+                 batch_wait: float = MAX_WAIT_SECONDS) -> None:
+        """`batch_wait`: how long an enrollment may wait for its batch to fill (LMSs that
+        enroll in batches); never more than a quarter of the lease, as a parked job's
+        heartbeat stops."""
         self.ctx = ctx
         self.store = ctx.store
         self.lease_seconds = lease_seconds
@@ -76,7 +80,8 @@ class Worker:
         self._counted: set[int] = set()  # parked jobs already shown as done
         self._wake = threading.Event()
         self.progress: Progress | None = None  # a drain's progress display, when shown
-        self.batcher = EnrollmentBatcher.for_lms(ctx.lms, max_wait=lease_seconds / 4)
+        self.batcher = EnrollmentBatcher.for_lms(ctx.lms,
+                                                 max_wait=min(batch_wait, lease_seconds / 4))
         if self.batcher is not None:
             ctx.enrollments = self.batcher
 
@@ -90,41 +95,43 @@ class Worker:
         """
         owner = self.owner + owner_suffix
         finished: tuple[Job, str] | None = None
-        try:
-            while keep_going():
-                with self.batcher.busy() if self.batcher is not None else nullcontext():
+        with self.batcher.working() if self.batcher is not None else nullcontext():
+            try:
+                while keep_going():
                     job = self.store.jobs.claim(owner, self.lease_seconds,
                                                 finished=finished[0] if finished else None)
                     if finished is not None:
                         self._done(*finished)
                         finished = None
-                    outcome = self.run_job(job) if job is not None else None
-                    if job is not None and outcome is not None:
+                    if job is None:
+                        if self.batcher is not None and self.batcher.has_pending():
+                            # Nothing to run here. While another thread still works, wait for
+                            # it (its enrollments join this batch: fewer, fuller calls); then
+                            # send what is gathered and look again (the employees' next jobs
+                            # may be runnable now).
+                            if not self.batcher.due() and \
+                                    self.batcher.wait_for_busy_threads(timeout=1.0):
+                                continue
+                            self._settle(self.batcher.flush(everything=True))
+                            continue
+                        break
+                    outcome = self.run_job(job)
+                    if outcome is not None:
                         if self.batcher is not None and self.batcher.park(job, outcome):
                             self._count(job)  # its work is done; only the batch is left
                             self._settle([self.batcher.settled_now(job)])
                         else:
                             finished = (job, outcome)
-                if job is None:
-                    if self.batcher is not None and self.batcher.has_pending():
-                        # Nothing to run here. While another thread still claims or runs a
-                        # job, wait for it (its enrollments join this batch: fewer, fuller
-                        # calls); then send what is gathered and look again (the employees'
-                        # next jobs may be runnable now).
-                        if not self.batcher.due() and \
-                                self.batcher.wait_for_busy_threads(timeout=1.0):
-                            continue
-                        self._settle(self.batcher.flush(everything=True))
-                        continue
-                    break
-                if self.batcher is not None and self.batcher.due():
-                    self._settle(self.batcher.flush())
-        finally:
-            if finished is not None:
-                self.store.jobs.complete(finished[0])
-                self._done(*finished)
-            if self.batcher is not None:
-                self._settle(self.batcher.flush(everything=True))
+                    if self.batcher is not None:
+                        self.batcher.job_ended()
+                        if self.batcher.due():
+                            self._settle(self.batcher.flush())
+            finally:
+                if finished is not None:
+                    self.store.jobs.complete(finished[0])
+                    self._done(*finished)
+                if self.batcher is not None:
+                    self._settle(self.batcher.flush(everything=True))
 
     def _settle(self, finished: Sequence[Finished | None]) -> None:
         """Jobs whose batched enrollments were sent: done, or failed with the pair's error."""

@@ -45,7 +45,9 @@ def test_batches_across_employees_and_never_enrolls_twice(database_url: str) -> 
         settings = sandbox_settings(sb, database_url, talentlms_api="v2",
                                     talentlms_v2_task_poll_seconds=0.01)
         rt = build_runtime(settings)
-        worker = Worker(rt.ctx)
+        # A batch wait longer than the test: batches go out full or when there is nothing
+        # else to run, whatever the machine's load (the timer is tested on its own).
+        worker = Worker(rt.ctx, lease_seconds=480, batch_wait=120)
         assert worker.batcher is not None  # v2: the worker gathers enrollments
         sync_directory(rt.store, rt.directory, max_leaver_share=0.05,
                        id_spaces=rt.ctx.id_spaces)
@@ -104,7 +106,9 @@ def test_the_progress_total_counts_a_job_waiting_for_its_batch_once(database_url
         settings = sandbox_settings(sb, database_url, talentlms_api="v2",
                                     talentlms_v2_task_poll_seconds=0.01)
         rt = build_runtime(settings)
-        worker = Worker(rt.ctx)
+        # A batch wait longer than the test: batches go out full or when there is nothing
+        # else to run, whatever the machine's load (the timer is tested on its own).
+        worker = Worker(rt.ctx, lease_seconds=480, batch_wait=120)
         sync_directory(rt.store, rt.directory, max_leaver_share=0.05,
                        id_spaces=rt.ctx.id_spaces)
         worker.drain()
