@@ -104,6 +104,7 @@ HEAVY = ("tests/e2e/", "tests/integration/test_worker_crash.py",
          "tests/integration/test_pg_concurrency.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = item.nodeid.split("::", 1)[0]
