@@ -29,7 +29,6 @@ PG_ADMIN_URL = os.environ.get(
 # says why that input may be missing there. Empty: in CI every input is present.
 ALLOWED_SKIPS: dict[str, str] = {}
 
-_REFUSED = pytest.StashKey[list[str]]()  # skips seen outside CI that CI would refuse
 
 
 def in_ci() -> bool:
@@ -55,16 +54,11 @@ def _refused(report: pytest.TestReport | pytest.CollectReport) -> str | None:
 
 
 def _judge(report: pytest.TestReport | pytest.CollectReport, config: pytest.Config) -> None:
-    """Under CI, turn a refused skip into a failure; elsewhere note it for the summary."""
+    """Under CI, turn a refused skip into a failure (elsewhere the summary lists it)."""
     refused = _refused(report)
-    if refused is None:
-        return
-    if in_ci():
+    if refused is not None and in_ci():
         report.outcome = "failed"
         report.longrepr = refused
-    else:
-        config.stash.setdefault(_REFUSED, []).append(
-            f"{report.nodeid}: {_skip_reason(report)}")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -83,7 +77,9 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, A
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
                             config: pytest.Config) -> None:
-    refused = config.stash.get(_REFUSED, [])
+    # From the reports the terminal saw: with pytest-xdist they were made on the workers.
+    refused = [f"{r.nodeid}: {_skip_reason(r)}"
+               for r in terminalreporter.stats.get("skipped", []) if _refused(r) is not None]
     if refused:
         terminalreporter.section("skips CI would refuse")
         terminalreporter.write_line(
