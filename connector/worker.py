@@ -215,6 +215,8 @@ class Worker:
             self._counted.discard(job.id)
         if state == DEAD and self.progress is not None and not counted:
             self.progress.advance()
+        elif state != DEAD and self.progress is not None and counted:
+            self.progress.advance(-1)  # shown done when it parked; it will run again
         if state == DEAD:
             self.store.audit(None, job.employee_id, "job.dead",
                              f"{job.kind} job {job.id} failed for good after {job.attempts} "

@@ -196,7 +196,7 @@ def _plan_items(approval: Approval) -> list[dict[str, Any]]:
     a plan asked for before plans were kept shows its one-line summary instead."""
     plan = approval.plan if isinstance(approval.plan, dict) else None
     items = plan.get("items") if plan else None
-    if not isinstance(items, list):
+    if not isinstance(items, list) or not items:
         return [{"summary": approval.summary}]
     return [item for item in items if isinstance(item, dict)]
 

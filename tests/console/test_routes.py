@@ -326,3 +326,19 @@ def test_no_secret_in_any_page(operator: Client, seeded: Seeded) -> None:
     for path in PAGES:
         page = client.get(path).get_data(as_text=True)
         assert "$argon2" not in page and "k" * 40 not in page
+
+
+def test_an_approval_without_a_readable_plan_shows_its_summary() -> None:
+    from datetime import UTC, datetime
+
+    from connector.console.pages import _plan_items
+    from connector.store import Approval, ApprovalState
+
+    def approval(plan: object) -> Approval:
+        return Approval(id=1, employee_id="E1", review_source="csv", review_id="R1",
+                        summary="negotiation 1 → 4: 2 course(s)", payload="{}",
+                        state=ApprovalState.PENDING, decided_by=None, decided_at=None,
+                        created_at=datetime.now(UTC), plan=plan)
+
+    for plan in (None, {}, {"items": []}, {"items": "x"}):
+        assert _plan_items(approval(plan)) == [{"summary": "negotiation 1 → 4: 2 course(s)"}]

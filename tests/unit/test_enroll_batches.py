@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from connector.enroll_batches import EnrollmentBatcher
+from connector.executor import Context
 from connector.models import LearnerRef
+from connector.progress import quiet
+from connector.store import Store
 from connector.store.jobs import Job
+from connector.worker import Worker
+from mappings.schema import Mapping
 from tests.support.fakes import FakeLMS
 
 
@@ -68,3 +74,29 @@ def test_a_thread_with_nothing_to_run_waits_only_while_another_still_works() -> 
         waited = time.monotonic() - started
     thread.join()
     assert 0.1 < waited < 4.0  # woken by the other thread's job ending, not the timeout
+
+
+def test_a_parked_job_whose_batch_fails_is_not_shown_done(tmp_path: Path) -> None:
+    """A job counted done when it parked goes back to pending when its batch call fails (a
+    retriable error): the drain's progress takes it back, so done and total stay true."""
+    store = Store.open(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        lms = FakeLMS(fail_enrolls=1)
+        lms.enroll_batch_size = 10  # type: ignore[attr-defined]
+
+        def handler(ctx: Context, job: Job) -> str:
+            ctx.enrollments.defer(f"enroll:{job.employee_id}:101",
+                                  LearnerRef(lms_user_id="u1"), "101", finish=lambda _: None)
+            return "ok"
+
+        worker = Worker(Context(store=store, mapping=Mapping(), lms=lms),
+                        handlers={"enroll": handler})
+        assert worker.batcher is not None
+        store.jobs.add("enroll", {}, employee_id="E1")
+        progress = quiet()
+        stats = worker.drain(progress=progress)
+        assert (stats.done, stats.retried) == (0, 1)
+        assert progress.done == 0  # 1 before: counted when it parked, never taken back
+        assert store.jobs.counts() == {"pending": 1}
+    finally:
+        store.close()
