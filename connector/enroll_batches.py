@@ -79,7 +79,6 @@ class EnrollmentBatcher:
         self._busy = 0  # worker threads working now (not waiting for others)
         self._local = threading.local()
         self._pending: dict[str, Deferred] = {}
-        self._sending: set[str] = set()
         self._parked: dict[int, Parked] = {}
 
     @classmethod
@@ -188,7 +187,6 @@ class EnrollmentBatcher:
         while True:
             with self._lock:
                 chunk = [self._pending.pop(k) for k in list(self._pending)[:self.size]]
-                self._sending.update(i.key for i in chunk)
             if not chunk:
                 return finished
             finished += self._send(chunk)
@@ -211,7 +209,6 @@ class EnrollmentBatcher:
                 except Exception as exc:  # noqa: BLE001 - the job is retried; enrolling is idempotent
                     error = exc
             with self._lock:
-                self._sending.discard(item.key)
                 for job_id in item.jobs:
                     parked = self._parked.get(job_id)
                     if parked is None:
