@@ -84,7 +84,17 @@ class Context:
             except Exception:  # noqa: BLE001 - a title is cosmetic; the id will do
                 log.warning("course catalogue unavailable; using course ids as titles")
                 self.course_names["__unavailable__"] = ""
+            else:
+                self._keep_titles()
         return self.course_names.get(course_id) or f"Course {course_id}"
+
+    def _keep_titles(self) -> None:
+        """What the catalogue read said, for the console and the reports (catalogue.py)."""
+        try:
+            self.store.course_titles.remember(
+                {cid: name for cid, name in self.course_names.items() if name != cid})
+        except Exception:  # noqa: BLE001 - cosmetic too: pages fall back to the ids
+            log.warning("could not keep the course titles; pages will show course ids")
 
 
 _ORDER = {ActionKind.ENSURE_LEARNER: 0, ActionKind.OPEN_GOAL: 1, ActionKind.ENROLL: 2}

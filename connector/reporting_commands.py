@@ -79,10 +79,10 @@ def format_preview(found: Any) -> str:
         if not (group.added or group.removed):
             continue
         lines.append(f"{group.skill} · {group.role}:")
-        lines += [f"  + {c.name} ({c.employee_id}): {c.course} ({c.rule})"
+        lines += [f"  + {c.name} ({c.employee_id}): {c.course_label} ({c.rule})"
                   + (" — already assigned for an open goal" if c.already_open else "")
                   for c in group.added]
-        lines += [f"  - {c.name} ({c.employee_id}): {c.course} ({c.rule})"
+        lines += [f"  - {c.name} ({c.employee_id}): {c.course_label} ({c.rule})"
                   for c in group.removed]
     if counts[REMOVED]:
         lines.append("No longer made is not withdrawn: `connector withdraw` does that.")

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from connector.console import mapping_page, plain, reports_page, stops_page
+from connector.console import course_names, mapping_page, plain, reports_page, stops_page
 from connector.console.app import console
 from connector.console.links import person_links
 from connector.console.suggestions import suggest
@@ -53,6 +53,7 @@ def register(bp: Blueprint) -> None:
         ("/reports/<name>.csv", "report_csv", reports_page.report_csv, ["GET"]),
     ):
         bp.add_url_rule(rule, name, view, methods=methods)
+    bp.app_context_processor(lambda: {"course_label": course_names.course_label})
 
 
 def _store() -> Store:

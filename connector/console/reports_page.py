@@ -27,7 +27,7 @@ def report_list() -> Any:
             rows = [r for r in found.rows if any(r[i] for i in found.charted)][::-1]
         chart = None
         if found.charted:
-            chart = charts.bars(found.title, [str(r[0]) for r in drawn],
+            chart = charts.bars(found.title, [str(r[found.label] or r[0]) for r in drawn],
                                 [(found.columns[i], [float(r[i]) for r in drawn])
                                  for i in found.charted])
         shown.append({"report": found, "chart": chart, "rows": rows[:SHOWN],

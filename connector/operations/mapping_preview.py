@@ -45,6 +45,13 @@ class Change:
     course: str
     rule: str  # the rule that makes it (under the edit; the active one for a removal)
     already_open: bool = False  # added, but the employee holds this course already
+    course_title: str = ""  # its LMS title as last read (store/catalogue.py), if known
+
+    @property
+    def course_label(self) -> str:
+        """`Negotiation basics (101)`, or `course 101` with no title known."""
+        return f"{self.course_title} ({self.course})" if self.course_title \
+            else f"course {self.course}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +133,9 @@ def preview_mapping(store: Store, active: Mapping, text: str, *, name: str,
         known = store.identity(review.employee.employee_id)
         if known is not None:
             names[known.employee_id] = store.employee_of(known).display_name
-    before = _assignments(active, reviews, names)
-    after = _assignments(edited, reviews, names)
+    titles = store.course_titles.all()
+    before = _assignments(active, reviews, names, titles)
+    after = _assignments(edited, reviews, names, titles)
     held = store.open_courses(sorted({r.employee.employee_id for r in reviews}))
     for key, change in sorted(after.items()):
         if key in before:
@@ -162,8 +170,8 @@ def _when(review: Review) -> datetime:
     return review.completed_at
 
 
-def _assignments(mapping: Mapping, reviews: list[Review], names: dict[str, str]
-                 ) -> dict[tuple[str, str, str], Change]:
+def _assignments(mapping: Mapping, reviews: list[Review], names: dict[str, str],
+                 titles: dict[str, str]) -> dict[tuple[str, str, str], Change]:
     """(employee, skill, course) → the assignment `mapping` makes from these reviews, as if
     the ledger held nothing yet (pure planning)."""
     planner = Planner(mapping)
@@ -178,7 +186,8 @@ def _assignments(mapping: Mapping, reviews: list[Review], names: dict[str, str]
             found[key] = Change(employee.employee_id,
                                 names.get(employee.employee_id, employee.display_name),
                                 employee.role or "-", action.goal.skill_id, action.course_id,
-                                rule_name(action.causes[0]) if action.causes else "-")
+                                rule_name(action.causes[0]) if action.causes else "-",
+                                course_title=titles.get(action.course_id, ""))
     return found
 
 

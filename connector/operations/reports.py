@@ -3,10 +3,10 @@ gaps by skill, role and manager; the funnel assigned → completed → evidence 
 and per skill; goals opened and closed by week; overdue courses.
 
 Each report is a table (columns, rows) plus which columns its chart draws; the counting is
-the store's (`Store.reports`), over the ledger. CSV goes through `text_safety.neutralise_cell`,
-so a name or title a spreadsheet would run as a formula stays text. "Started" is not in the
-funnel: the LMS says it only when asked per learner and course, and reports make no vendor
-call.
+the store's (`Store.reports`), over the ledger; courses carry their LMS title as the worker
+last read it (store/catalogue.py). CSV goes through `text_safety.neutralise_cell`, so a name
+or title a spreadsheet would run as a formula stays text. "Started" is not in the funnel: the
+LMS says it only when asked per learner and course, and reports make no vendor call.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class Report:
     rows: list[list[Any]]
     charted: list[int] = field(default_factory=list)  # columns the chart draws as series
     note: str = ""
+    label: int = 0  # the column that names a chart's bar (the first, if that one is empty)
 
     def as_json(self) -> dict[str, Any]:
         return {"report": self.name, "title": self.title,
@@ -54,11 +55,19 @@ def _gaps(group: str, heading: str) -> Callable[[Store, date], Report]:
 def _funnel(group: str) -> Callable[[Store, date], Report]:
     def build(store: Store, today: date) -> Report:
         rows = store.reports.funnel_by(group)
+        note = ("Withdrawn assignments are left out. Started is not shown: the LMS reports it "
+                "only when asked per learner and course.")
+        if group == "course":  # by its LMS title too, as last read (store/catalogue.py)
+            titles = store.course_titles.all()
+            return Report("funnel-by-course", "Funnel by course: assigned → completed → "
+                          "evidence posted",
+                          ["course", "title", "assigned", "completed", "evidence posted"],
+                          [[r.group, titles.get(r.group, ""), r.assigned, r.completed,
+                            r.evidence] for r in rows], [2, 3, 4], note, label=1)
         return Report(f"funnel-by-{group}", f"Funnel by {group}: assigned → completed → "
                       "evidence posted", [group, "assigned", "completed", "evidence posted"],
                       [[r.group, r.assigned, r.completed, r.evidence] for r in rows], [1, 2, 3],
-                      "Withdrawn assignments are left out. Started is not shown: the LMS "
-                      "reports it only when asked per learner and course.")
+                      note)
     return build
 
 
@@ -87,10 +96,13 @@ def _goals_by_week(store: Store, today: date) -> Report:
 def _overdue(store: Store, today: date) -> Report:
     rows = store.reports.overdue(today)
     names = _manager_name(store)
+    titles = store.course_titles.all()
     return Report("overdue", "Overdue courses",
-                  ["employee id", "employee", "manager", "skill", "course", "due", "days over"],
+                  ["employee id", "employee", "manager", "skill", "course", "course title",
+                   "due", "days over"],
                   [[r.employee_id, " ".join(p for p in (r.first_name, r.last_name) if p) or "-",
-                    names(r.manager_id or "-"), r.skill_id or "-", r.course_id, r.due_date,
+                    names(r.manager_id or "-"), r.skill_id or "-", r.course_id,
+                    titles.get(r.course_id, ""), r.due_date,
                     (today - date.fromisoformat(r.due_date)).days] for r in rows], [],
                   f"Courses still not completed after their due date, as of {today}.")
 

@@ -37,8 +37,9 @@ from connector.store.schema import (
     reviews,
 )
 
-#: Tables erasure leaves alone: the schema's own bookkeeping and the tombstones themselves.
-_NOT_PERSONAL = {"schema_migrations", "erasures"}
+#: Tables erasure leaves alone: the schema's own bookkeeping, the tombstones themselves and
+#: the LMS's course titles.
+_NOT_PERSONAL = {"schema_migrations", "erasures", "course_titles"}
 NO_TOMBSTONE_RECHECK_SECONDS = 2.0
 
 #: (column name, its value, is the row the person's?) → the value to keep instead

@@ -394,3 +394,13 @@ erasures = Table(
     Column("erased_at", UtcDateTime, nullable=False),
     Column("erased_by", String(200), nullable=False),
 )
+
+# The LMS's course titles as last read (connector/store/catalogue.py): pages and reports name
+# a course the way people know it without asking the LMS on every page. Not personal data.
+course_titles = Table(
+    "course_titles",
+    metadata,
+    Column("course_id", String(200), primary_key=True),
+    Column("title", String(500), nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),  # when the LMS last listed it so
+)

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector.errors import StoreError
 from connector.models import utcnow
 from connector.store import migrations
+from connector.store.catalogue import CourseTitles
 from connector.store.drift import DriftFlags
 from connector.store.engine import Transaction, make_engine, transaction, using
 from connector.store.erasure import ErasureRows
@@ -81,6 +82,7 @@ class Store(LedgerMixin, StagingMixin, VoidsMixin):
         self.drift = DriftFlags(engine)  # what `connector reconcile` found
         self.retention = RetentionRows(engine)  # `connector prune`
         self.erasures = ErasureRows(engine)  # `connector erase` and its tombstones
+        self.course_titles = CourseTitles(engine)  # the LMS catalogue's titles, as last read
 
     @classmethod
     def open(cls, url: str, *, upgrade: bool = True, **kw: Any) -> Store:

@@ -50,5 +50,5 @@ def test_download_a_report(page: Any, console: Console, shots: Path) -> None:
         page.click("text=Download funnel-by-course.csv")
     path = download.value.path()
     rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
-    assert rows[0] == ["course", "assigned", "completed", "evidence posted"]
-    assert ["101", "2", "1", "1"] in rows
+    assert rows[0] == ["course", "title", "assigned", "completed", "evidence posted"]
+    assert ["101", "Negotiation basics", "2", "1", "1"] in rows

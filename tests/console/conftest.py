@@ -133,6 +133,7 @@ def seed(store: Store) -> Seeded:
             ("open_goal", "goal 'Improve negotiation' opened in the goal tracker"),
             ("enroll", "enrolled in NEG-101 Negotiation basics (LMS user u2)")):
         store.audit(None, "E2", event, message)
+    store.course_titles.remember(COURSE_TITLES)  # as the worker keeps its catalogue read
     mapping = load_mapping(EXAMPLE_MAPPING)
     for n, eid in enumerate(("E1", "E2"), start=1):
         review = Review(review_id=f"R{n}", source="csv", cycle="2026-H1", completed_at=WHEN,

@@ -121,8 +121,25 @@ def test_a_preview_shows_added_removed_and_unchanged_by_skill_and_role(
     assert answer.status_code == 200
     assert "<strong>2</strong> assignment(s) added" in page
     assert "<strong>2</strong> no longer made" in page and "<strong>3</strong> unchanged" in page
-    assert "+ Grace Hopper: course 118" in page and "\u2212 Grace Hopper: course 102" in page
+    # A course by its LMS title as last read, or by its id when none was read yet.
+    assert "+ Grace Hopper: course 118" in page
+    assert "\u2212 Grace Hopper: Closing the deal <small>(102)</small>" in page
     assert store.jobs.counts() == before  # nothing changed
+
+
+def test_the_person_page_and_the_rules_name_courses_by_title(viewer: Client, store: Store,
+                                                            seeded: Seeded) -> None:
+    person = viewer[0].get("/console/people/E2").get_data(as_text=True)
+    goals = person[person.index("<h2>Goals</h2>"):person.index("<h2>Story</h2>")]
+    assert "Negotiation basics <small>(101)</small>" in goals
+    assert "Closing the deal <small>(102)</small>" in goals
+    rules = viewer[0].get("/console/mapping").get_data(as_text=True)
+    assert "Negotiation basics <small>(101)</small><br>Closing the deal <small>(102)</small>" \
+        in rules
+    assert "course 103" in rules  # no title read for it: its id, said as a course
+    store.course_titles.remember({"103": "<b>Write & speak</b>"})  # vendor text: escaped
+    rules = viewer[0].get("/console/mapping").get_data(as_text=True)
+    assert "&lt;b&gt;Write &amp; speak&lt;/b&gt; <small>(103)</small>" in rules
 
 
 def test_an_uploaded_preview_reads_the_file(viewer: Client, seeded: Seeded) -> None:
@@ -187,8 +204,10 @@ def test_the_funnel_counts_assigned_completed_and_evidence(viewer: Client,
                                                            seeded: Seeded) -> None:
     rows = list(csv.reader(io.StringIO(
         viewer[0].get("/console/reports/funnel-by-course.csv").get_data(as_text=True))))
-    assert rows[0] == ["course", "assigned", "completed", "evidence posted"]
-    assert ["101", "2", "1", "1"] in rows and ["103", "1", "0", "0"] in rows
+    assert rows[0] == ["course", "title", "assigned", "completed", "evidence posted"]
+    # By the LMS title as last read; a course with none read yet is shown by its id alone.
+    assert ["101", "Negotiation basics", "2", "1", "1"] in rows
+    assert ["103", "", "1", "0", "0"] in rows
 
 
 def test_an_unknown_report_is_404(viewer: Client, seeded: Seeded) -> None:

@@ -255,3 +255,17 @@ def test_rate_budget_is_shared_by_every_store_on_the_database(database_url: str)
     finally:
         first.close()
         second.close()
+
+
+def test_course_titles_keep_the_last_read_title_of_each_course(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        assert store.course_titles.all() == {}
+        assert store.course_titles.remember({"101": "Negotiation basics", "102": " ",
+                                             "103": "x" * 600}) == 2
+        assert store.course_titles.remember({"101": "Negotiation basics"}) == 0  # unchanged
+        # A renamed course takes its new title; one the LMS stopped listing keeps its last.
+        assert store.course_titles.remember({"101": "Negotiation, the basics"}) == 1
+        assert store.course_titles.all() == {"101": "Negotiation, the basics", "103": "x" * 500}
+    finally:
+        store.close()
