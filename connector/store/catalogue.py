@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from connector.models import utcnow
 from connector.store.engine import transaction
@@ -35,8 +35,7 @@ class CourseTitles:
             return 0
         now, changed = utcnow(), 0
         with transaction(self.engine) as conn:
-            held = dict(conn.execute(select(course_titles.c.course_id, course_titles.c.title))
-                        .tuples().all())
+            held = _titles(conn)
             for cid, title in wanted.items():
                 if cid not in held:
                     changed += insert_ignore(conn, course_titles, {
@@ -51,5 +50,9 @@ class CourseTitles:
     def all(self) -> dict[str, str]:
         """Every course id the connector has seen a title for, with that title."""
         with transaction(self.engine) as conn:
-            return dict(conn.execute(select(course_titles.c.course_id, course_titles.c.title))
-                        .tuples().all())
+            return _titles(conn)
+
+
+def _titles(conn: Connection) -> dict[str, str]:
+    rows = conn.execute(select(course_titles.c.course_id, course_titles.c.title))
+    return {str(cid): str(title) for cid, title in rows}
