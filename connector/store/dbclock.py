@@ -24,6 +24,9 @@ _POSTGRES_NOW = "extract(epoch from clock_timestamp())"
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 #: How often `estimate` asks the database again for its offset from this process's clock.
 OFFSET_SECONDS = 30.0
+#: The step of each engine's now: SQLite's `'now'` is whole milliseconds (cut, not rounded),
+#: PostgreSQL's `clock_timestamp()` microseconds.
+_SQLITE_STEP, _POSTGRES_STEP = 0.001, 0.000001
 
 
 class DatabaseClock:
@@ -35,6 +38,7 @@ class DatabaseClock:
         self.pinned = pinned
         self.local = local  # this process's clock, for `estimate`
         raw = _POSTGRES_NOW if is_postgres(engine) else _SQLITE_NOW
+        self.step = _POSTGRES_STEP if is_postgres(engine) else _SQLITE_STEP
         # Pinned: a bound value, so the statements below are built once either way.
         # An uncorrelated scalar subquery, so the database reads its clock once per statement
         # (an InitPlan on PostgreSQL) rather than once per row: `run_after <= now` then
@@ -63,17 +67,22 @@ class DatabaseClock:
         transaction already open, where a second's skew does not matter and 90 s would."""
         if self.pinned is not None:
             return self.pinned()
-        return self.local() + (self._offset or 0.0)
+        return self.local() + (-self.step if self._offset is None else self._offset)
 
     def refresh(self, *, unless_fresh: bool = False) -> None:
         """Measure the offset of the database's clock from this process's, in a transaction
         of its own (so never call it inside one); `unless_fresh`: only when the last
-        measurement is over OFFSET_SECONDS old."""
+        measurement is over OFFSET_SECONDS old.
+
+        The offset is taken one step of the database's clock lower than it reads: its now is
+        cut to that step, so otherwise a job stamped from the estimate could read as due up
+        to a millisecond (on SQLite) after it was queued, and a drain that looked within
+        that millisecond found nothing to run and stopped with the job pending."""
         if self.pinned is not None:
             return
         with self._lock:
             if unless_fresh and self.local() - self._offset_at < OFFSET_SECONDS:
                 return
             with transaction(self.engine) as conn:
-                self._offset = self.read(conn) - self.local()
+                self._offset = self.read(conn) - self.local() - self.step
             self._offset_at = self.local()

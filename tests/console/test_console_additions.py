@@ -108,7 +108,9 @@ def test_stop_actions_are_refused_to_a_viewer_without_csrf_and_for_unknown_ids(
 
 def test_the_mapping_page_shows_the_active_rules(viewer: Client, seeded: Seeded) -> None:
     page = viewer[0].get("/console/mapping").get_data(as_text=True)
-    assert "negotiation:101+102" in page and "rules[0]" in page and "101, 102" in page
+    assert "negotiation:101+102" in page and "rules[0]" in page
+    assert "Negotiation basics <small>(101)</small><br>Closing the deal <small>(102)</small>" \
+        in page
     assert "Account Executive: 4" in page
 
 
@@ -134,8 +136,6 @@ def test_the_person_page_and_the_rules_name_courses_by_title(viewer: Client, sto
     assert "Negotiation basics <small>(101)</small>" in goals
     assert "Closing the deal <small>(102)</small>" in goals
     rules = viewer[0].get("/console/mapping").get_data(as_text=True)
-    assert "Negotiation basics <small>(101)</small><br>Closing the deal <small>(102)</small>" \
-        in rules
     assert "course 103" in rules  # no title read for it: its id, said as a course
     store.course_titles.remember({"103": "<b>Write & speak</b>"})  # vendor text: escaped
     rules = viewer[0].get("/console/mapping").get_data(as_text=True)

@@ -36,10 +36,14 @@ def test_mapping_preview_prints_what_an_edit_changes(env: Path,
     assert main(["mapping", "preview", str(edited)]) == 0
     out = capsys.readouterr().out
     assert "2 assignment(s) added, 2 no longer made, 3 unchanged" in out
-    assert "  + Grace Hopper (E2): 118" in out and "  - Grace Hopper (E2): 102" in out
+    # By the LMS title the worker last read, or as "course N" before any was read.
+    assert "  + Grace Hopper (E2): course 118" in out
+    assert "  - Grace Hopper (E2): Closing the deal (102)" in out
     assert main(["mapping", "preview", str(edited), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["counts"] == {"added": 2, "removed": 2, "unchanged": 3}
+    removed = [c for g in document["groups"] for c in g["removed"] if c["course"] == "102"]
+    assert removed and {c["course_title"] for c in removed} == {"Closing the deal"}
 
 
 def test_an_invalid_edit_exits_2_with_every_problem(env: Path,

@@ -79,3 +79,28 @@ def test_a_token_refresh_lease_is_not_taken_over_by_a_skewed_process(
     normal, skewed = stores
     assert normal.kept.take_lease("orangehrm.refresh", "normal", 30.0)
     assert not skewed.kept.take_lease("orangehrm.refresh", "skewed", 30.0)
+
+
+def test_a_job_queued_now_is_due_at_once_on_the_database_clock(database_url: str) -> None:
+    """A new job is stamped from this process's clock plus the offset measured to the
+    database's; SQLite's now has whole milliseconds, so without allowing for that a job read
+    back within the same millisecond was not yet due, and a drain (`sync --once`, the demo)
+    that looked then found nothing to run and stopped with it pending."""
+    store = Store.open(database_url)
+    try:
+        clock = store.jobs.db_now
+        late = []
+        for n in range(600):
+            if n % 50 == 0:
+                clock.refresh()  # each measurement falls at another point of a millisecond
+            stamped = clock.estimate()
+            with store.transaction() as tx:
+                now = clock.read(tx.connection)
+            if stamped > now:
+                late.append(stamped - now)
+        assert not late, f"{len(late)} of 600 stamps were ahead of the database's now"
+        job_id = store.jobs.add("review", {}, employee_id="E1")
+        claimed = store.jobs.claim("t")
+        assert claimed is not None and claimed.id == job_id
+    finally:
+        store.close()
