@@ -36,6 +36,7 @@ import json
 import multiprocessing as mp
 import random
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -180,11 +181,7 @@ def delta(after: Counter[tuple[str, str]], before: Counter[tuple[str, str]], ven
 
 def reference_seconds(rounds: int = 3) -> float:
     """CPU seconds of a fixed piece of pure-Python work (JSON, dicts, strings, sorting: what
-    the product's own CPU goes on), the best of a few rounds: the machine's speed now.
-
-    The reference machine's speed drifts by up to 2.5x from one hour to the next (see
-    bench/README.md), and the sizes run minutes apart, so CPU per 1,000 assignments is
-    compared across sizes in this unit, measured just before and after each run."""
+    the product's own CPU goes on), the best of a few rounds: the machine's speed now."""
     rows = [{"employee_id": f"E{i:06d}", "course": str(101 + i % 20), "score": i * 0.5,
              "tags": ["learner", "goal", str(i)]} for i in range(2_000)]
     collecting = gc.isenabled()
@@ -206,6 +203,34 @@ def _best_of(rows: list[dict[str, Any]], rounds: int) -> float:
             {d["employee_id"]: d["tags"][-1].upper() for d in back}
         best = min(best, time.process_time() - start)
     return best
+
+
+PROBE_EVERY = 2.0  # seconds between two of the speed probe's samples
+
+
+@contextlib.contextmanager
+def speed_probe() -> Any:
+    """The machine's speed through a run: a process of its own (so its CPU is not the
+    product's) times `reference_seconds(1)` every PROBE_EVERY seconds; the median of its
+    samples is yielded's `[0]` once the block ends.
+
+    The reference machine's speed drifts by up to 2.5x within minutes (bench/README.md), so
+    CPU per 1,000 assignments is compared across sizes in this unit. A sample before and
+    after each run was tried first and was worse than none: the speed changes within a run."""
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); import cycle\n"
+            "while True:\n"
+            "    print(cycle.reference_seconds(1), flush=True); time.sleep(float(sys.argv[2]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(Path(__file__).resolve().parent),
+                             str(PROBE_EVERY)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    found: list[float] = []
+    try:
+        yield found
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+        samples = sorted(float(line) for line in out.split())
+        found.append(samples[len(samples) // 2] if samples else reference_seconds())
 
 
 # --- one cycle ---------------------------------------------------------------------------------
@@ -272,8 +297,7 @@ def run_cycle(api: str, employees: int, scale: float, workdir: Path, *,
     """One first cycle. `batch_wait`: how long an enrollment may wait for its batch (the
     product's default unless given; the quick run gives a longer one so that its count of
     batch calls does not depend on how fast a loaded CI machine drains the reviews)."""
-    reference = [reference_seconds()]
-    with sandboxes(scale) as sb:
+    with speed_probe() as reference, sandboxes(scale) as sb:
         org = seed(sb, employees, outside)
         url = f"sqlite:///{workdir / f'cycle-{api}-{employees}.db'}"
         settings = sandbox_settings(
@@ -338,7 +362,6 @@ def run_cycle(api: str, employees: int, scale: float, workdir: Path, *,
         dead = store.jobs.counts().get("dead", 0)
         tl_state = sb.sims["talentlms"].state()
         rt.close()
-    reference.append(reference_seconds())
     tl_calls = delta(s4, s0, "talentlms")
     enroll_calls = delta(s4, s0, "talentlms", r"addusertocourse", r"batch/enrollments",
                          r"tasks/")
@@ -404,11 +427,10 @@ def run_cycle(api: str, employees: int, scale: float, workdir: Path, *,
         },
         "cpu_seconds": round(cpu, 2), "wall_seconds": round(wall, 2),
         "cpu_per_1000_assignments": _per(cpu * 1000, assignments),
-        # The machine's speed around this run (reference_seconds), and the CPU per 1,000
+        # The machine's speed through this run (speed_probe), and the CPU per 1,000
         # assignments in that unit: what is compared across sizes.
-        "reference_seconds": round(sum(reference) / len(reference), 4),
-        "cpu_per_1000_in_reference": _per(cpu * 1000 / (sum(reference) / len(reference)),
-                                          assignments),
+        "reference_seconds": round(reference[0], 4),
+        "cpu_per_1000_in_reference": _per(cpu * 1000 / reference[0], assignments),
         "eta": {"worst_error": None if worst_eta is None else round(worst_eta, 3),
                 "samples": len(eta.samples), "drain_seconds": round(drain_seconds, 2),
                 "trace": eta.trace()},
@@ -622,7 +644,8 @@ def arithmetic(doc: dict[str, Any]) -> list[str]:
         supervisor = _routes(routes, r"/evaluation/supervisor")
         own = _routes(routes, r"/evaluation/employee")
         contact = _routes(routes, r"contact-details")
-        per_poll = ohrm["calls"] - final - supervisor - own - contact
+        # The poll's calls as calls_per_review counts them (the review phase's alone).
+        per_poll = round(ohrm["calls_per_review"] * reviews) - final - supervisor - own - contact
         self_part = f" + {own:,} evaluation/employee" if own else ""
         lines.append(
             f"OrangeHRM per review read: {final:,} evaluation/final + {supervisor:,} "
@@ -631,7 +654,7 @@ def arithmetic(doc: dict[str, Any]) -> list[str]:
             f"{(final + supervisor + own + contact) / reviews:.2f} per review; the review list "
             f"pages, KPIs and token add {per_poll:,} calls for the poll ({per_poll / reviews:.2f} "
             f"per review): {ohrm['calls_per_review']:g} in all. Once the e-mail is in the identity "
-            f"ledger the contact read goes: {(ohrm['calls'] - contact) / reviews:.2f}. "
+            f"ledger the contact read goes: {ohrm['calls_per_review'] - contact / reviews:.2f}. "
             "Proposed: a review's own reads <= 3 on a first cycle and <= 2 once its e-mail is "
             "known.")
     bamboo, goals = doc["bamboohr"], c["goals"]

@@ -27,12 +27,20 @@ def report_list() -> Any:
             rows = [r for r in found.rows if any(r[i] for i in found.charted)][::-1]
         chart = None
         if found.charted:
-            chart = charts.bars(found.title, [str(r[found.label] or r[0]) for r in drawn],
+            chart = charts.bars(found.title, [_label(found, r) for r in drawn],
                                 [(found.columns[i], [float(r[i]) for r in drawn])
                                  for i in found.charted])
         shown.append({"report": found, "chart": chart, "rows": rows[:SHOWN],
                       "weekly": name == "goals-by-week", "weeks": RECENT_WEEKS})
     return render_template("reports.html", reports=shown, shown=SHOWN)
+
+
+def _label(found: reports.Report, row: list[Any]) -> str:
+    """A bar's name: the first column's value, or the label column's beside it (a course by
+    its title, its id in brackets, so two courses of the same title stay apart)."""
+    if found.label and row[found.label]:
+        return f"{row[found.label]} ({row[0]})"
+    return str(row[0])
 
 
 def report_csv(name: str) -> Any:

@@ -19,6 +19,7 @@ from connector.store.schema import course_titles
 from connector.store.sql import insert_ignore
 
 MAX_TITLE = 500  # the column's width; a longer title is cut, not refused
+MAX_ID = 200  # the id column's width; a longer id is no course id this store could hold
 
 
 class CourseTitles:
@@ -29,8 +30,10 @@ class CourseTitles:
 
     def remember(self, titles: Mapping[str, str]) -> int:
         """Keep the titles of a catalogue read; how many were new or changed."""
-        wanted = {str(cid): (title or "").strip()[:MAX_TITLE] for cid, title in titles.items()
-                  if cid and (title or "").strip()}
+        # PostgreSQL refuses NUL in text: it would fail the whole catalogue, not one title.
+        cleaned = {str(cid): (title or "").replace("\x00", "").strip()[:MAX_TITLE]
+                   for cid, title in titles.items() if cid and len(str(cid)) <= MAX_ID}
+        wanted = {cid: title for cid, title in cleaned.items() if title}
         if not wanted:
             return 0
         now, changed = utcnow(), 0

@@ -24,9 +24,10 @@ _POSTGRES_NOW = "extract(epoch from clock_timestamp())"
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 #: How often `estimate` asks the database again for its offset from this process's clock.
 OFFSET_SECONDS = 30.0
-#: The step of each engine's now: SQLite's `'now'` is whole milliseconds (cut, not rounded),
-#: PostgreSQL's `clock_timestamp()` microseconds.
-_SQLITE_STEP, _POSTGRES_STEP = 0.001, 0.000001
+#: The step of each engine's now, with room for its rounding: SQLite's `'now'` is whole
+#: milliseconds (cut, not rounded) and reaches us as a Julian day, a float good to about
+#: 40 µs; PostgreSQL's `clock_timestamp()` is microseconds.
+_SQLITE_STEP, _POSTGRES_STEP = 0.0011, 0.000001
 
 
 class DatabaseClock:

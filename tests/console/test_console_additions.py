@@ -45,7 +45,9 @@ def test_the_new_pages_render_for_a_viewer(viewer: Client, seeded: Seeded, path:
 def test_the_stops_page_shows_why_and_the_plan(viewer: Client, seeded: Seeded) -> None:
     page = viewer[0].get("/console/stops").get_data(as_text=True)
     assert "exceed CONNECTOR_MAX_ASSIGNMENTS_PER_RUN = 3" in page
-    assert "Stopped Person1" in page and "101, 102" in page and "Raise negotiation" in page
+    assert "Stopped Person1" in page and "Raise negotiation" in page
+    assert "Negotiation basics <small>(101)</small><br>Closing the deal <small>(102)</small>" \
+        in page  # the plan's courses by their LMS titles
     assert "Confirm stop" not in page  # a viewer is offered no action
 
 
@@ -198,6 +200,22 @@ def test_a_report_downloads_as_csv_with_formulas_neutralised(viewer: Client,
     names = {r[1] for r in rows[1:]}
     assert names == {"'" + EVIL + " Smith"}
     assert {r[2] for r in rows[1:]} == {"Grace Hopper (E2)"}
+
+
+def test_course_titles_in_the_reports_stay_text(viewer: Client, store: Store,
+                                                seeded: Seeded) -> None:
+    def download(name: str) -> list[list[str]]:
+        return list(csv.reader(io.StringIO(
+            viewer[0].get(f"/console/reports/{name}.csv").get_data(as_text=True))))
+
+    overdue = download("overdue")
+    assert overdue[0][4:6] == ["course", "course title"]
+    courses = {r[4] for r in overdue[1:]}
+    assert courses
+    store.course_titles.remember(dict.fromkeys(courses, EVIL))  # an LMS title, formula-like
+    for name, id_column, title_column in (("overdue", 4, 5), ("funnel-by-course", 0, 1)):
+        titles = {r[title_column] for r in download(name)[1:] if r[id_column] in courses}
+        assert titles == {"'" + EVIL}, name
 
 
 def test_the_funnel_counts_assigned_completed_and_evidence(viewer: Client,

@@ -57,6 +57,14 @@ def test_the_kept_demo_prints_a_console_sign_in_that_works(tmp_path: Path) -> No
         stories = [session.get(urljoin(url, link), timeout=10).text for link in links]
         assert any(f"{title} <small>({cid})</small>" in story
                    for story in stories for cid, title in catalogue.items())
+        wrong = requests.Session()
+        page = wrong.get(f"{url}/sign-in", timeout=10)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token
+        refused = wrong.post(f"{url}/sign-in", data={
+            "csrf_token": token.group(1), "name": name, "password": "not-it", "next": ""},
+            timeout=10)
+        assert "Overview" not in refused.text
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
