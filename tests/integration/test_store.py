@@ -267,5 +267,10 @@ def test_course_titles_keep_the_last_read_title_of_each_course(database_url: str
         # A renamed course takes its new title; one the LMS stopped listing keeps its last.
         assert store.course_titles.remember({"101": "Negotiation, the basics"}) == 1
         assert store.course_titles.all() == {"101": "Negotiation, the basics", "103": "x" * 500}
+        # What PostgreSQL would refuse fails neither the read nor the rest of it.
+        assert store.course_titles.remember({"104": "Safety\x00 first", "9" * 201: "Too long",
+                                             "105": "Kept"}) == 2
+        assert {k: v for k, v in store.course_titles.all().items() if k in ("104", "105")} == {
+            "104": "Safety first", "105": "Kept"}
     finally:
         store.close()
