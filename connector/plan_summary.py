@@ -87,6 +87,12 @@ def leavers_summary(known: int, leavers: Sequence[tuple[str, str]]) -> dict[str,
             "lines": lines}
 
 
+def course_text(course_id: str, title: str | None) -> str:
+    """A course in words, the one way pages, reports and commands name it: `Negotiation
+    basics (101)`, or `course 101` while no title is known (store/catalogue.py)."""
+    return f"{title} ({course_id})" if title else f"course {course_id}"
+
+
 def approval_plan(actions: Sequence[PlanAction], mapping: Mapping,
                   course_title: Callable[[str], str]) -> dict[str, Any]:
     """A review's plan as an approver reads it: per goal the employee, the skill, rating →

@@ -8,6 +8,7 @@ from flask import g
 from markupsafe import Markup
 
 from connector.console.app import console
+from connector.plan_summary import course_text
 
 
 def titles() -> dict[str, str]:
@@ -21,5 +22,5 @@ def course_label(course_id: str) -> Markup:
     """`Negotiation basics (101)` as HTML, the title escaped; `course 101` with no title."""
     title = titles().get(str(course_id))
     if not title:
-        return Markup("course {}").format(course_id)
+        return Markup.escape(course_text(course_id, None))
     return Markup("{} <small>({})</small>").format(title, course_id)

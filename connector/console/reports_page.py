@@ -11,6 +11,7 @@ from flask import Response, abort, render_template
 from connector.console import charts
 from connector.console.app import console
 from connector.operations import reports
+from connector.plan_summary import course_text
 
 SHOWN = 50  # table rows on the page; the CSV has them all
 RECENT_WEEKS = 26  # the weekly chart's span; its table shows the weeks with something in them
@@ -36,11 +37,9 @@ def report_list() -> Any:
 
 
 def _label(found: reports.Report, row: list[Any]) -> str:
-    """A bar's name: the first column's value, or the label column's beside it (a course by
-    its title, its id in brackets, so two courses of the same title stay apart)."""
-    if found.label and row[found.label]:
-        return f"{row[found.label]} ({row[0]})"
-    return str(row[0])
+    """A bar's name: the first column's value, or, for a course, its title with the id beside
+    it, so two courses of the same title stay apart."""
+    return course_text(str(row[0]), row[found.label]) if found.label else str(row[0])
 
 
 def report_csv(name: str) -> Any:

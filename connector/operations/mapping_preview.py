@@ -25,7 +25,7 @@ from connector.abilities import missing_abilities
 from connector.errors import ConfigError
 from connector.models import ActionKind, Review
 from connector.operations.mapping_edits import open_goal_warnings
-from connector.plan_summary import rule_name
+from connector.plan_summary import course_text, rule_name
 from connector.planner import Planner
 from connector.store import Store
 from mappings.loader import load_mapping_text
@@ -49,9 +49,7 @@ class Change:
 
     @property
     def course_label(self) -> str:
-        """`Negotiation basics (101)`, or `course 101` with no title known."""
-        return f"{self.course_title} ({self.course})" if self.course_title \
-            else f"course {self.course}"
+        return course_text(self.course, self.course_title)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,19 +55,19 @@ def _gaps(group: str, heading: str) -> Callable[[Store, date], Report]:
 def _funnel(group: str) -> Callable[[Store, date], Report]:
     def build(store: Store, today: date) -> Report:
         rows = store.reports.funnel_by(group)
-        note = ("Withdrawn assignments are left out. Started is not shown: the LMS reports it "
-                "only when asked per learner and course.")
+        columns = [group, "assigned", "completed", "evidence posted"]
+        table = [[r.group, r.assigned, r.completed, r.evidence] for r in rows]
+        label = 0
         if group == "course":  # by its LMS title too, as last read (store/catalogue.py)
             titles = store.course_titles.all()
-            return Report("funnel-by-course", "Funnel by course: assigned → completed → "
-                          "evidence posted",
-                          ["course", "title", "assigned", "completed", "evidence posted"],
-                          [[r.group, titles.get(r.group, ""), r.assigned, r.completed,
-                            r.evidence] for r in rows], [2, 3, 4], note, label=1)
+            columns.insert(1, "title")
+            for row in table:
+                row.insert(1, titles.get(row[0], ""))
+            label = 1
         return Report(f"funnel-by-{group}", f"Funnel by {group}: assigned → completed → "
-                      "evidence posted", [group, "assigned", "completed", "evidence posted"],
-                      [[r.group, r.assigned, r.completed, r.evidence] for r in rows], [1, 2, 3],
-                      note)
+                      "evidence posted", columns, table, [label + 1, label + 2, label + 3],
+                      "Withdrawn assignments are left out. Started is not shown: the LMS "
+                      "reports it only when asked per learner and course.", label=label)
     return build
 
 
