@@ -56,13 +56,13 @@ def _funnel(group: str) -> Callable[[Store, date], Report]:
     def build(store: Store, today: date) -> Report:
         rows = store.reports.funnel_by(group)
         columns = [group, "assigned", "completed", "evidence posted"]
-        table = [[r.group, r.assigned, r.completed, r.evidence] for r in rows]
+        table: list[list[Any]] = [[r.group, r.assigned, r.completed, r.evidence] for r in rows]
         label = 0
         if group == "course":  # by its LMS title too, as last read (store/catalogue.py)
             titles = store.course_titles.all()
             columns.insert(1, "title")
             for row in table:
-                row.insert(1, titles.get(row[0], ""))
+                row.insert(1, titles.get(str(row[0]), ""))
             label = 1
         return Report(f"funnel-by-{group}", f"Funnel by {group}: assigned → completed → "
                       "evidence posted", columns, table, [label + 1, label + 2, label + 3],
